@@ -1,0 +1,117 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/openmmp/mmp/cfgfmt"
+)
+
+// Severity ranks a problem by what it stops.
+type Severity int
+
+const (
+	// Warning: reported, never fails (a Timeout below the standard's
+	// minimum, a deprecated name).
+	Warning Severity = iota
+	// Strict: fails the check command; the daemon logs it and goes on,
+	// because Sun's MMP ignored such lines and migrated files must run
+	// unchanged (an unknown parameter, one in a file where it does not
+	// apply, an unknown vdmap property).
+	Strict
+	// Fatal: the daemon refuses to start and a refresh keeps the old
+	// configuration (a value that does not parse, a missing file).
+	Fatal
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Strict:
+		return "error"
+	}
+	return "error"
+}
+
+// Problem is one mistake found while loading, at a place in a file.
+type Problem struct {
+	File     string
+	Line     int
+	Param    string
+	Msg      string
+	Severity Severity
+}
+
+// String renders "file:line: Param: message", with " (warning)" appended
+// to warnings.
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.File != "" {
+		b.WriteString(p.File)
+		if p.Line > 0 {
+			fmt.Fprintf(&b, ":%d", p.Line)
+		}
+		b.WriteString(": ")
+	}
+	if p.Param != "" {
+		b.WriteString(p.Param + ": ")
+	}
+	b.WriteString(p.Msg)
+	if p.Severity == Warning {
+		b.WriteString(" (warning)")
+	}
+	return b.String()
+}
+
+// Problems is everything found in one load, in the order found.
+type Problems []Problem
+
+// Worst returns the highest severity present, or -1 for none.
+func (ps Problems) Worst() Severity {
+	worst := Severity(-1)
+	for _, p := range ps {
+		worst = max(worst, p.Severity)
+	}
+	return worst
+}
+
+// Fatal reports whether the configuration cannot be used.
+func (ps Problems) Fatal() bool { return ps.Worst() >= Fatal }
+
+// Err returns the problems of at least the given severity as one error,
+// one per line, or nil if there are none.
+func (ps Problems) Err(min Severity) error {
+	var lines []string
+	for _, p := range ps {
+		if p.Severity >= min {
+			lines = append(lines, p.String())
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// report collects problems while loading.
+type report struct{ Problems }
+
+func (r *report) add(sev Severity, file string, line int, name, format string, args ...any) {
+	r.Problems = append(r.Problems, Problem{File: file, Line: line, Param: name, Msg: fmt.Sprintf(format, args...), Severity: sev})
+}
+
+// addErr turns a parser error into a problem, keeping the position that
+// a cfgfmt.Error carries.
+func (r *report) addErr(sev Severity, file string, err error) {
+	var ce *cfgfmt.Error
+	if errors.As(err, &ce) {
+		if ce.File != "" {
+			file = ce.File
+		}
+		r.add(sev, file, ce.Line, ce.Name, "%v", ce.Err)
+		return
+	}
+	r.add(sev, file, 0, "", "%v", err)
+}

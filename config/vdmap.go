@@ -1,0 +1,141 @@
+package config
+
+import (
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/openmmp/mmp/cfgfmt"
+	"github.com/openmmp/mmp/param"
+)
+
+// ldapScoped are the vdmap properties that only mean something when the
+// block sets its own LdapUrl (spec §2.2: "ignored unless LdapUrl is valid").
+var ldapScoped = []*param.Param{param.BindDN.Param, param.BindPass.Param, param.LdapCacheSize.Param, param.LdapCacheTTL.Param}
+
+// vdmap reads a virtual-domain mapping file (spec §3.5) for a service. file
+// and line say where the service named it.
+func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Domain {
+	data, err := os.ReadFile(l.path(name))
+	if err != nil {
+		l.r.add(Fatal, file, line, "VirtualDomainFile", "%s: %v", name, unwrapPathError(err))
+		return nil
+	}
+	f, errs := cfgfmt.Parse(name, data, "vdmap")
+	for _, e := range errs {
+		l.r.addErr(Fatal, name, e)
+	}
+	var domains []*Domain
+	byLabel := map[string]*Domain{}
+	byAddr := map[netip.Addr]*Domain{}
+	for _, ln := range f.Lines {
+		if ln.Kind != cfgfmt.Header {
+			continue
+		}
+		addr, err := netip.ParseAddr(strings.TrimSpace(ln.Arg))
+		if err != nil {
+			l.r.add(Fatal, name, ln.Num, "", "vdmap %s: %q is not an IP address", ln.Label, ln.Arg)
+			continue
+		}
+		addr = addr.Unmap()
+		key := strings.ToLower(ln.Label)
+		if prev, dup := byLabel[key]; dup {
+			l.r.add(Fatal, name, ln.Num, "", "vdmap %s is already declared on line %d", ln.Label, prev.Line)
+			continue
+		}
+		if prev, dup := byAddr[addr]; dup {
+			l.r.add(Fatal, name, ln.Num, "", "address %s is already mapped by vdmap %s on line %d", addr, prev.Name, prev.Line)
+			continue
+		}
+		d := &Domain{Name: ln.Label, Addr: addr, Values: svc.Values.clone(), File: name, Line: ln.Num}
+		d.Values.ctx |= param.VDMap
+		byLabel[key], byAddr[addr] = d, d
+		domains = append(domains, d)
+	}
+	for _, ln := range f.Settings() {
+		d := byLabel[strings.ToLower(ln.Prefix)]
+		if d == nil {
+			l.r.add(Strict, name, ln.Num, ln.Name, "no \"vdmap %s IPADDR\" line declares %q; ignored", ln.Prefix, ln.Prefix)
+			continue
+		}
+		p := param.Lookup(ln.Name)
+		switch {
+		case p == nil:
+			msg := "unknown vdmap property; ignored"
+			if s := param.Suggest(ln.Name); s != "" {
+				msg = "unknown vdmap property (did you mean " + s + "?); ignored"
+			}
+			l.r.add(Strict, name, ln.Num, ln.Name, "%s", msg)
+			continue
+		case p == param.VirtualDomainFile.Param:
+			l.r.add(Warning, name, ln.Num, p.Name, "means nothing inside a vdmap file; ignored")
+			continue
+		case p.Where&param.VDMap == 0:
+			l.r.add(Strict, name, ln.Num, p.Name, "is not a vdmap property (it belongs in %s); ignored", placesOf(p))
+			continue
+		}
+		s := param.Setting{Param: p, Raw: ln.Value, Origin: param.Origin{Kind: param.FromFile, File: name, Line: ln.Num}}
+		if err := d.Values.set(s); err != nil {
+			l.r.add(Fatal, name, ln.Num, p.Name, "%v", err)
+			continue
+		}
+		l.valueWarnings(d.Values, p, name, ln.Num, svc.Protocol)
+	}
+	for _, d := range domains {
+		if d.Values.Origin(param.LdapUrl.Param).File == name {
+			continue
+		}
+		for _, p := range ldapScoped {
+			if o := d.Values.Origin(p); o.File == name {
+				l.r.add(Warning, name, o.Line, p.Name, "ignored: vdmap %s sets no LdapUrl of its own", d.Name)
+				d.Values.vals[p.Index()] = svc.Values.vals[p.Index()]
+			}
+		}
+	}
+	return domains
+}
+
+// certmap checks a certmap.conf (spec §3.7): the default map comes first,
+// properties belong to declared maps, and plug-ins are refused.
+func (l *loader) certmap(file string, line int, name string) {
+	data, err := os.ReadFile(l.path(name))
+	if err != nil {
+		l.r.add(Fatal, file, line, "CertmapFile", "%s: %v", name, unwrapPathError(err))
+		return
+	}
+	f, errs := cfgfmt.Parse(name, data, "certmap")
+	for _, e := range errs {
+		l.r.addErr(Fatal, name, e)
+	}
+	maps := map[string]bool{}
+	first := true
+	for _, ln := range f.Lines {
+		switch ln.Kind {
+		case cfgfmt.Header:
+			if first && !strings.EqualFold(ln.Label, "default") {
+				l.r.add(Strict, name, ln.Num, "", "the first map must be \"certmap default default\"")
+			}
+			first = false
+			maps[strings.ToLower(ln.Label)] = true
+		case cfgfmt.Setting:
+			if !maps[strings.ToLower(ln.Prefix)] {
+				l.r.add(Strict, name, ln.Num, ln.Name, "no \"certmap %s ISSUER\" line declares %q", ln.Prefix, ln.Prefix)
+				continue
+			}
+			switch strings.ToLower(ln.Name) {
+			case "dncomps", "filtercomps", "cmapldapattr":
+			case "verifycert":
+				if _, err := cfgfmt.ParseBool(ln.Value); err != nil {
+					l.r.add(Fatal, name, ln.Num, ln.Name, "%v", err)
+				}
+			case "library", "initfn":
+				l.r.add(Strict, name, ln.Num, ln.Name, "certmap plug-ins are not supported by the MMP")
+			default:
+				l.r.add(Strict, name, ln.Num, ln.Name, "unknown certmap property (known: DNComps, FilterComps, verifycert, CmapLdapAttr)")
+			}
+		}
+	}
+	if first {
+		l.r.add(Strict, name, 0, "", "no certmap entries")
+	}
+}

@@ -1,0 +1,544 @@
+package param
+
+
+// The table. Order matters: it is the order of templates, `-h` listings
+// and man pages. Groups follow spec §2.1–§2.9.
+
+const (
+	I, P, S, V, A = IMAP, POP, SMTP, VDMap, AService
+	ips           = I | P | S
+)
+
+// Escape letters allowed in the format parameters (spec §3.8).
+const (
+	searchEscapes = "osUVCSD"
+	replayEscapes = "UVAso"
+)
+
+// §2.1 AService.cfg (daemon-wide)
+var (
+	ServiceList = define(&Param{
+		Name: "ServiceList", Where: A, Group: "Daemon", Era: "S5+",
+		Type:    "DLLNAME[:INSTANCE[:SECTION]]@[IP:]PORT[|[IP:]PORT]... ...",
+		Doc:     "Protocol modules to start and the addresses they listen on; list every port, SSL or not, on one line.",
+		Default: "ImapProxyAService@143 PopProxyAService@110", Template: Live,
+		Example: "/opt/SUNWmsgsr/lib/ImapProxyAService@143|993 /opt/SUNWmsgsr/lib/PopProxyAService@110|995",
+	}, parseServiceList)
+
+	NumThreads = define(&Param{
+		Name: "NumThreads", Where: A | N4, Group: "Daemon", Era: "N4+", Type: "int",
+		Doc:     "Worker threads; bounds concurrent handshakes and directory lookups (0 is taken as 1).",
+		Default: "1", Defaults: map[Where]string{N4: "0"}, Template: Live, Flag: "-t",
+	}, intRange(0, 4096))
+
+	BeTheUser = define(&Param{
+		Name: "BeTheUser", Where: A, Group: "Daemon", Era: "S5+", Type: "user",
+		Doc:     "Unix user to run as once the listening ports are open; unset keeps the starting user.",
+		Example: "mailsrv", Template: Commented,
+	}, parseString)
+
+	BeTheGroup = define(&Param{
+		Name: "BeTheGroup", Where: A, Group: "Daemon", Era: "S5+", Type: "group",
+		Doc:     "Unix group to run as once the listening ports are open.",
+		Example: "mail", Template: Commented,
+	}, parseString)
+
+	LogDir = define(&Param{
+		Name: "LogDir", Where: A | ips | N4, Group: "Daemon", Era: "N4+", Type: "directory",
+		Doc:     "Directory for the daily log files; if it does not exist nothing is logged. Relative to the instance directory.",
+		Default: "log", Defaults: map[Where]string{N4: "."}, Template: Live, Flag: "-o",
+	}, parseString)
+
+	LogLevel = define(&Param{
+		Name: "LogLevel", Where: A | ips | N4, Group: "Daemon", Era: "N4+", Type: "0-10",
+		Doc:     "Log verbosity, 0 (critical only) to 10 (protocol traces, passwords masked).",
+		Default: "1", Template: Live, Flag: "-v",
+	}, intRange(0, 10))
+)
+
+// §2.2 LDAP, directory lookup and caching
+var (
+	LdapUrl = define(&Param{
+		Name: "LdapUrl", Aliases: []string{"LdapURL"}, Where: ips | V, Group: "Directory", Era: "S5+",
+		Type:    `"ldap[s]://HOST[:PORT][ HOST[:PORT]...]/BASEDN"`,
+		Doc:     "Directory servers in fail-over order and the base DN: top of the DC tree (HostedDomains yes) or of all users (no).",
+		Default: "ldap://localhost/o=internet", Template: Live,
+	}, parseLdapURL)
+
+	BindDN = define(&Param{
+		Name: "BindDN", Where: ips | V | N4, Group: "Directory", Era: "N4+", Type: "DN",
+		Doc:     "DN the MMP binds as to search the directory; unset binds anonymously.",
+		Example: "cn=Directory Manager", Template: Commented, Flag: "-D",
+	}, parseDN)
+
+	BindPass = define(&Param{
+		Name: "BindPass", Aliases: []string{"BindPassword"}, Where: ips | V | N4, Group: "Directory", Era: "N4+",
+		Type: "password", Doc: "Password of BindDN.", Example: "secret", Template: Commented,
+		Flag: "-w", Env: "BindPassword", Secret: true,
+	}, parseString)
+
+	LdapCacheSize = define(&Param{
+		Name: "LdapCacheSize", Where: I | P | V, Group: "Directory", Era: "S6", Type: "entries",
+		Doc: "Entries in the cache of user-search results.", Default: "10000", Template: Live,
+	}, intRange(0, 10_000_000))
+
+	LdapCacheTTL = define(&Param{
+		Name: "LdapCacheTTL", Where: I | P | V, Group: "Directory", Era: "S6", Type: "secs",
+		Doc: "Lifetime of a cached user-search result.", Default: "900", Template: Live,
+	}, secsRange(0, 1<<30))
+
+	LdapRefreshInterval = define(&Param{
+		Name: "LdapRefreshInterval", Where: ips, Group: "Directory", Era: "S6", Type: "secs",
+		Doc: "The MMP replaces its directory connections after this many seconds.", Default: "2100", Template: Live,
+	}, secsRange(0, 1<<30))
+
+	UserGroupDN = define(&Param{
+		Name: "UserGroupDN", Where: ips, Group: "Directory", Era: "S6", Type: "DN",
+		Doc:     "Base of user, group and domain searches in Sun LDAP Schema 2; base of certificate-mapping searches.",
+		Example: "o=internet", Template: Commented,
+	}, parseDN)
+
+	CertMapDN = define(&Param{
+		Name: "CertMapDN", Aliases: []string{"CertmapDN"}, Where: ips, Group: "Directory", Era: "S6", Type: "DN",
+		Doc:        "Old name of UserGroupDN; UserGroupDN wins when both are set.",
+		Deprecated: "use UserGroupDN",
+	}, parseDN)
+
+	HostedDomains = define(&Param{
+		Name: "HostedDomains", Where: I | P | V, Group: "Directory", Era: "S6", Type: "bool",
+		Doc:     "yes: find the user's domain in the DC tree first (several hosted domains); no: one search under the LdapUrl base.",
+		Default: "yes", Template: Live,
+	}, parseBool)
+
+	LdapSchemaLevel = define(&Param{
+		Name: "LdapSchemaLevel", Where: ips | V, Group: "Directory", Era: "Go", Type: "1|2",
+		Doc:     "Sun LDAP Schema 1 (DC tree under LdapUrl) or 2 (domains as organizations under UserGroupDN).",
+		Default: "1", Template: Commented,
+	}, intRange(1, 2))
+
+	DefaultDomain = define(&Param{
+		Name: "DefaultDomain", Where: I | P | V, Group: "Directory", Era: "S6", Type: "domain",
+		Doc:     "Domain appended to login names that have none.",
+		Example: "siroe.com", Template: Commented,
+	}, parseString)
+
+	VDomain = define(&Param{
+		Name: "VDomain", Where: V, Group: "Directory", Era: "N4", Type: "domain",
+		Doc: "Netscape vdmap property: domain appended to every login name arriving on that address, for search and replay.",
+	}, parseString)
+
+	SearchFormat = define(&Param{
+		Name: "SearchFormat", Aliases: []string{"UidSearch"}, Where: I | P | V | N4, Group: "Directory", Era: "S5+",
+		Type:    "LDAP filter with %o %s %U %V %C %S %D",
+		Doc:     "Filter that finds the user; overridden by the domain's inetDomainSearchFilter with HostedDomains.",
+		Default: "(uid=%s)", Defaults: map[Where]string{N4: "uid=%s"}, Template: Live,
+		Flag: "-us", Env: "UidSearch",
+	}, format(searchEscapes))
+
+	DomainSearchFormat = define(&Param{
+		Name: "DomainSearchFormat", Where: I | P | V, Group: "Directory", Era: "7.x",
+		Type:    "LDAP filter with %o %s %U %V %C %S %D",
+		Doc:     "Filter that finds the user below a hosted domain's user subtree (HostedDomains yes).",
+		Default: "(uid=%U)", Template: Live,
+	}, format(searchEscapes))
+
+	MailHostAttrs = define(&Param{
+		Name: "MailHostAttrs", Where: I | P | V | N4, Group: "Directory", Era: "N4+", Type: "attributes",
+		Doc:     "Attributes naming the user's store host, tried in order (blanks or commas between them).",
+		Default: "mailHost", Template: Live, Flag: "-ma",
+	}, parseAttrList)
+
+	VirtualDomainFile = define(&Param{
+		Name: "VirtualDomainFile", Where: ips | N4, Group: "Directory", Era: "N4+", Type: "path",
+		Doc:     "vdmap file of per-server-address settings; setting it enables virtual domains.",
+		Example: "vdmap.cfg", Template: Commented, Flag: "-vd",
+	}, parseString)
+
+	VirtualDomainDelim = define(&Param{
+		Name: "VirtualDomainDelim", Aliases: []string{"DomainDelim"}, Where: I | P | V | N4, Group: "Directory", Era: "N4+",
+		Type: "characters", Doc: "Each character separates user and domain in a login name; the name is scanned from the end.",
+		Default: "@", Template: Live, Flag: "-vdd",
+	}, parseDelims)
+
+	CanonicalVirtualDomainDelim = define(&Param{
+		Name: "CanonicalVirtualDomainDelim", Where: I | P | V | N4, Group: "Directory", Era: "N4+", Type: "character",
+		Doc:     "Delimiter the MMP puts between user and domain for the directory (%s) and for replay.",
+		Default: "@", Defaults: map[Where]string{N4: "+"}, Template: Live, Flag: "-vddc",
+	}, parseChar)
+)
+
+// §2.3 Authentication, replay and pre-authentication
+var (
+	PreAuth = define(&Param{
+		Name: "PreAuth", Where: I | P | V | N4, Group: "Authentication", Era: "N4+", Type: "bool",
+		Doc:     "Check the password against the directory (bind as the user) before contacting the store.",
+		Default: "no", Template: Live, Flag: "-pre",
+	}, parseBool)
+
+	AuthCacheSize = define(&Param{
+		Name: "AuthCacheSize", Where: I | P | V, Group: "Authentication", Era: "S6", Type: "entries",
+		Doc: "Entries in the cache of successful pre-authentications.", Default: "10000", Template: Live,
+	}, intRange(0, 10_000_000))
+
+	AuthCacheTTL = define(&Param{
+		Name: "AuthCacheTTL", Aliases: []string{"AuthCacheSizeTTL"}, Where: I | P | V, Group: "Authentication", Era: "S6",
+		Type: "secs", Doc: "Lifetime of a cached pre-authentication; a changed password is seen within this time.",
+		Default: "900", Template: Live,
+	}, secsRange(0, 1<<30))
+
+	ReplayFormat = define(&Param{
+		Name: "ReplayFormat", Where: I | P | V, Group: "Authentication", Era: "S5+", Type: "format with %U %V %A[attr] %s %o",
+		Doc:     "Login name sent to the store; overridden by the domain's mailAccessProxyReplay.",
+		Default: "%U", Template: Live,
+	}, format(replayEscapes))
+
+	UidAttr = define(&Param{
+		Name: "UidAttr", Where: N4, Group: "Authentication", Era: "N4", Type: "attribute",
+		Doc: "Netscape: attribute whose value is replayed as the login name; the same as ReplayFormat %A[attr].",
+	}, parseAttr)
+
+	StoreAdmin = define(&Param{
+		Name: "StoreAdmin", Where: I | P | V | N4, Group: "Authentication", Era: "N4+", Type: "user",
+		Doc:     "Store administrator the MMP proxy-authenticates as when it has no user password (client certificates).",
+		Example: "mmpstore", Template: Commented, Flag: "-d",
+	}, parseString)
+
+	StoreAdminPass = define(&Param{
+		Name: "StoreAdminPass", Where: I | P | V | N4, Group: "Authentication", Era: "N4+", Type: "password",
+		Doc: "Password of StoreAdmin.", Example: "secret", Template: Commented, Flag: "-W", Secret: true,
+	}, parseString)
+
+	CRAMs = define(&Param{
+		Name: "CRAMs", Where: I | P | V, Group: "Authentication", Era: "S6", Type: "bool",
+		Doc:     "Offer CRAM-MD5 and APOP; needs clear-text userPassword readable by BindDN.",
+		Default: "no", Template: Live,
+	}, parseBool)
+
+	RestrictPlainPasswords = define(&Param{
+		Name: "RestrictPlainPasswords", Where: ips | V, Group: "Authentication", Era: "S6", Type: "bool",
+		Doc:     "Refuse passwords sent in clear text before TLS is in effect.",
+		Default: "no", Template: Live,
+	}, parseBool)
+
+	AuthenticationServer = define(&Param{
+		Name: "AuthenticationServer", Where: I | P | V, Group: "Authentication", Era: "S6", Type: "host:port",
+		Doc:     "Third-party authentication service asked instead of the directory when PreAuth is on.",
+		Example: "127.0.0.1:56", Template: Commented,
+	}, parseHostPort)
+
+	AuthenticationLdapAttributes = define(&Param{
+		Name: "AuthenticationLdapAttributes", Where: I | P | V, Group: "Authentication", Era: "S6", Type: "attributes",
+		Doc: "Extra user attributes passed to AuthenticationServer.",
+	}, parseAttrList)
+
+	ExtraSASLMechanisms = define(&Param{
+		Name: "ExtraSASLMechanisms", Where: I | P, Group: "Authentication", Era: "S6 patch", Type: "mechanisms",
+		Doc: "Further SASL mechanisms offered and relayed to AuthenticationServer.",
+	}, parseWords)
+
+	AdminPolicy = define(&Param{
+		Name: "AdminPolicy", Where: I | P, Group: "Authentication", Era: "7.x", Type: "simple|group",
+		Doc:     "Who may log in on behalf of another user: simple = only StoreAdmin.",
+		Default: "simple",
+	}, oneOf("simple", "group"))
+
+	CertmapFile = define(&Param{
+		Name: "CertmapFile", Aliases: []string{"CertMapFile", "CertMap"}, Where: ips | V | N4, Group: "Authentication", Era: "N4+",
+		Type: "path", Doc: "certmap.conf that maps client certificates to directory users.",
+		Defaults: map[Where]string{N4: "certmap.conf"}, Example: "certmap.conf", Template: Commented,
+		Flag: "-cm", Env: "CertMapFile",
+	}, parseString)
+
+	AuthService = define(&Param{
+		Name: "AuthService", Where: P | V, Group: "Authentication", Era: "S6", Type: "bool",
+		Doc:     "Remember POP logins by client address and answer XQUERYAUTH, for POP-before-SMTP.",
+		Default: "no", Template: Live,
+	}, parseBool)
+
+	AuthServiceTTL = define(&Param{
+		Name: "AuthServiceTTL", Where: P, Group: "Authentication", Era: "S6", Type: "secs",
+		Doc:     "How long a POP login is remembered for POP-before-SMTP; 0 or less turns it off.",
+		Default: "-1", Template: Live,
+	}, secsRange(-1, 1<<30))
+)
+
+// §2.4 Back-end connection, banners, capability, timeouts
+var (
+	BacksidePort = define(&Param{
+		Name: "BacksidePort", Where: I | P | N4, Group: "Store", Era: "N4+", Type: "port",
+		Doc:      "Port of the stores.",
+		Defaults: map[Where]string{I: "143", P: "110"}, Default: "143", Template: Live, Flag: "-c",
+	}, parsePort)
+
+	Banner = define(&Param{
+		Name: "Banner", Where: ips | N4, Group: "Store", Era: "N4+", Type: "text with %h %p %P %v %V",
+		Doc:     "Greeting text after the status token; %h host, %p protocol, %P product, %v/%V version.",
+		Default: "%h %p service (%P %V)", Defaults: map[Where]string{N4: "Netscape Messaging Multiplexor ready"},
+		Template: Live, Flag: "-ba",
+	}, parseString)
+
+	Capability = define(&Param{
+		Name: "Capability", Where: I | N4, Group: "Store", Era: "N4+", Type: "IMAP capability atoms",
+		Doc:     "Pre-login IMAP capabilities; list only what every store supports. STARTTLS and AUTH= are added by the MMP.",
+		Default: "IMAP4 IMAP4rev1 ACL QUOTA LITERAL+ NAMESPACE UIDPLUS CHILDREN BINARY LANGUAGE XSENDER X-NETSCAPE XSERVERINFO",
+		Defaults: map[Where]string{N4: "IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN"}, Template: Live, Flag: "-x",
+	}, parseWords)
+
+	PopCapability = define(&Param{
+		Name: "PopCapability", Where: P, Group: "Store", Era: "Go", Type: "CAPA words",
+		Doc:     "Pre-login POP3 CAPA list; STLS and SASL are added by the MMP.",
+		Default: "TOP UIDL RESP-CODES AUTH-RESP-CODE USER", Template: Commented,
+	}, parseWords)
+
+	ServerDownAlert = define(&Param{
+		Name: "ServerDownAlert", Where: I | N4, Group: "Store", Era: "N4+", Type: "text",
+		Doc:     "Text of the IMAP [ALERT] sent when no store can be reached.",
+		Default: "Your IMAP server appears to be temporarily out of service.", Template: Live, Flag: "-a",
+	}, parseString)
+
+	Timeout = define(&Param{
+		Name: "Timeout", Where: ips, Group: "Store", Era: "S6", Type: "secs",
+		Doc:        "Idle time after which a session is closed, before and after login.",
+		Default:    "1800", Template: Live,
+		MinAdvised: map[Where]int64{I: 1800, P: 600, S: 600},
+	}, secsRange(1, 1<<30))
+
+	SpoofMessageFile = define(&Param{
+		Name: "SpoofMessageFile", Where: P | N4, Group: "Store", Era: "N4+", Type: "path",
+		Doc:     "When the store is down, serve a mailbox holding this one message (RFC 822, ending with a dot line).",
+		Example: "spoof.txt", Template: Commented, Flag: "-m",
+	}, parseString)
+
+	SpoofEmptyMailbox = define(&Param{
+		Name: "SpoofEmptyMailbox", Where: P, Group: "Store", Era: "S6", Type: "on|off",
+		Doc:     "When the store is down, serve an empty mailbox; wins over SpoofMessageFile.",
+		Default: "off", Template: Live,
+	}, parseBool)
+
+	SpoofTempFail = define(&Param{
+		Name: "SpoofTempFail", Where: P, Group: "Store", Era: "7.x", Type: "bool",
+		Doc:     "Apply the spoof rules to temporary authentication failures too (account on hold, store [SYS/TEMP]).",
+		Default: "0", Template: Commented,
+	}, parseBool)
+)
+
+// §2.5 Access control, limits, BadGuys
+var (
+	TCPAccess = define(&Param{
+		Name: "TCPAccess", Where: ips | V, Group: "Access", Era: "S6", Type: "filter",
+		Doc:     "Client access filter checked when a connection arrives (+/-service:clients rules joined by $).",
+		Example: "+imaps,pops:ALL$+imap,pop:192.168.1.0/255.255.255.0$-ALL:ALL", Template: Commented,
+	}, parseFilter)
+
+	TCPAccessAttr = define(&Param{
+		Name: "TCPAccessAttr", Where: ips | V, Group: "Access", Era: "S6", Type: "attribute",
+		Doc:     "User attribute holding a per-user access filter.",
+		Default: "mailAllowedServiceAccess", Template: Live,
+	}, parseAttr)
+
+	ConnLimits = define(&Param{
+		Name: "ConnLimits", Where: ips, Group: "Access", Era: "S6", Type: "IP|MASK:NUM,... or file",
+		Doc:     "Most simultaneous connections from one client address, by network, most specific first.",
+		Default: "0.0.0.0|0.0.0.0:20", Template: Live,
+	}, parseConnLimits)
+
+	ClientLookup = define(&Param{
+		Name: "ClientLookup", Where: ips | V, Group: "Access", Era: "S6", Type: "bool",
+		Doc:     "Always look up the client's host name (DNS), so the SMTP relay need not.",
+		Default: "no", Template: Live,
+	}, parseBool)
+
+	BGMax = define(&Param{
+		Name: "BGMax", Where: I | P, Group: "Access", Era: "S6", Type: "entries",
+		Doc: "Most client addresses tracked as bad guys.", Default: "10000", Template: Live,
+	}, intRange(0, 10_000_000))
+
+	BGPenalty = define(&Param{
+		Name: "BGPenalty", Where: I | P, Group: "Access", Era: "S6", Type: "secs",
+		Doc: "Seconds of delay added per authentication failure.", Default: "2", Template: Live,
+	}, secsRange(0, 1<<20))
+
+	BGMaxBadness = define(&Param{
+		Name: "BGMaxBadness", Where: I | P, Group: "Access", Era: "S6", Type: "secs",
+		Doc: "Cap on a client's delay.", Default: "60", Template: Live,
+	}, secsRange(0, 1<<20))
+
+	BGDecay = define(&Param{
+		Name: "BGDecay", Where: I | P, Group: "Access", Era: "S6", Type: "secs",
+		Doc: "Time after the last failure at which a client is forgiven.", Default: "900", Template: Live,
+	}, secsRange(0, 1<<30))
+
+	BGLinear = define(&Param{
+		Name: "BGLinear", Where: I | P, Group: "Access", Era: "S6", Type: "bool",
+		Doc: "yes: the delay decays linearly; no: forgiven all at once after BGDecay.", Default: "no", Template: Live,
+	}, parseBool)
+
+	BGExcluded = define(&Param{
+		Name: "BGExcluded", Where: I | P, Group: "Access", Era: "S6", Type: "IP|MASK list or file",
+		Doc:     "Client addresses never penalised.",
+		Example: "bgexcl.cfg", Template: Commented,
+	}, parseAddrList)
+)
+
+// §2.6 SMTP proxy
+var (
+	SmtpRelays = define(&Param{
+		Name: "SmtpRelays", Where: S, Group: "SMTP", Era: "S5.2+", Type: "host[:port] ...",
+		Doc:     "Relays used in turn for submitted mail.",
+		Example: "sesta:485 gonzo mothra", Template: Live,
+	}, parseRelays)
+
+	SmtpProxyPassword = define(&Param{
+		Name: "SmtpProxyPassword", Where: S, Group: "SMTP", Era: "S5.2+", Type: "password",
+		Doc:     "Shared secret that lets the relay accept XPEHLO (PROXY_PASSWORD on the MTA).",
+		Example: "A_Password", Template: Live, Secret: true,
+	}, parseString)
+
+	PopBeforeSmtpKludgeChannel = define(&Param{
+		Name: "PopBeforeSmtpKludgeChannel", Where: S, Group: "SMTP", Era: "S5.2+", Type: "channel",
+		Doc:     "MTA channel for clients with a recent POP login.",
+		Example: "tcp_intranet", Template: Commented,
+	}, parseString)
+
+	EhloKeywords = define(&Param{
+		Name: "EhloKeywords", Where: S, Group: "SMTP", Era: "S6", Type: "keywords",
+		Doc:     "EHLO keywords passed to clients besides the built-in set.",
+		Example: "TURN", Template: Commented,
+	}, parseWords)
+
+	FailoverTimeout = define(&Param{
+		Name: "FailoverTimeout", Where: S, Group: "SMTP", Era: "S6", Type: "secs",
+		Doc:     "Seconds to wait for a relay; a relay that does not answer is avoided for as many minutes.",
+		Default: "10", Template: Live,
+	}, secsRange(1, 3600))
+
+	SmtpRelayAnnounce = define(&Param{
+		Name: "SmtpRelayAnnounce", Where: S, Group: "SMTP", Era: "Go", Type: "xpehlo|xclient|proxy|none",
+		Doc:     "How the relay learns the real client: Sun XPEHLO, Postfix XCLIENT, HAProxy PROXY v1, or not at all.",
+		Default: "xpehlo", Template: Commented,
+	}, oneOf("xpehlo", "xclient", "proxy", "none"))
+)
+
+// §2.7 SSL / TLS
+var (
+	SSLEnable = define(&Param{
+		Name: "SSLEnable", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "bool",
+		Doc:     "Offer STARTTLS (IMAP, SMTP) and STLS (POP); needed for the SSLPorts too.",
+		Default: "no", Example: "yes", Template: Commented,
+	}, parseBool)
+
+	SSLPorts = define(&Param{
+		Name: "SSLPorts", Where: ips, Group: "SSL", Era: "S5+", Type: "[IP:]PORT[|[IP:]PORT]...",
+		Doc:     "Listening ports that start with a TLS handshake; each must also be in ServiceList.",
+		Example: "993", Template: Commented,
+	}, parsePortSpec)
+
+	SSLBacksidePort = define(&Param{
+		Name: "SSLBacksidePort", Where: I | P | N4, Group: "SSL", Era: "N4+", Type: "port",
+		Doc:     "Connect to the stores with TLS on this port; unset or 0 means clear text.",
+		Example: "993", Template: Commented,
+	}, parseOptionalPort)
+
+	SSLCacheDir = define(&Param{
+		Name: "SSLCacheDir", Where: ips, Group: "SSL", Era: "S5+", Type: "directory",
+		Doc:     "NSS: directory holding the certificate database named by SSLCertPrefix.",
+		Example: "/opt/SUNWmsgsr/config", Template: Commented,
+	}, parseString)
+
+	SSLCertFile = define(&Param{
+		Name: "SSLCertFile", Where: ips | N4, Group: "SSL", Era: "N4-S5", Type: "path",
+		Doc:        "NSS certificate database (cert7.db); replaced by SSLCertPrefix in Sun 6.",
+		Defaults:   map[Where]string{N4: "cert7.db"},
+		Deprecated: "Sun 6 replaced it with SSLCertPrefix; use SSLCertPEM",
+	}, parseString)
+
+	SSLCertPrefix = define(&Param{
+		Name: "SSLCertPrefix", Where: ips, Group: "SSL", Era: "S6", Type: "prefix",
+		Doc:     "NSS: file-name prefix of the certificate database inside SSLCacheDir.",
+		Template: Commented,
+	}, parseString)
+
+	SSLCertNicknames = define(&Param{
+		Name: "SSLCertNicknames", Aliases: []string{"SSLCertNickname", "SSLCertName"}, Where: ips | N4, Group: "SSL", Era: "N4+",
+		Type: "nicknames", Doc: "NSS: nicknames of the server certificates in the database.",
+		Example: "Server-Cert", Template: Commented, Env: "SSLCertNickname",
+	}, parseWords)
+
+	SSLKeyFile = define(&Param{
+		Name: "SSLKeyFile", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "path",
+		Doc:      "NSS: private-key database (key3.db).",
+		Defaults: map[Where]string{N4: "key3.db"}, Example: "/opt/SUNWmsgsr/config/key3.db", Template: Commented,
+	}, parseString)
+
+	SSLKeyPasswdFile = define(&Param{
+		Name: "SSLKeyPasswdFile", Where: ips, Group: "SSL", Era: "S5+", Type: "path",
+		Doc:     "File of moduleName:password lines; the Internal (Software) Token password unlocks an encrypted key.",
+		Example: "sslpassword.conf", Template: Commented,
+	}, parseString)
+
+	SSLKeyPasswd = define(&Param{
+		Name: "SSLKeyPasswd", Where: N4, Group: "SSL", Era: "N4", Type: "password",
+		Doc: "Netscape: the key password itself (Sun 6 reads it from SSLKeyPasswdFile).", Secret: true,
+	}, parseString)
+
+	SSLSecmodFile = define(&Param{
+		Name: "SSLSecmodFile", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "path",
+		Doc:     "NSS: security-module database describing hardware accelerators.",
+		Example: "/opt/SUNWmsgsr/config/secmod.db", Template: Commented,
+	}, parseString)
+
+	SSLCipherSpecs = define(&Param{
+		Name: "SSLCipherSpecs", Aliases: []string{"SSLCipherSecs"}, Where: ips | N4, Group: "SSL", Era: "N4+",
+		Type: "all | name:name:...", Doc: "Permitted ciphers; all means Go's secure defaults.",
+		Default: "all", Template: Commented,
+	}, parseCiphers)
+
+	SSLCertPEM = define(&Param{
+		Name: "SSLCertPEM", Where: ips, Group: "SSL", Era: "Go", Type: "path ...",
+		Doc:     "PEM certificate chain files offered to clients (several: chosen by SNI).",
+		Example: "/etc/openmmp/mmp.crt", Template: Commented,
+	}, parseWords)
+
+	SSLKeyPEM = define(&Param{
+		Name: "SSLKeyPEM", Where: ips, Group: "SSL", Era: "Go", Type: "path ...",
+		Doc:     "PEM private keys, one per SSLCertPEM file; an encrypted key is opened with SSLKeyPasswdFile.",
+		Example: "/etc/openmmp/mmp.key", Template: Commented,
+	}, parseWords)
+
+	SSLClientCAPEM = define(&Param{
+		Name: "SSLClientCAPEM", Where: ips, Group: "SSL", Era: "Go", Type: "path",
+		Doc:     "PEM CA certificates that client certificates must chain to (certificate login).",
+		Example: "/etc/openmmp/client-ca.pem", Template: Commented,
+	}, parseString)
+)
+
+// §2.9 Netscape 4.x parameters with no Sun 6 name of their own. The
+// Netscape front ends translate them (spec §7.26–7.28).
+var (
+	LDAPHost = define(&Param{
+		Name: "LDAPHost", Where: N4, Group: "Netscape", Era: "N4", Type: "host[:port]",
+		Doc: "Netscape: directory server; with BaseDN it makes LdapUrl.", Default: "localhost:389", Flag: "-h",
+	}, parseString)
+
+	BaseDN = define(&Param{
+		Name: "BaseDN", Where: N4, Group: "Netscape", Era: "N4", Type: "DN",
+		Doc: "Netscape: search base; with LDAPHost it makes LdapUrl.", Default: "o=mcom.com", Flag: "-b",
+	}, parseDN)
+
+	LDAPAuth = define(&Param{
+		Name: "LDAPAuth", Where: N4, Group: "Netscape", Era: "N4", Type: "y|n",
+		Doc: "Netscape installer: bind as BindDN (implied by setting BindDN).", Default: "n",
+	}, parseBool)
+
+	ListenPort = define(&Param{
+		Name: "ListenPort", Where: N4, Group: "Netscape", Era: "N4", Type: "[IP:]port",
+		Doc:      "Netscape: address the proxy listens on.",
+		Defaults: map[Where]string{I | N4: "143", P | N4: "110", S | N4: "25"}, Default: "143", Flag: "-p",
+	}, parsePortSpec)
+
+	SSLListenPort = define(&Param{
+		Name: "SSLListenPort", Where: N4, Group: "Netscape", Era: "N4", Type: "[IP:]port",
+		Doc:      "Netscape: SSL address the proxy listens on when SSLEnable is set.",
+		Defaults: map[Where]string{I | N4: "993", P | N4: "995", S | N4: "465"}, Default: "993", Flag: "-ps",
+	}, parsePortSpec)
+)
