@@ -56,9 +56,9 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 		apply(s)
 	}
 	l.translateN4(svc)
-	l.service(inst, svc)
 	inst.Services = []*Service{svc}
-	return inst, r.Problems
+	l.service(inst, svc)
+	return inst, r.sorted()
 }
 
 // frontEndFile reads the --config file: Sun cfg syntax when the name ends

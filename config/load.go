@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/openmmp/mmp/cfgfmt"
@@ -74,13 +75,17 @@ type Options struct {
 func Load(dir string, opt Options) (*Instance, Problems) {
 	r := &report{}
 	inst := &Instance{Dir: dir, Daemon: newValues(param.AService)}
-	l := &loader{dir: dir, opt: opt, r: r}
+	l := &loader{dir: dir, opt: opt, r: r, checkedSections: map[string]bool{}}
 
 	aFile := l.read(param.AService.FileName(), "AService")
 	if aFile != nil {
 		l.apply(inst.Daemon, aFile, param.AService, "default")
 	}
 	entries := Get(inst.Daemon, param.ServiceList)
+	sectionsOf := map[string][]string{} // file -> sections its instances read
+	for _, e := range entries {
+		sectionsOf[e.Instance] = append(sectionsOf[e.Instance], e.Section)
+	}
 	seenAddr := map[string]string{}
 	for _, e := range entries {
 		proto := protocolOf(e)
@@ -104,12 +109,15 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 		}
 		if f := l.read(svc.File, e.Module); f != nil {
 			l.apply(svc.Values, f, proto, e.Section)
-			l.unusedSections(f, e.Section)
+			if !l.checkedSections[f.Name] {
+				l.checkedSections[f.Name] = true
+				l.unusedSections(f, sectionsOf[e.Instance])
+			}
 		}
 		l.service(inst, svc)
 		inst.Services = append(inst.Services, svc)
 	}
-	return inst, r.Problems
+	return inst, r.sorted()
 }
 
 // protocolOf maps a ServiceList module to its protocol.
@@ -126,9 +134,10 @@ func protocolOf(e cfgfmt.ServiceEntry) param.Where {
 }
 
 type loader struct {
-	dir string
-	opt Options
-	r   *report
+	dir             string
+	opt             Options
+	r               *report
+	checkedSections map[string]bool // files whose sections were checked
 }
 
 // path resolves a file name relative to the configuration directory.
@@ -297,15 +306,15 @@ func placesOf(p *param.Param) string {
 }
 
 // unusedSections flags sections no ServiceList entry reads.
-func (l *loader) unusedSections(f *cfgfmt.File, section string) {
+func (l *loader) unusedSections(f *cfgfmt.File, sections []string) {
 	warned := map[string]bool{}
 	for _, ln := range f.Settings() {
 		pre := strings.ToLower(ln.Prefix)
-		if pre == "default" || strings.EqualFold(pre, section) || warned[pre] {
+		if pre == "default" || warned[pre] || slices.ContainsFunc(sections, func(s string) bool { return strings.EqualFold(s, pre) }) {
 			continue
 		}
 		warned[pre] = true
-		l.r.add(Warning, f.Name, ln.Num, "", "section %q is not read by this instance (ServiceList names %q)", ln.Prefix, section)
+		l.r.add(Warning, f.Name, ln.Num, "", "section %q is not read by any ServiceList entry", ln.Prefix)
 	}
 }
 
@@ -379,11 +388,23 @@ func (l *loader) service(inst *Instance, svc *Service) {
 		l.r.add(Warning, file, line, "AuthService", "POP-before-SMTP should have PreAuth on, or any password opens the relay")
 	}
 	for _, a := range Get(v, param.SSLPorts) {
-		if !listed(svc.Listen, a) {
+		if !listed(inst.listenOf(svc.Protocol), a) {
 			file, line := where(param.SSLPorts.Param)
 			l.r.add(Warning, file, line, "SSLPorts", "%s is not in ServiceList for %s, so it is never opened", a, svc.Name)
 		}
 	}
+}
+
+// listenOf gathers the listening addresses of every ServiceList entry of
+// a protocol.
+func (inst *Instance) listenOf(proto param.Where) []cfgfmt.ListenAddr {
+	var all []cfgfmt.ListenAddr
+	for _, e := range Get(inst.Daemon, param.ServiceList) {
+		if protocolOf(e) == proto {
+			all = append(all, e.Addrs...)
+		}
+	}
+	return all
 }
 
 // listed reports whether a listening address appears in a service's list.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/openmmp/mmp/cfgfmt"
@@ -114,4 +115,23 @@ func (r *report) addErr(sev Severity, file string, err error) {
 		return
 	}
 	r.add(sev, file, 0, "", "%v", err)
+}
+
+// sorted orders the problems by file, in the order files were first
+// mentioned, then by line, so that a check reads like the files.
+func (r *report) sorted() Problems {
+	rank := map[string]int{}
+	for _, p := range r.Problems {
+		if _, ok := rank[p.File]; !ok {
+			rank[p.File] = len(rank)
+		}
+	}
+	ps := slices.Clone(r.Problems)
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		if c := rank[a.File] - rank[b.File]; c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	return ps
 }

@@ -64,7 +64,9 @@ func (v *Values) Raw(p *param.Param) string { return v.vals[p.Index()].raw }
 func (v *Values) Origin(p *param.Param) param.Origin { return v.vals[p.Index()].origin }
 
 // IsSet reports whether anything but the default gave the value.
-func (v *Values) IsSet(p *param.Param) bool { return v.vals[p.Index()].origin.Kind != param.FromDefault }
+func (v *Values) IsSet(p *param.Param) bool {
+	return v.vals[p.Index()].origin.Kind != param.FromDefault
+}
 
 // Context is the context the values were resolved for.
 func (v *Values) Context() param.Where { return v.ctx }

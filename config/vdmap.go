@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"strings"
@@ -23,7 +24,11 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 	}
 	f, errs := cfgfmt.Parse(name, data, "vdmap")
 	for _, e := range errs {
-		l.r.addErr(Fatal, name, e)
+		// Undeclared and duplicate blocks are reported below, with the
+		// severity the spec gives them (warn and ignore).
+		if !errors.Is(e, cfgfmt.ErrUndeclaredBlock) && !errors.Is(e, cfgfmt.ErrDuplicateBlock) {
+			l.r.addErr(Fatal, name, e)
+		}
 	}
 	var domains []*Domain
 	byLabel := map[string]*Domain{}

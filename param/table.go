@@ -1,6 +1,5 @@
 package param
 
-
 // The table. Order matters: it is the order of templates, `-h` listings
 // and man pages. Groups follow spec §2.1–§2.9.
 
@@ -35,19 +34,19 @@ var (
 		Name: "BeTheUser", Where: A, Group: "Daemon", Era: "S5+", Type: "user",
 		Doc:     "Unix user to run as once the listening ports are open; unset keeps the starting user.",
 		Example: "mailsrv", Template: Commented,
-	}, parseString)
+	}, parseName)
 
 	BeTheGroup = define(&Param{
 		Name: "BeTheGroup", Where: A, Group: "Daemon", Era: "S5+", Type: "group",
 		Doc:     "Unix group to run as once the listening ports are open.",
 		Example: "mail", Template: Commented,
-	}, parseString)
+	}, parseName)
 
 	LogDir = define(&Param{
 		Name: "LogDir", Where: A | ips | N4, Group: "Daemon", Era: "N4+", Type: "directory",
 		Doc:     "Directory for the daily log files; if it does not exist nothing is logged. Relative to the instance directory.",
 		Default: "log", Defaults: map[Where]string{N4: "."}, Template: Live, Flag: "-o",
-	}, parseString)
+	}, parsePath)
 
 	LogLevel = define(&Param{
 		Name: "LogLevel", Where: A | ips | N4, Group: "Daemon", Era: "N4+", Type: "0-10",
@@ -120,12 +119,12 @@ var (
 		Name: "DefaultDomain", Where: I | P | V, Group: "Directory", Era: "S6", Type: "domain",
 		Doc:     "Domain appended to login names that have none.",
 		Example: "siroe.com", Template: Commented,
-	}, parseString)
+	}, parseDomain)
 
 	VDomain = define(&Param{
 		Name: "VDomain", Where: V, Group: "Directory", Era: "N4", Type: "domain",
 		Doc: "Netscape vdmap property: domain appended to every login name arriving on that address, for search and replay.",
-	}, parseString)
+	}, parseDomain)
 
 	SearchFormat = define(&Param{
 		Name: "SearchFormat", Aliases: []string{"UidSearch"}, Where: I | P | V | N4, Group: "Directory", Era: "S5+",
@@ -152,7 +151,7 @@ var (
 		Name: "VirtualDomainFile", Where: ips | N4, Group: "Directory", Era: "N4+", Type: "path",
 		Doc:     "vdmap file of per-server-address settings; setting it enables virtual domains.",
 		Example: "vdmap.cfg", Template: Commented, Flag: "-vd",
-	}, parseString)
+	}, parsePath)
 
 	VirtualDomainDelim = define(&Param{
 		Name: "VirtualDomainDelim", Aliases: []string{"DomainDelim"}, Where: I | P | V | N4, Group: "Directory", Era: "N4+",
@@ -201,7 +200,7 @@ var (
 		Name: "StoreAdmin", Where: I | P | V | N4, Group: "Authentication", Era: "N4+", Type: "user",
 		Doc:     "Store administrator the MMP proxy-authenticates as when it has no user password (client certificates).",
 		Example: "mmpstore", Template: Commented, Flag: "-d",
-	}, parseString)
+	}, parseName)
 
 	StoreAdminPass = define(&Param{
 		Name: "StoreAdminPass", Where: I | P | V | N4, Group: "Authentication", Era: "N4+", Type: "password",
@@ -247,7 +246,7 @@ var (
 		Type: "path", Doc: "certmap.conf that maps client certificates to directory users.",
 		Defaults: map[Where]string{N4: "certmap.conf"}, Example: "certmap.conf", Template: Commented,
 		Flag: "-cm", Env: "CertMapFile",
-	}, parseString)
+	}, parsePath)
 
 	AuthService = define(&Param{
 		Name: "AuthService", Where: P | V, Group: "Authentication", Era: "S6", Type: "bool",
@@ -279,8 +278,8 @@ var (
 
 	Capability = define(&Param{
 		Name: "Capability", Where: I | N4, Group: "Store", Era: "N4+", Type: "IMAP capability atoms",
-		Doc:     "Pre-login IMAP capabilities; list only what every store supports. STARTTLS and AUTH= are added by the MMP.",
-		Default: "IMAP4 IMAP4rev1 ACL QUOTA LITERAL+ NAMESPACE UIDPLUS CHILDREN BINARY LANGUAGE XSENDER X-NETSCAPE XSERVERINFO",
+		Doc:      "Pre-login IMAP capabilities; list only what every store supports. STARTTLS and AUTH= are added by the MMP.",
+		Default:  "IMAP4 IMAP4rev1 ACL QUOTA LITERAL+ NAMESPACE UIDPLUS CHILDREN BINARY LANGUAGE XSENDER X-NETSCAPE XSERVERINFO",
 		Defaults: map[Where]string{N4: "IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN"}, Template: Live, Flag: "-x",
 	}, parseWords)
 
@@ -298,8 +297,8 @@ var (
 
 	Timeout = define(&Param{
 		Name: "Timeout", Where: ips, Group: "Store", Era: "S6", Type: "secs",
-		Doc:        "Idle time after which a session is closed, before and after login.",
-		Default:    "1800", Template: Live,
+		Doc:     "Idle time after which a session is closed, before and after login.",
+		Default: "1800", Template: Live,
 		MinAdvised: map[Where]int64{I: 1800, P: 600, S: 600},
 	}, secsRange(1, 1<<30))
 
@@ -307,7 +306,7 @@ var (
 		Name: "SpoofMessageFile", Where: P | N4, Group: "Store", Era: "N4+", Type: "path",
 		Doc:     "When the store is down, serve a mailbox holding this one message (RFC 822, ending with a dot line).",
 		Example: "spoof.txt", Template: Commented, Flag: "-m",
-	}, parseString)
+	}, parsePath)
 
 	SpoofEmptyMailbox = define(&Param{
 		Name: "SpoofEmptyMailbox", Where: P, Group: "Store", Era: "S6", Type: "on|off",
@@ -398,7 +397,7 @@ var (
 		Name: "PopBeforeSmtpKludgeChannel", Where: S, Group: "SMTP", Era: "S5.2+", Type: "channel",
 		Doc:     "MTA channel for clients with a recent POP login.",
 		Example: "tcp_intranet", Template: Commented,
-	}, parseString)
+	}, parseName)
 
 	EhloKeywords = define(&Param{
 		Name: "EhloKeywords", Where: S, Group: "SMTP", Era: "S6", Type: "keywords",
@@ -443,18 +442,18 @@ var (
 		Name: "SSLCacheDir", Where: ips, Group: "SSL", Era: "S5+", Type: "directory",
 		Doc:     "NSS: directory holding the certificate database named by SSLCertPrefix.",
 		Example: "/opt/SUNWmsgsr/config", Template: Commented,
-	}, parseString)
+	}, parsePath)
 
 	SSLCertFile = define(&Param{
 		Name: "SSLCertFile", Where: ips | N4, Group: "SSL", Era: "N4-S5", Type: "path",
 		Doc:        "NSS certificate database (cert7.db); replaced by SSLCertPrefix in Sun 6.",
 		Defaults:   map[Where]string{N4: "cert7.db"},
 		Deprecated: "Sun 6 replaced it with SSLCertPrefix; use SSLCertPEM",
-	}, parseString)
+	}, parsePath)
 
 	SSLCertPrefix = define(&Param{
 		Name: "SSLCertPrefix", Where: ips, Group: "SSL", Era: "S6", Type: "prefix",
-		Doc:     "NSS: file-name prefix of the certificate database inside SSLCacheDir.",
+		Doc:      "NSS: file-name prefix of the certificate database inside SSLCacheDir.",
 		Template: Commented,
 	}, parseString)
 
@@ -468,13 +467,13 @@ var (
 		Name: "SSLKeyFile", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "path",
 		Doc:      "NSS: private-key database (key3.db).",
 		Defaults: map[Where]string{N4: "key3.db"}, Example: "/opt/SUNWmsgsr/config/key3.db", Template: Commented,
-	}, parseString)
+	}, parsePath)
 
 	SSLKeyPasswdFile = define(&Param{
 		Name: "SSLKeyPasswdFile", Where: ips, Group: "SSL", Era: "S5+", Type: "path",
 		Doc:     "File of moduleName:password lines; the Internal (Software) Token password unlocks an encrypted key.",
 		Example: "sslpassword.conf", Template: Commented,
-	}, parseString)
+	}, parsePath)
 
 	SSLKeyPasswd = define(&Param{
 		Name: "SSLKeyPasswd", Where: N4, Group: "SSL", Era: "N4", Type: "password",
@@ -485,7 +484,7 @@ var (
 		Name: "SSLSecmodFile", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "path",
 		Doc:     "NSS: security-module database describing hardware accelerators.",
 		Example: "/opt/SUNWmsgsr/config/secmod.db", Template: Commented,
-	}, parseString)
+	}, parsePath)
 
 	SSLCipherSpecs = define(&Param{
 		Name: "SSLCipherSpecs", Aliases: []string{"SSLCipherSecs"}, Where: ips | N4, Group: "SSL", Era: "N4+",
@@ -509,7 +508,7 @@ var (
 		Name: "SSLClientCAPEM", Where: ips, Group: "SSL", Era: "Go", Type: "path",
 		Doc:     "PEM CA certificates that client certificates must chain to (certificate login).",
 		Example: "/etc/openmmp/client-ca.pem", Template: Commented,
-	}, parseString)
+	}, parsePath)
 )
 
 // §2.9 Netscape 4.x parameters with no Sun 6 name of their own. The
@@ -518,7 +517,7 @@ var (
 	LDAPHost = define(&Param{
 		Name: "LDAPHost", Where: N4, Group: "Netscape", Era: "N4", Type: "host[:port]",
 		Doc: "Netscape: directory server; with BaseDN it makes LdapUrl.", Default: "localhost:389", Flag: "-h",
-	}, parseString)
+	}, parseLDAPHost)
 
 	BaseDN = define(&Param{
 		Name: "BaseDN", Where: N4, Group: "Netscape", Era: "N4", Type: "DN",

@@ -15,7 +15,39 @@ import (
 // The value grammars of the table. Each returns a plain error saying what
 // is wrong with the value; the caller adds file, line and name.
 
-func parseString(s string) (string, error) { return s, nil }
+// parseString accepts any text on one line. Control characters are
+// refused: a carriage return in a Banner or ServerDownAlert would let a
+// configuration value forge protocol lines.
+func parseString(s string) (string, error) {
+	for _, r := range s {
+		if r < ' ' && r != '\t' || r == 0x7f {
+			return "", fmt.Errorf("control character %U is not allowed", r)
+		}
+	}
+	return s, nil
+}
+
+// parseName accepts a Unix user or group name, a store administrator id or
+// an MTA channel name: one word.
+func parseName(s string) (string, error) {
+	if s == "" || strings.ContainsAny(s, " \t:/") {
+		return "", fmt.Errorf("%q is not a name (one word, no blanks, colons or slashes)", s)
+	}
+	return parseString(s)
+}
+
+// parseDomain accepts a DNS domain name.
+func parseDomain(s string) (string, error) {
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || strings.ContainsAny(label, " \t@,;:/\\\"()<>[]") {
+			return "", fmt.Errorf("%q is not a domain name", s)
+		}
+	}
+	return parseString(s)
+}
+
+// parsePath accepts a file or directory name.
+func parsePath(s string) (string, error) { return parseString(s) }
 
 // parseBool accepts the spellings of spec §2.0, and y/n, which the Netscape
 // installer wrote (LDAPAuth, SSLEnable "Default = n").
@@ -168,6 +200,14 @@ func parseHostPort(s string) (string, error) {
 	}
 	if _, err := parsePort(port); err != nil {
 		return "", fmt.Errorf("%q: port %v", s, err)
+	}
+	return s, nil
+}
+
+// parseLDAPHost accepts the Netscape LDAPHost: host or host:port.
+func parseLDAPHost(s string) (string, error) {
+	if _, err := cfgfmt.FromN4(s, "o=x"); err != nil {
+		return "", err
 	}
 	return s, nil
 }

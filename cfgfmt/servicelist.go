@@ -1,0 +1,164 @@
+package cfgfmt
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// ServiceEntry is one entry of ServiceList (spec §3.2):
+// DLLNAME[:INSTANCE[:SECTION]]@PORTSPEC.
+type ServiceEntry struct {
+	// DLL is the module path as written, e.g. /opt/SUNWmsgsr/lib/ImapProxyAService.
+	DLL string
+	// Module is the base name of DLL without a .so, .dll, .sl or .dylib
+	// extension: ImapProxyAService, PopProxyAService, SmtpProxyAService,
+	// or anything else, which the caller rejects (spec §1 item 7).
+	Module string
+	// Instance is the base name of the instance's config file without
+	// ".cfg"; it defaults to Module.
+	Instance string
+	// Section is the section prefix read from that file; it defaults to
+	// "default".
+	Section string
+	// Addrs are the local addresses to listen on; never empty.
+	Addrs []ListenAddr
+}
+
+// moduleExts are the shared-object extensions stripped from a DLL name.
+// The spec writes DLL names without one, but an administrator copying the
+// file name from lib/ would add it.
+var moduleExts = []string{".so", ".dll", ".sl", ".dylib"}
+
+// moduleName returns the base name of dll without its extension.
+func moduleName(dll string) string {
+	b := path.Base(dll)
+	for _, ext := range moduleExts {
+		if len(b) > len(ext) && strings.EqualFold(b[len(b)-len(ext):], ext) {
+			return b[:len(b)-len(ext)]
+		}
+	}
+	return b
+}
+
+// Protocol returns the protocol the entry's module serves: "imap", "pop"
+// or "smtp", or "" for a module the MMP does not have. The module is known
+// by its base name alone, compared case-insensitively, because the
+// directory it was installed in differs from one installation to the next.
+func (e ServiceEntry) Protocol() string {
+	switch strings.ToLower(moduleName(e.DLL)) {
+	case "imapproxyaservice":
+		return "imap"
+	case "popproxyaservice":
+		return "pop"
+	case "smtpproxyaservice":
+		return "smtp"
+	}
+	return ""
+}
+
+// String writes the entry as ParseServiceList reads it, leaving out
+// INSTANCE and SECTION where they have their default value.
+func (e ServiceEntry) String() string {
+	s := e.DLL
+	switch {
+	case e.Section != "default":
+		s += ":" + e.Instance + ":" + e.Section
+	case e.Instance != e.Module:
+		s += ":" + e.Instance
+	}
+	return s + "@" + FormatPortSpec(e.Addrs)
+}
+
+// FormatServiceList writes entries as a ServiceList value.
+func FormatServiceList(entries []ServiceEntry) string {
+	s := make([]string, len(entries))
+	for i, e := range entries {
+		s[i] = e.String()
+	}
+	return strings.Join(s, " ")
+}
+
+// ParseServiceList parses the ServiceList value (spec §3.2): entries
+// separated by blanks, each DLLNAME[:INSTANCE[:SECTION]]@PORTSPEC. The
+// DLL path is a Unix path and holds no ":"; IPv6 addresses in the port
+// spec are bracketed, so the entry splits unambiguously at the last "@"
+// and then at ":". The same address and port in two places (in one entry
+// or in two) is an error, since the daemon could bind it only once. A
+// module name the MMP does not know is not an error here; see Protocol.
+// A blank value gives no entries and no error: whether that is acceptable
+// is the caller's decision.
+func ParseServiceList(s string) ([]ServiceEntry, error) {
+	type seen struct {
+		entry int
+		addr  ListenAddr
+	}
+	var all []seen
+	var out []ServiceEntry
+	for i, item := range strings.FieldsFunc(s, isBlank) {
+		e, err := parseServiceEntry(item)
+		if err != nil {
+			return nil, entryError(i, item, err)
+		}
+		for _, a := range e.Addrs {
+			for _, o := range all {
+				if sameListenAddr(a, o.addr) {
+					return nil, entryError(i, item, fmt.Errorf("%s already listed in entry %d", a, o.entry+1))
+				}
+			}
+		}
+		for _, a := range e.Addrs {
+			all = append(all, seen{i, a})
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// parseServiceEntry parses one DLLNAME[:INSTANCE[:SECTION]]@PORTSPEC.
+func parseServiceEntry(s string) (ServiceEntry, error) {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return ServiceEntry{}, errors.New(`missing "@PORTSPEC"`)
+	}
+	name, ports := s[:at], s[at+1:]
+	if ports == "" {
+		return ServiceEntry{}, errors.New(`missing port list after "@"`)
+	}
+	parts := strings.Split(name, ":")
+	if len(parts) > 3 {
+		return ServiceEntry{}, errors.New(`too many ":" before "@": want DLLNAME[:INSTANCE[:SECTION]]`)
+	}
+	e := ServiceEntry{DLL: parts[0], Section: "default"}
+	if e.DLL == "" {
+		return ServiceEntry{}, errors.New("missing module name")
+	}
+	if strings.HasSuffix(e.DLL, "/") {
+		return ServiceEntry{}, fmt.Errorf("module name %q is a directory", e.DLL)
+	}
+	e.Module = moduleName(e.DLL)
+	e.Instance = e.Module
+	if len(parts) > 1 {
+		e.Instance = parts[1]
+		if e.Instance == "" {
+			return ServiceEntry{}, errors.New("empty instance name")
+		}
+		// The instance names a file in the config directory.
+		if strings.ContainsAny(e.Instance, `/\`) || e.Instance == "." || e.Instance == ".." {
+			return ServiceEntry{}, fmt.Errorf("bad instance name %q: want a config file name without directory", e.Instance)
+		}
+	}
+	if len(parts) > 2 {
+		e.Section = parts[2]
+		if e.Section == "" {
+			return ServiceEntry{}, errors.New("empty section name")
+		}
+	}
+	addrs, err := ParsePortSpec(ports)
+	if err != nil {
+		return ServiceEntry{}, fmt.Errorf("port list %q: %w", ports, err)
+	}
+	e.Addrs = addrs
+	return e, nil
+}

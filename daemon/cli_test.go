@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run calls a program in-process, as a shell script would call it.
+func run(t *testing.T, prog string, env []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = MainIO(prog, args, IO{Out: &out, Err: &errb, Environ: env})
+	return code, out.String(), errb.String()
+}
+
+// lineOf finds the -h listing line of a parameter.
+func lineOf(listing, name string) string {
+	for _, l := range strings.Split(listing, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == name {
+			return strings.Join(f, " ")
+		}
+	}
+	return ""
+}
+
+// `ImapProxy -h` alone lists every IMAP parameter with value and origin;
+// `ImapProxy -h host` sets the directory host. Cobra must not take -h.
+func TestDashHBothMeanings(t *testing.T) {
+	code, out, errs := run(t, "ImapProxy", nil, "-h")
+	if code != ExitOK || errs != "" {
+		t.Fatalf("ImapProxy -h = %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{"LDAPHost localhost:389 default", "Capability IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN default",
+		"CanonicalVirtualDomainDelim + default", "LdapUrl ldap://localhost:389/o=mcom.com from LDAPHost and BaseDN"} {
+		if got := lineOf(out, strings.Fields(want)[0]); got != want {
+			t.Errorf("listing line %q, want %q", got, want)
+		}
+	}
+	if strings.Contains(out, "SpoofMessageFile") || strings.Contains(out, "SmtpRelays") {
+		t.Errorf("ImapProxy -h lists POP or SMTP parameters")
+	}
+	if strings.Contains(out, "Usage:") {
+		t.Errorf("ImapProxy -h printed cobra's help instead of the parameter listing")
+	}
+
+	code, out, _ = run(t, "ImapProxy", nil, "-h", "ldap.airius.com:389", "-b", "o=airius.com", "-w", "s3cret", "-h")
+	if code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	if got := lineOf(out, "LDAPHost"); got != "LDAPHost ldap.airius.com:389 command line -h" {
+		t.Errorf("LDAPHost line = %q", got)
+	}
+	if got := lineOf(out, "BindPass"); got != "BindPass ******** command line -w" {
+		t.Errorf("BindPass line = %q; a password must never be shown", got)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("the listing shows the password")
+	}
+}
+
+func TestInstall(t *testing.T) {
+	code, out, _ := run(t, "PopProxy", nil, "install", "-h", "ldap.airius.com:389", "-b", "o=airius.com", "-p", "110", "-m", "/opt/spoof.txt")
+	want := "LDAPHost=ldap.airius.com:389; export LDAPHost\nBaseDN=o=airius.com; export BaseDN\nListenPort=110; export ListenPort\nSpoofMessageFile=/opt/spoof.txt; export SpoofMessageFile\n"
+	if code != ExitOK || out != want {
+		t.Errorf("PopProxy install = %d\n%s\nwant\n%s", code, out, want)
+	}
+}
+
+// A value set in the file, the environment and on the command line
+// resolves to the command line's; the listing says where each came from.
+func TestPrecedenceThroughTheCommand(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ImapMMP.config")
+	os.WriteFile(file, []byte("LogLevel=3; export LogLevel\nBacksidePort=1143; export BacksidePort\nNumThreads=2; export NumThreads\n"), 0o644)
+	env := []string{"LogLevel=4", "BacksidePort=2143", "PATH=/bin"}
+	_, out, _ := run(t, "ImapProxy", env, "--config", file, "-v", "5", "-h")
+	for _, want := range []string{"LogLevel 5 command line -v", "BacksidePort 2143 environment BacksidePort", "NumThreads 2 " + file + ":3", "Timeout 1800 default"} {
+		if got := lineOf(out, strings.Fields(want)[0]); got != want {
+			t.Errorf("line %q, want %q", got, want)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	code, _, errs := run(t, "ImapProxy", nil, "-vdx", "x")
+	if code != ExitUsage || !strings.Contains(errs, "-vdx: unknown option (did you mean -vd?)") {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = run(t, "ImapProxy", []string{"LogLevel=loud"}, "-h")
+	if code != ExitConfig || !strings.Contains(errs, "environment LogLevel") {
+		t.Errorf("bad environment value: exit %d, stderr %q", code, errs)
+	}
+	code, out, _ := run(t, "SmtpProxy", nil, "--help")
+	if code != ExitOK || !strings.Contains(out, "-ps [IP:]port") || !strings.Contains(out, "Usage: SmtpProxy [install] [options]") {
+		t.Errorf("--help: exit %d\n%s", code, out)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	code, out, _ := run(t, "AService", nil, "-c", "../config/testdata/broken", "-check")
+	if code != ExitConfig {
+		t.Errorf("check of a broken instance exited %d, want %d", code, ExitConfig)
+	}
+	for _, want := range []string{
+		"AService.cfg:4: LogLevell: unknown parameter (did you mean LogLevel?); ignored",
+		"vdmap.cfg:3: BGMax: is not a vdmap property",
+		"bgexcl.cfg:2: BGExcluded:",
+		"../config/testdata/broken: 16 error(s), 5 warning(s)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, "AService", nil, "--config=../config/testdata/sun63", "--check")
+	if code != ExitOK || !strings.Contains(out, "configuration OK") {
+		t.Errorf("check of a good instance: exit %d\n%s", code, out)
+	}
+	code, _, errs := run(t, "AService", nil, "-bogus")
+	if code != ExitUsage || !strings.Contains(errs, "unknown option -bogus") {
+		t.Errorf("exit %d, %q", code, errs)
+	}
+}
