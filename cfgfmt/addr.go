@@ -83,13 +83,13 @@ func FormatPortSpec(spec []ListenAddr) string {
 // address and port twice is an error: it is always a slip, and in a
 // ServiceList it would make the daemon fail to bind.
 func ParsePortSpec(s string) ([]ListenAddr, error) {
-	if strings.TrimSpace(s) == "" {
+	if trimBlanks(s) == "" {
 		return nil, nil
 	}
 	items := strings.Split(s, "|")
 	out := make([]ListenAddr, 0, len(items))
 	for i, item := range items {
-		item = strings.TrimSpace(item)
+		item = trimBlanks(item)
 		a, err := parseListenAddr(item)
 		if err != nil {
 			return nil, entryError(i, item, err)
@@ -265,7 +265,7 @@ func parseConnLimit(s string) (ConnLimit, error) {
 		return ConnLimit{}, errors.New(`missing ":NUM" after the mask`)
 	}
 	colon += bar + 1
-	p, err := parseNet(s[:bar], s[bar+1:colon])
+	p, _, err := parseNet(s[:bar], s[bar+1:colon])
 	if err != nil {
 		return ConnLimit{}, err
 	}
@@ -280,26 +280,29 @@ func parseConnLimit(s string) (ConnLimit, error) {
 	return ConnLimit{Net: p, Max: int(n)}, nil
 }
 
-// parseNet parses the address and mask halves of a network entry.
-func parseNet(addr, mask string) (netip.Prefix, error) {
+// parseNet parses the address and mask halves of a network entry. It
+// returns the network with host bits cleared (see normPrefix) and whether
+// the address had host bits set, which the filter parser warns about.
+func parseNet(addr, mask string) (p netip.Prefix, hostBits bool, err error) {
 	if addr == "" {
-		return netip.Prefix{}, errors.New("missing address")
+		return netip.Prefix{}, false, errors.New("missing address")
 	}
 	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
 		addr = addr[1 : len(addr)-1]
 	}
 	a, err := parseAddrNoZone(addr)
 	if err != nil {
-		return netip.Prefix{}, err
+		return netip.Prefix{}, false, err
 	}
 	if mask == "" {
-		return netip.Prefix{}, errors.New("missing mask")
+		return netip.Prefix{}, false, errors.New("missing mask")
 	}
 	bits, err := parseMask(a, mask)
 	if err != nil {
-		return netip.Prefix{}, err
+		return netip.Prefix{}, false, err
 	}
-	return normPrefix(netip.PrefixFrom(a, bits)), nil
+	raw := netip.PrefixFrom(a, bits)
+	return normPrefix(raw), raw.Masked().Addr() != a, nil
 }
 
 // LimitFor returns the limit for client: the Max of the first entry whose
@@ -321,7 +324,7 @@ func LimitFor(limits []ConnLimit, client netip.Addr) (max int, ok bool) {
 // §3.4). A blank value is neither. Whether the file exists is the caller's
 // question.
 func IsFileRef(value string) bool {
-	v := strings.TrimSpace(value)
+	v := trimBlanks(value)
 	return v != "" && !strings.Contains(v, "|")
 }
 
@@ -361,7 +364,8 @@ func ParseAddrListLines(r io.Reader) ([]netip.Prefix, []error) {
 // parseAddrEntry parses one BGExcluded entry.
 func parseAddrEntry(s string) (netip.Prefix, error) {
 	if i := strings.IndexAny(s, "|/"); i >= 0 {
-		return parseNet(s[:i], s[i+1:])
+		p, _, err := parseNet(s[:i], s[i+1:])
+		return p, err
 	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		s = s[1 : len(s)-1]

@@ -89,7 +89,7 @@ func TestListenAddrMatches(t *testing.T) {
 		local string
 		want  bool
 	}{
-		{"10.0.0.5:993", true},     // no IP: any address
+		{"10.0.0.5:993", true},      // no IP: any address
 		{"[2001:db8::1]:993", true}, // no IP: IPv6 too
 		{"127.0.0.1:1993", true},
 		{"[::ffff:127.0.0.1]:1993", true}, // dual-stack listener's view of an IPv4 peer

@@ -219,7 +219,7 @@ func TestEnvAccepted(t *testing.T) {
 		{"A=a#b", "A", "a#b", false, nil},
 		{"A=1;", "A", "1", false, nil},
 		{"  A=1  # comment; export A", "A", "1", false, nil},
-		{`A="\a\"\\\$\`+"`"+`"`, "A", "\\a\"\\$`", false, nil},
+		{`A="\a\"\\\$\` + "`" + `"`, "A", "\\a\"\\$`", false, nil},
 		{`A='a'"b"c`, "A", "abc", false, nil},
 		{"A=x=y", "A", "x=y", false, nil},
 		{"export A=1", "A", "1", true, []string{"A"}},

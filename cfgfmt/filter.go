@@ -110,7 +110,9 @@ type Request struct {
 	Service string // "imap", "pop" or "smtp" (other names are matched literally)
 	// TLS says the connection is, or has become, SSL/TLS-protected. The
 	// connection then matches both the plain name (imap) and the SSL name
-	// (imaps): see Allows.
+	// (imaps): see Allows. A connection checked at accept time, before a
+	// STARTTLS, is not TLS; a caller that wants "+imaps" rules to admit
+	// STARTTLS clients has to ask again after the upgrade.
 	TLS    bool
 	Client netip.Addr // the zero Addr counts as an unknown address
 	// ClientName is the client's reverse-DNS name, "" when unknown.
@@ -138,7 +140,7 @@ func ParseFilter(s string) (*Filter, []string, error) {
 	f := &Filter{}
 	var warns []string
 	for i, text := range strings.Split(s, "$") {
-		text = strings.TrimSpace(text)
+		text = trimBlanks(text)
 		if text == "" {
 			continue
 		}
@@ -376,13 +378,15 @@ func parseHostPattern(t string) (HostPattern, []string, error) {
 		return h, nil, nil
 	case strings.IndexByte(t, '/') >= 0:
 		addr, mask, _ := strings.Cut(t, "/")
-		p, err := parseNet(addr, mask)
+		p, hostBits, err := parseNet(addr, mask)
 		if err != nil {
 			return HostPattern{}, nil, fmt.Errorf("bad network %q: %w", t, err)
 		}
 		h.Kind, h.Net = HostNet, p
 		var warns []string
-		if a, _ := parseAddrNoZone(strings.Trim(addr, "[]")); normPrefix(netip.PrefixFrom(a, a.BitLen())).Addr() != p.Addr() {
+		if hostBits {
+			// tcpd compares (addr & mask) with the network as written,
+			// so such a pattern never matched there.
 			warns = append(warns, fmt.Sprintf("network %s has host bits set; matching %s", t, p))
 		}
 		return h, warns, nil
@@ -614,7 +618,8 @@ func (h *HostPattern) matches(addr netip.Addr, name string, nameOK, spoofed bool
 	case HostDNSSpoofer:
 		return spoofed
 	case HostSuffix:
-		return nameOK && len(name) > len(h.Text) && strings.EqualFold(name[len(name)-len(h.Text):], h.Text)
+		suf := strings.TrimSuffix(h.Text, ".")
+		return nameOK && len(name) > len(suf) && strings.EqualFold(name[len(name)-len(suf):], suf)
 	case HostName:
 		return nameOK && strings.EqualFold(name, strings.TrimSuffix(h.Text, "."))
 	case HostPrefix, HostNet, HostAddr:

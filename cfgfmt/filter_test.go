@@ -207,6 +207,7 @@ var filterTests = []struct {
 		{rq("imap", "172.32.0.0", ""), true},
 		{rq("imap", "11.0.0.1", ""), true},
 	}},
+	{filter: "-imap:::ffff:10.0.0.0/104", cases: []filterCase{{rq("imap", "10.1.1.1", ""), false}, {rq("imap", "11.1.1.1", ""), true}}},
 	{filter: "-imap:192.168.1.5/24", warns: []string{`rule 1 "-imap:192.168.1.5/24": network 192.168.1.5/24 has host bits set; matching 192.168.1.0/24`},
 		cases: []filterCase{{rq("imap", "192.168.1.200", ""), false}, {rq("imap", "192.168.2.1", ""), true}}},
 	{filter: "-imap:2001:db8::/32,[2001:db9::]/32", cases: []filterCase{
@@ -222,8 +223,10 @@ var filterTests = []struct {
 		{rq("imap", "2001:db8::9", ""), false},
 		{rq("imap", "10.0.0.2", ""), true},
 	}},
-	{filter: "-imap:badhost.siroe.com, .evil.example", needsDNS: true, cases: []filterCase{
+	{filter: "-imap:badhost.siroe.com, .evil.example,.bad.example.", needsDNS: true, cases: []filterCase{
 		{rq("imap", outside, "BadHost.Siroe.com"), false},
+		{rq("imap", outside, "x.bad.example."), false},
+		{rq("imap", outside, "bad.example"), true},
 		{rq("imap", outside, "a.b.evil.example"), false},
 		{rq("imap", outside, "goodhost.siroe.com"), true},
 		{spoofRq("imap", outside, "badhost.siroe.com"), true}, // an unverified name matches no name

@@ -175,7 +175,7 @@ func (f Format) String() string { return f.text }
 // work. A filter that is already one parenthesised group is returned as it
 // is; surrounding blanks are removed.
 func FilterText(expanded string) string {
-	s := strings.TrimSpace(expanded)
+	s := trimBlanks(expanded)
 	if s == "" || isOneGroup(s) {
 		return s
 	}

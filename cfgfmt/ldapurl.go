@@ -60,7 +60,7 @@ func escapeDN(dn string) string {
 // written there would search something other than what the administrator
 // meant.
 func ParseLdapURL(s string) (LDAPURL, error) {
-	s = strings.TrimSpace(s)
+	s = trimBlanks(s)
 	if s == "" {
 		return LDAPURL{}, errors.New("empty LDAP URL")
 	}
@@ -178,7 +178,7 @@ func parseOneLdapURL(s string) (LDAPURL, string, error) {
 	if err != nil {
 		return LDAPURL{}, "", fmt.Errorf("bad percent escape in base DN %q", dn)
 	}
-	if strings.TrimSpace(dec) == "" {
+	if trimBlanks(dec) == "" {
 		return LDAPURL{}, "", errors.New("missing base DN")
 	}
 	u.BaseDN = dec
@@ -197,11 +197,11 @@ func splitNextURL(s string) (head, next string) {
 			j++
 		}
 		if _, _, ok := splitScheme(firstField(s[j:])); ok {
-			return strings.TrimRight(s[:i], " \t\r\n\v\f"), s[j:]
+			return strings.TrimRightFunc(s[:i], isBlank), s[j:]
 		}
 		i = j - 1
 	}
-	return strings.TrimRight(s, " \t\r\n\v\f"), ""
+	return strings.TrimRightFunc(s, isBlank), ""
 }
 
 // firstField returns s up to its first blank.
@@ -299,7 +299,7 @@ func FromN4(ldapHost, baseDN string) (LDAPURL, error) {
 	if err := checkDupHosts(u.Hosts); err != nil {
 		return LDAPURL{}, fmt.Errorf("LDAPHost: %w", err)
 	}
-	u.BaseDN = strings.TrimSpace(baseDN)
+	u.BaseDN = trimBlanks(baseDN)
 	if u.BaseDN == "" {
 		return LDAPURL{}, errors.New("BaseDN: missing base DN")
 	}

@@ -159,6 +159,9 @@ func parseServiceEntry(s string) (ServiceEntry, error) {
 	if err != nil {
 		return ServiceEntry{}, fmt.Errorf("port list %q: %w", ports, err)
 	}
+	if len(addrs) == 0 {
+		return ServiceEntry{}, errors.New(`missing port list after "@"`)
+	}
 	e.Addrs = addrs
 	return e, nil
 }

@@ -74,6 +74,8 @@ var serviceListTests = []struct {
 		wantErr: `entry 2 "/lib/PopProxyAService@110|993": 993 already listed in entry 1`},
 	{in: "/lib/ImapProxyAService@10.0.0.5:143 /lib/ImapProxyAService:I:s@10.0.0.6:143 /lib/PopProxyAService@[::ffff:10.0.0.5]:143",
 		wantErr: `entry 3 "/lib/PopProxyAService@[::ffff:10.0.0.5]:143": [::ffff:10.0.0.5]:143 already listed in entry 1`},
+	// Only ASCII white space separates; found by FuzzParseServiceList.
+	{in: "0@\u2000", wantErr: `entry 1 "0@\u2000": port list "\u2000": entry 1 "\u2000": bad port "\u2000"`},
 	// Broken across a blank, as the spec warns against.
 	{in: "/lib/ImapProxyAService@143| 993", wantErr: `entry 1 "/lib/ImapProxyAService@143|": port list "143|": entry 2 "": empty`},
 }

@@ -15,7 +15,7 @@ import (
 // "on"/"off", 7.x unified configuration 1/0 — so every pair is accepted,
 // case-insensitively, with surrounding white space ignored.
 func ParseBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
+	switch strings.ToLower(trimBlanks(s)) {
 	case "yes", "true", "on", "1":
 		return true, nil
 	case "no", "false", "off", "0":
@@ -46,6 +46,11 @@ func isListSep(r rune) bool {
 // a value is more likely a typo that should show up in an error.
 func isBlank(r rune) bool {
 	return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'
+}
+
+// trimBlanks removes the blanks (as isBlank defines them) around s.
+func trimBlanks(s string) string {
+	return strings.TrimFunc(s, isBlank)
 }
 
 // parsePort parses a decimal TCP port 1–65535. Only digits are accepted:
@@ -157,7 +162,7 @@ func readListLines(r io.Reader, parse func(line string) error) []error {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
-		if strings.TrimSpace(line) == "" {
+		if trimBlanks(line) == "" {
 			continue
 		}
 		if err := parse(line); err != nil {
