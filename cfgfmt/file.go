@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // This file holds the one line model shared by the three "PREFIX:Name value"
@@ -73,6 +74,8 @@ type Line struct {
 }
 
 // File is a whole *.cfg, vdmap or certmap.conf file, kept line by line.
+// Which of the three it is comes from Parse; a zero File is an empty *.cfg
+// file, to which settings can be added with Set.
 type File struct {
 	Name  string  // file name used in errors
 	Lines []*Line // every physical line, in order
@@ -116,10 +119,20 @@ const utf8BOM = "\uFEFF"
 // setting or header, a UTF-8 byte order mark on line 1, and a last line
 // without newline. A carriage return that is not part of a CRLF line end is
 // an error outside comments, since it would silently become part of a value.
+// There are no trailing comments: a '#' after the name is part of the value
+// (passwords may contain one).
+//
+// A comment that reads as a setting once its '#' is removed is marked
+// Commented, so that Set can switch it back on.
+//
+// In a vdmap or certmap file Parse also reports a property whose block has
+// no header above it (ErrUndeclaredBlock; spec §3.5 asks for a warning) and
+// a second header with the same block name (ErrDuplicateBlock). Those lines
+// keep their Kind; the errors can be told apart with errors.Is.
 func Parse(name string, data []byte, headerKeyword string) (*File, []error) {
 	f := &File{Name: name, keyword: strings.ToLower(headerKeyword)}
 	var errs []error
-	declared := map[string]int{} // lower-cased block label -> line of its header
+	declared := map[string]int{} // foldKey(block label) -> line of its header
 	for i, pl := range physLines(string(data)) {
 		l, err := f.parseLine(i+1, pl[0], pl[1])
 		f.Lines = append(f.Lines, l)
@@ -132,7 +145,7 @@ func Parse(name string, data []byte, headerKeyword string) (*File, []error) {
 		}
 		switch l.Kind {
 		case Header:
-			key := strings.ToLower(l.Label)
+			key := foldKey(l.Label)
 			if first, ok := declared[key]; ok {
 				errs = append(errs, &Error{File: name, Line: l.Num, Err: &kindError{
 					msg:  fmt.Sprintf("block %q already declared on line %d", l.Label, first),
@@ -142,7 +155,7 @@ func Parse(name string, data []byte, headerKeyword string) (*File, []error) {
 			}
 			declared[key] = l.Num
 		case Setting:
-			if _, ok := declared[strings.ToLower(l.Prefix)]; !ok {
+			if _, ok := declared[foldKey(l.Prefix)]; !ok {
 				errs = append(errs, &Error{File: name, Line: l.Num, Name: l.Name, Err: &kindError{
 					msg:  fmt.Sprintf("block %q is not declared above (expected \"%s %s %s\" first)", l.Prefix, f.keyword, l.Prefix, headerArgName(f.keyword)),
 					kind: ErrUndeclaredBlock,
@@ -151,6 +164,25 @@ func Parse(name string, data []byte, headerKeyword string) (*File, []error) {
 		}
 	}
 	return f, errs
+}
+
+// foldKey maps s to a key that two strings share exactly when
+// strings.EqualFold holds for them (each rune is replaced by the smallest
+// rune of its simple case-folding orbit), so that a map can do what Lookup
+// and Set do with EqualFold. strings.ToLower would not: it does not fold
+// 'ſ' to 's', which EqualFold does.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		min := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		b.WriteRune(min)
+	}
+	return b.String()
 }
 
 // physLines splits s into [text, eol] pairs. Only "\n" ends a line; a "\r"
@@ -326,7 +358,10 @@ func parseSettingAt(raw string, i int) (s settingParse, ok bool) {
 		s.err = fmt.Sprintf("missing name after %q", s.prefix+":")
 		return s, true
 	case strings.IndexByte(s.name, ':') >= 0:
-		s.err = fmt.Sprintf("name %q must not contain ':'", s.name)
+		// Only the part before the ':' is shown: in a line such as
+		// "default:BindPass:secret" the rest is a password.
+		c := strings.IndexByte(s.name, ':')
+		s.err = fmt.Sprintf("expected white space after name %q, found ':'", s.name[:c])
 		return s, true
 	}
 	s.errName = s.name
@@ -348,7 +383,8 @@ func parseSettingAt(raw string, i int) (s settingParse, ok bool) {
 		return s, true
 	}
 	if rest := strings.TrimLeft(text[closing+2:], " \t"); rest != "" {
-		s.err = fmt.Sprintf("unexpected text %q after closing quote", rest)
+		// The text is not quoted: the value may be a password.
+		s.err = "unexpected text after closing quote"
 		return s, true
 	}
 	s.value = text[1 : closing+1]
@@ -426,9 +462,10 @@ func (f *File) header(label string) int {
 //     only for a comment below the block's header.
 //   - Else a new line "prefix:name value" is added: at the end of a *.cfg
 //     file, and in a vdmap or certmap file right after the last setting of
-//     the block whose header has the label prefix (an error if there is no
-//     such block: add it first with AddHeader). It gets the file's dominant
-//     line end; if the file's last line had no line end it gets one.
+//     the block whose header has the label prefix, spelt as in the header
+//     (an error if there is no such block: add it first with AddHeader).
+//     It gets the file's dominant line end; if the file's last line had no
+//     line end it gets one.
 //
 // The value is written in double quotes when it is empty, starts or ends
 // with a blank, or starts with '"' (all of which would otherwise read back
@@ -507,6 +544,8 @@ func (f *File) Set(prefix, name, value string) (*Line, error) {
 			return fail("no %q block: add its \"%s %s %s\" line first", prefix, f.keyword, prefix, headerArgName(f.keyword))
 		}
 		at = h + 1
+		// Spell the block name as its header does, not as the caller did.
+		raw = f.Lines[h].Label + raw[len(prefix):]
 		for j := h + 1; j < len(f.Lines) && f.Lines[j].Kind != Header; j++ {
 			if f.Lines[j].Kind == Setting || f.Lines[j].Kind == Bad {
 				at = j + 1
@@ -551,7 +590,8 @@ func (f *File) valueText(value string, wasQuoted bool) (string, error) {
 		return `"` + value + `"`, nil
 	}
 	if need {
-		return "", fmt.Errorf("value %q must be quoted but contains '\"', which cannot be escaped", value)
+		// The value is not shown: it may be a password.
+		return "", errors.New("value must be quoted but contains '\"', which cannot be escaped")
 	}
 	return value, nil // was quoted, but cannot be now; unquoted reads back the same
 }
