@@ -1,0 +1,147 @@
+package access
+
+import (
+	"hash/maphash"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/openmmp/mmp/cfgfmt"
+)
+
+// Unlimited is the limit Acquire reports for a client that no ConnLimits
+// entry covers.
+const Unlimited = -1
+
+// connShards is the number of independently locked parts of a
+// ConnCounter; a power of two, so that connections from many clients
+// arriving at once rarely wait on one another's lock.
+const connShards = 64
+
+// ConnCounter counts the open connections of each client address and
+// enforces ConnLimits (spec §3.4, §4.1): a new connection from client C is
+// refused when the first entry whose network contains C — entries in the
+// order written, most specific first — allows NUM connections and C
+// already holds NUM. The count is per single address (spec §7 item 36):
+// the network only chooses the limit, so 0.0.0.0|0.0.0.0:20 lets every
+// address hold 20, not the whole internet 20 together. A client no entry
+// covers is unlimited.
+//
+// IPv6 (spec §7 item 37): an entry may name an IPv6 network, and an IPv6
+// client that no entry matches gets the limit of the first IPv4 catch-all
+// (0.0.0.0|0.0.0.0) if the list has one. That entry, and the default
+// ConnLimits, mean "everyone"; without this rule the default would leave
+// every IPv6 client unlimited. Write a ::|0 entry to give IPv6 clients a
+// limit of their own. IPv6 clients are counted per address like IPv4 ones,
+// not per /64 as BadGuys groups them: a refusal is harder than a delay,
+// and the hosts of an office LAN commonly share one /64.
+//
+// Counts live only while connections are open: an address is forgotten
+// when its last connection is released, so memory follows the number of
+// live connections, whatever the number of clients seen. A ConnCounter is
+// safe for concurrent use; the zero value is not usable.
+type ConnCounter struct {
+	limits atomic.Pointer[[]cfgfmt.ConnLimit]
+	seed   maphash.Seed
+	shards [connShards]connShard
+}
+
+type connShard struct {
+	mu     sync.Mutex
+	counts map[netip.Addr]int
+	_      [48]byte // pad to 64 bytes: one shard per cache line
+}
+
+// NewConnCounter returns a counter enforcing limits, the resolved
+// ConnLimits of a service (config.Service.ConnLimits). A nil or empty list
+// limits nobody.
+func NewConnCounter(limits []cfgfmt.ConnLimit) *ConnCounter {
+	c := &ConnCounter{seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].counts = make(map[netip.Addr]int)
+	}
+	c.SetLimits(limits)
+	return c
+}
+
+// SetLimits replaces the limits, as on refresh (spec §4.8). The counts of
+// open connections are kept, so the new limits apply at once to clients
+// already connected: a client over a lowered limit keeps its connections
+// but opens no new one until it is below. The counter keeps limits; the
+// caller must not change the slice afterwards.
+func (c *ConnCounter) SetLimits(limits []cfgfmt.ConnLimit) {
+	c.limits.Store(&limits)
+}
+
+// Limit returns the limit that applies to ip, Unlimited when none does.
+func (c *ConnCounter) Limit(ip netip.Addr) int {
+	return limitFor(*c.limits.Load(), plain(ip))
+}
+
+// limitFor chooses the limit of a (plain) by the rules of ConnCounter.
+func limitFor(limits []cfgfmt.ConnLimit, a netip.Addr) int {
+	if n, ok := cfgfmt.LimitFor(limits, a); ok {
+		return n
+	}
+	if a.Is6() {
+		for _, l := range limits {
+			if l.Net.Addr().Is4() && l.Net.Bits() == 0 {
+				return l.Max
+			}
+		}
+	}
+	return Unlimited
+}
+
+// Acquire counts a new connection from ip. When ip already holds as many
+// connections as its limit allows, it returns ok false and the limit, and
+// counts nothing: the caller logs "Connection limit reached for client IP
+// <ip>" and sends its protocol's refusal (IMAP "* BYE", POP "-ERR", SMTP
+// "421"). Otherwise it returns ok true, the limit that applied (Unlimited
+// for none) and release, which the caller calls when the connection
+// closes. release may be called more than once and is never nil, so
+// "defer release()" is always safe; only its first call counts.
+//
+// Connections are counted even from unlimited clients, so that a refresh
+// that sets a limit finds the true counts. An invalid ip (an unknown peer)
+// is neither limited nor counted.
+func (c *ConnCounter) Acquire(ip netip.Addr) (release func(), ok bool, limit int) {
+	a := plain(ip)
+	limit = limitFor(*c.limits.Load(), a)
+	if !a.IsValid() {
+		return noRelease, true, Unlimited
+	}
+	s := &c.shards[maphash.Comparable(c.seed, a)%connShards]
+	s.mu.Lock()
+	n := s.counts[a]
+	if limit != Unlimited && n >= limit {
+		s.mu.Unlock()
+		return noRelease, false, limit
+	}
+	s.counts[a] = n + 1
+	s.mu.Unlock()
+	var done atomic.Bool
+	return func() {
+		if done.Swap(true) {
+			return
+		}
+		s.mu.Lock()
+		if n := s.counts[a] - 1; n > 0 {
+			s.counts[a] = n
+		} else {
+			delete(s.counts, a)
+		}
+		s.mu.Unlock()
+	}, true, limit
+}
+
+// Count returns the number of open connections counted for ip.
+func (c *ConnCounter) Count(ip netip.Addr) int {
+	a := plain(ip)
+	s := &c.shards[maphash.Comparable(c.seed, a)%connShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[a]
+}
+
+func noRelease() {}
