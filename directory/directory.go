@@ -1,0 +1,436 @@
+package directory
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/openmmp/mmp/cfgfmt"
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/proxy"
+)
+
+var _ proxy.Router = (*Directory)(nil)
+
+// Defaults of Options. Spec §4.7 leaves LDAP timeouts to the
+// implementation and suggests 30 s.
+const (
+	DefaultOpTimeout   = 30 * time.Second
+	DefaultDialTimeout = 10 * time.Second
+	DefaultMaxConns    = 4
+)
+
+// poolIdleLimit: a pool nobody has used for this long belongs to a
+// configuration that a refresh replaced (a new BindPass, a vdmap domain
+// that was removed); it is closed when the next pool is created.
+const poolIdleLimit = time.Hour
+
+// Options configure a Directory. The zero value is usable.
+type Options struct {
+	// Logger receives connection problems (Warning), refused accounts
+	// (Notice) and, at Debug, the filters searched. Nil discards.
+	Logger *slog.Logger
+
+	// Now is the clock of the lookup cache, for tests of LdapCacheTTL.
+	// Connection timing always uses the real clock. Nil means time.Now.
+	Now func() time.Time
+
+	// OpTimeout bounds every LDAP operation (bind, search) in addition to
+	// the caller's context. Zero means DefaultOpTimeout.
+	OpTimeout time.Duration
+
+	// DialTimeout bounds a TCP connect plus TLS handshake. Zero means
+	// DefaultDialTimeout.
+	DialTimeout time.Duration
+
+	// MaxConns bounds the connections of each pool. Zero means
+	// DefaultMaxConns. LDAP servers answer a handful of connections at
+	// least as fast as hundreds, and an MMP farm multiplies the number.
+	MaxConns int
+
+	// RootCAs verifies the certificates of ldaps:// servers. Nil means the
+	// system roots.
+	RootCAs *x509.CertPool
+}
+
+// Directory looks users up in LDAP and checks their passwords. It is safe
+// for concurrent use; one Directory serves every service and virtual
+// domain of a process, across configuration refreshes.
+type Directory struct {
+	log         *slog.Logger
+	now         func() time.Time
+	opTimeout   time.Duration
+	dialTimeout time.Duration
+	maxConns    int
+	rootCAs     *x509.CertPool
+
+	mu     sync.Mutex
+	pools  map[poolKey]*pool
+	closed bool
+
+	hostMu sync.Mutex
+	hosts  map[string]*hostState // by hostID; absent means up
+
+	warnMu sync.Mutex
+	warned map[string]bool
+}
+
+// New returns a Directory. It opens no connection: pools are created by
+// the first lookup that needs them, so a directory that is down when the
+// MMP starts does not stop it from starting.
+func New(opts Options) *Directory {
+	d := &Directory{
+		log:         opts.Logger,
+		now:         opts.Now,
+		opTimeout:   opts.OpTimeout,
+		dialTimeout: opts.DialTimeout,
+		maxConns:    opts.MaxConns,
+		rootCAs:     opts.RootCAs,
+		pools:       map[poolKey]*pool{},
+		hosts:       map[string]*hostState{},
+		warned:      map[string]bool{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.opTimeout <= 0 {
+		d.opTimeout = DefaultOpTimeout
+	}
+	if d.dialTimeout <= 0 {
+		d.dialTimeout = DefaultDialTimeout
+	}
+	if d.maxConns <= 0 {
+		d.maxConns = DefaultMaxConns
+	}
+	return d
+}
+
+// Close closes every idle connection; connections in use are closed when
+// their operation ends. Lookups after Close fail with ErrUnavailable.
+func (d *Directory) Close() error {
+	d.mu.Lock()
+	d.closed = true
+	pools := d.pools
+	d.pools = map[poolKey]*pool{}
+	d.mu.Unlock()
+	for _, p := range pools {
+		p.shutdown()
+	}
+	return nil
+}
+
+// pool returns the pool for the directory and identity of v, creating it
+// on first use.
+func (d *Directory) pool(v *config.Values, kind poolKind) (*pool, error) {
+	u := config.Get(v, param.LdapUrl)
+	key := poolKey{url: u.String(), kind: kind}
+	if kind == searchPool {
+		key.bindDN = config.Get(v, param.BindDN)
+		key.bindPass = config.Get(v, param.BindPass)
+	}
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("directory: closed: %w", proxy.ErrUnavailable)
+	}
+	p := d.pools[key]
+	if p == nil {
+		for k, old := range d.pools {
+			if old.idleFor(now) > poolIdleLimit {
+				old.shutdown()
+				delete(d.pools, k)
+			}
+		}
+		p = &pool{d: d, key: key, url: u, bindDN: key.bindDN, bindPass: key.bindPass,
+			sem: make(chan struct{}, d.maxConns)}
+		d.pools[key] = p
+	}
+	// Touching the pool under d.mu keeps it from being reaped between
+	// here and its use.
+	p.mu.Lock()
+	p.lastUsed = now
+	p.mu.Unlock()
+	p.interval.Store(int64(config.Get(v, param.LdapRefreshInterval)))
+	return p, nil
+}
+
+// Account status values (spec §4.5). Anything else, "active" included,
+// lets the login proceed.
+var (
+	statusRefused = []string{"inactive", "disabled", "deleted", "removed"}
+	statusHeld    = []string{"hold", "defer", "defer-submit"}
+)
+
+// checkStatus applies a mailUserStatus, inetUserStatus, mailDomainStatus
+// or inetDomainStatus value; what names the account for the log line.
+func (d *Directory) checkStatus(what, attr, status string) error {
+	s := strings.ToLower(strings.TrimSpace(status))
+	switch {
+	case slices.Contains(statusRefused, s):
+		logging.Notice(d.log, fmt.Sprintf("%s %s: '%s'", what, attr, status))
+		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, proxy.ErrNoUser)
+	case slices.Contains(statusHeld, s):
+		logging.Notice(d.log, fmt.Sprintf("%s %s: '%s'", what, attr, status))
+		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, proxy.ErrUnavailable)
+	}
+	return nil
+}
+
+// userAttrs lists the attributes a lookup fetches (spec §4.5), without
+// repeats: the mail host attributes first, in MailHostAttrs order.
+func userAttrs(v *config.Values) []string {
+	var out []string
+	add := func(names ...string) {
+		for _, n := range names {
+			if n != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, n) }) {
+				out = append(out, n)
+			}
+		}
+	}
+	add(config.Get(v, param.MailHostAttrs)...)
+	add("mailUserStatus", "inetUserStatus", "uid", config.Get(v, param.TCPAccessAttr))
+	add(config.Get(v, param.ReplayFormat).Attrs()...)
+	add(config.Get(v, param.AuthenticationLdapAttributes)...)
+	return out
+}
+
+// filterValues returns the Expand callback of a search format for q: the
+// escapes of spec §3.8, each value escaped for a filter (RFC 4515), which
+// is what keeps a login name from adding terms to the filter.
+func filterValues(q proxy.Query) func(esc byte, arg string) string {
+	return func(esc byte, _ string) string {
+		var s string
+		switch esc {
+		case 'o':
+			s = q.Name.Orig
+		case 's':
+			s = q.Name.Canon
+		case 'U':
+			s = q.Name.User
+		case 'V':
+			s = q.Name.Domain
+		case 'C':
+			if q.Client.IsValid() {
+				s = q.Client.Unmap().String()
+			}
+		case 'S':
+			if q.Server.IsValid() {
+				s = q.Server.Unmap().String()
+			}
+		case 'D':
+			s = q.CertDN
+		}
+		return ldap.EscapeFilter(s)
+	}
+}
+
+// cachedUser is a lookup result as the cache keeps it.
+type cachedUser struct {
+	user *proxy.User
+}
+
+// Lookup finds the user of q (spec §4.5): the domain node first with
+// HostedDomains, then exactly one user entry, whose status must allow a
+// login and which must name a mail host. The error wraps proxy.ErrNoUser
+// (no entry, several, refused status, no mail host) or
+// proxy.ErrUnavailable (directory unreachable or too slow, account on
+// hold, configuration the server rejects).
+func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, error) {
+	v := q.Values
+	if v == nil {
+		return nil, fmt.Errorf("directory: lookup without configuration values: %w", proxy.ErrUnavailable)
+	}
+	if q.Name.User == "" {
+		return nil, fmt.Errorf("directory: empty login name: %w", proxy.ErrNoUser)
+	}
+	p, err := d.pool(v, searchPool)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := d.plan(ctx, p, q)
+	if err != nil {
+		return nil, err
+	}
+	filter := cfgfmt.FilterText(plan.format.Expand(filterValues(q)))
+	attrs := userAttrs(v)
+
+	cache := p.lookupCache(config.Get(v, param.LdapCacheSize))
+	ttl := config.Get(v, param.LdapCacheTTL)
+	key := "u\x00" + plan.base + "\x00" + filter + "\x00" + strings.Join(attrs, ",")
+	if cache != nil && ttl > 0 {
+		if c, ok := cache.get(key, d.now(), ttl); ok {
+			return cloneUser(c.(cachedUser).user), nil
+		}
+	}
+
+	// go-ldap would refuse a bad filter too, but only as an error that
+	// cannot be told from our own bugs; this names the parameter.
+	if _, err := ldap.CompileFilter(filter); err != nil {
+		d.log.Error(fmt.Sprintf("directory: %s %q does not make a valid LDAP filter: %v", plan.formatName, plan.format.String(), err))
+		return nil, fmt.Errorf("directory: %s %q: %w: %w", plan.formatName, plan.format.String(), err, proxy.ErrUnavailable)
+	}
+	d.debugf(ctx, "directory: search %q under %q on %s", filter, plan.base, p.url)
+	var res *ldap.SearchResult
+	err = d.withConn(ctx, p, func(c *conn) error {
+		var err error
+		res, err = c.Search(ldap.NewSearchRequest(plan.base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			2, d.timeLimit(), false, filter, attrs, nil))
+		if errors.Is(err, ldap.ErrSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			// Two entries came back and a third was refused: the
+			// answer we need, as an error.
+			return errAmbiguous
+		}
+		return err
+	})
+	n := 0
+	if res != nil {
+		n = len(res.Entries)
+	}
+	switch {
+	case errors.Is(err, errAmbiguous):
+		n = 2
+	case errors.Is(err, proxy.ErrUnavailable):
+		return nil, err
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		d.log.Error(fmt.Sprintf("directory: search base %q does not exist on %s", plan.base, p.url))
+		return nil, fmt.Errorf("directory: search base %q does not exist: %w", plan.base, proxy.ErrNoUser)
+	case err != nil:
+		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, plan.base, err, proxy.ErrUnavailable)
+	}
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("directory: no entry matches %q under %q: %w", filter, plan.base, proxy.ErrNoUser)
+	case n > 1:
+		logging.Notice(d.log, fmt.Sprintf("user '%s': more than one entry matches %q under %q", q.Name.Orig, filter, plan.base))
+		return nil, fmt.Errorf("directory: more than one entry matches %q under %q: %w", filter, plan.base, proxy.ErrNoUser)
+	}
+
+	u, err := d.user(q, v, res.Entries[0], attrs)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil && ttl > 0 {
+		cache.add(key, cachedUser{u}, d.now())
+	}
+	return cloneUser(u), nil
+}
+
+// errAmbiguous stands for a search that hit its size limit of 2. It is an
+// LDAP result, not a network error, so the connection stays in the pool.
+var errAmbiguous = ldap.NewError(ldap.LDAPResultSizeLimitExceeded, errors.New("more than one entry"))
+
+// timeLimit is the server-side time limit of searches, so that a server
+// stops working on a search the MMP has given up on.
+func (d *Directory) timeLimit() int {
+	return max(1, int((d.opTimeout+time.Second-1)/time.Second))
+}
+
+// user builds the User of entry e and applies the status and mail host
+// checks.
+func (d *Directory) user(q proxy.Query, v *config.Values, e *ldap.Entry, attrs []string) (*proxy.User, error) {
+	u := &proxy.User{DN: e.DN, Attrs: map[string][]string{}}
+	for _, a := range attrs {
+		if vals := e.GetEqualFoldAttributeValues(a); len(vals) > 0 {
+			u.Attrs[strings.ToLower(a)] = slices.Clip(vals)
+		}
+	}
+	who := fmt.Sprintf("user '%s'", q.Name.Orig)
+	for _, a := range []string{"mailUserStatus", "inetUserStatus"} {
+		if err := d.checkStatus(who, a, u.Attr(a)); err != nil {
+			return nil, err
+		}
+	}
+	hostAttrs := config.Get(v, param.MailHostAttrs)
+	for _, a := range hostAttrs {
+		for _, h := range u.Attrs[strings.ToLower(a)] {
+			h = strings.TrimSpace(h)
+			if h != "" && !slices.ContainsFunc(u.MailHosts, func(o string) bool { return strings.EqualFold(o, h) }) {
+				u.MailHosts = append(u.MailHosts, h)
+			}
+		}
+	}
+	if len(u.MailHosts) == 0 {
+		d.log.Warn(fmt.Sprintf("%s: entry %q has no mail host (MailHostAttrs %s)", who, e.DN, strings.Join(hostAttrs, " ")))
+		return nil, fmt.Errorf("directory: %q has none of the attributes %s: %w", e.DN, strings.Join(hostAttrs, " "), proxy.ErrNoUser)
+	}
+	u.MailHosts = slices.Clip(u.MailHosts)
+	return u, nil
+}
+
+// cloneUser copies a cached User so that callers may change theirs.
+func cloneUser(u *proxy.User) *proxy.User {
+	c := *u
+	c.MailHosts = slices.Clone(u.MailHosts)
+	c.Attrs = maps.Clone(u.Attrs)
+	for k, v := range c.Attrs {
+		c.Attrs[k] = slices.Clone(v)
+	}
+	return &c
+}
+
+// Bind checks a user's password for PreAuth (spec §2.3) with a simple bind
+// as dn. It uses a pool of its own, never one bound as BindDN, since a
+// bind changes the identity of the connection it is made on. An empty
+// password is refused without asking: LDAP takes it for an
+// unauthenticated bind, which many servers let succeed (RFC 4513 §5.1.2).
+// Wrong credentials give proxy.ErrNoUser; anything else that prevented a
+// verdict gives proxy.ErrUnavailable.
+func (d *Directory) Bind(ctx context.Context, values *config.Values, dn, password string) error {
+	if values == nil {
+		return fmt.Errorf("directory: bind without configuration values: %w", proxy.ErrUnavailable)
+	}
+	if dn == "" || password == "" {
+		return fmt.Errorf("directory: empty DN or password: %w", proxy.ErrNoUser)
+	}
+	p, err := d.pool(values, bindPool)
+	if err != nil {
+		return err
+	}
+	err = d.withConn(ctx, p, func(c *conn) error { return c.Bind(dn, password) })
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, proxy.ErrUnavailable):
+		return err
+	case ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
+		ldap.LDAPResultNoSuchObject, ldap.LDAPResultInvalidDNSyntax):
+		d.debugf(ctx, "directory: bind as %q refused: %v", dn, err)
+		return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, proxy.ErrNoUser)
+	}
+	return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, proxy.ErrUnavailable)
+}
+
+// debugf logs at Debug, formatting only when Debug is enabled: lookups
+// are on every login's path.
+func (d *Directory) debugf(ctx context.Context, format string, args ...any) {
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		d.log.DebugContext(ctx, fmt.Sprintf(format, args...))
+	}
+}
+
+// warnOnce logs a configuration warning the first time it happens, not on
+// every login.
+func (d *Directory) warnOnce(key, msg string) {
+	d.warnMu.Lock()
+	seen := d.warned[key]
+	d.warned[key] = true
+	d.warnMu.Unlock()
+	if !seen {
+		d.log.Warn(msg)
+	}
+}
