@@ -1,0 +1,215 @@
+package imapproxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/internal/wire"
+	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/proxy"
+)
+
+// conn is the MMP's side of one client connection before login.
+type conn struct {
+	p    *Protocol
+	s    *proxy.Session
+	v    *config.Values
+	log  *slog.Logger
+	r    *wire.Reader
+	cr   *wire.CommandReader
+	w    *bufio.Writer
+	errs int // BAD replies so far, against maxErrors
+	seq  int // replays so far, for the MMP's store tags
+}
+
+func newConn(p *Protocol, s *proxy.Session) *conn {
+	c := &conn{p: p, s: s, v: s.Values, log: s.Log}
+	c.r = wire.NewReader(s.Client, maxLine)
+	c.w = bufio.NewWriterSize(s.Client, 4096)
+	c.cr = wire.NewCommandReader(c.r, func(n int) error {
+		c.w.WriteString("+ Ready for literal data\r\n")
+		return c.w.Flush()
+	})
+	return c
+}
+
+// errDone ends the dialogue without a store: LOGOUT, too many errors, idle.
+var errDone = errors.New("imapproxy: session over")
+
+// serve greets the client and answers its commands until it is logged in
+// to a store or gone.
+func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
+	c.w.WriteString(c.greeting() + "\r\n")
+	for {
+		// Replies to pipelined commands are written together, when the
+		// client has nothing more queued.
+		if c.r.Buffered() == 0 {
+			if err := c.w.Flush(); err != nil {
+				return nil, err
+			}
+		}
+		c.s.SetIdleDeadline()
+		cmd, err := c.cr.Next()
+		if err != nil {
+			var ce *wire.CommandError
+			if errors.As(err, &ce) {
+				tag := ce.Tag
+				if tag == "" {
+					tag = "*"
+				}
+				if c.answer(tag, &response{"BAD", ce.Code, ce.Text}) {
+					continue
+				}
+				return nil, c.w.Flush()
+			}
+			return nil, c.readFailed(err)
+		}
+		st, err := c.dispatch(ctx, cmd)
+		switch {
+		case st != nil:
+			return st, nil
+		case err == nil:
+			continue
+		case errors.Is(err, errDone):
+			return nil, c.w.Flush()
+		}
+		var resp *response
+		if !errors.As(err, &resp) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, c.readFailed(err)
+			}
+			c.log.Error(fmt.Sprintf("%s command failed: %v", cmd.Name, err))
+			resp = errInternal
+		}
+		if !c.answer(cmd.Tag, resp) {
+			return nil, c.w.Flush()
+		}
+	}
+}
+
+// readFailed turns a failed read from the client into the session's end:
+// an idle client is told why (spec §4.7), one that lost sync is told too,
+// and one that went away is not an error.
+func (c *conn) readFailed(err error) error {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.w.WriteString("* BYE Autologout; idle for too long\r\n")
+		c.w.Flush()
+		c.log.Info("client idle for too long before login")
+		return nil
+	case errors.Is(err, wire.ErrLostSync):
+		c.w.WriteString("* BYE Cannot follow the command stream\r\n")
+		c.w.Flush()
+		return nil
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		return nil
+	}
+	return err
+}
+
+// answer writes a tagged reply and charges BAD ones to the error budget.
+// It reports false when the budget is spent and the client has been told
+// "* BYE".
+func (c *conn) answer(tag string, r *response) bool {
+	c.reply(tag, r)
+	if r.status != "BAD" {
+		return true
+	}
+	c.errs++
+	if c.errs < maxErrors {
+		return true
+	}
+	c.w.WriteString("* BYE Too many invalid commands\r\n")
+	logging.Notice(c.log, fmt.Sprintf("client %s sent %d invalid commands; closing", c.s.ClientAddr, c.errs))
+	return false
+}
+
+// reply writes "tag STATUS [CODE] text".
+func (c *conn) reply(tag string, r *response) {
+	c.w.WriteString(tag)
+	c.w.WriteByte(' ')
+	c.w.WriteString(r.Error())
+	c.w.WriteString("\r\n")
+}
+
+// ok writes a tagged OK.
+func (c *conn) ok(tag, text string) { c.reply(tag, &response{"OK", "", text}) }
+
+// untagged writes "* text".
+func (c *conn) untagged(text string) {
+	c.w.WriteString("* ")
+	c.w.WriteString(text)
+	c.w.WriteString("\r\n")
+}
+
+// dispatch runs one command. It returns a store when the client is logged
+// in, errDone when the session is over, a *response to answer, or another
+// error (logged and answered with errInternal, or ending the session if
+// it is an I/O failure).
+func (c *conn) dispatch(ctx context.Context, cmd *wire.Command) (*proxy.Store, error) {
+	if c.log.Enabled(ctx, logging.LevelTrace) {
+		logging.Trace(c.log, fmt.Sprintf("client command %s %s", cmd.Tag, cmd.Name))
+	}
+	switch cmd.Name {
+	case "CAPABILITY":
+		return nil, c.handleCapability(cmd)
+	case "NOOP":
+		return nil, c.handleNoop(cmd)
+	case "LOGOUT":
+		return nil, c.handleLogout(cmd)
+	case "ID":
+		if c.hasCapability("ID") {
+			return nil, c.handleID(cmd)
+		}
+	case "STARTTLS":
+		return nil, c.handleStartTLS(cmd)
+	case "LOGIN":
+		return c.handleLogin(ctx, cmd)
+	case "AUTHENTICATE":
+		return c.handleAuthenticate(ctx, cmd)
+	}
+	return nil, errUnknownCommand
+}
+
+// readResponse reads one line of a SASL exchange from the client, after
+// flushing the challenge. The line is only valid until the next read.
+func (c *conn) readResponse() ([]byte, error) {
+	if err := c.w.Flush(); err != nil {
+		return nil, err
+	}
+	c.s.SetIdleDeadline()
+	line, err := c.r.ReadLine()
+	if errors.Is(err, wire.ErrLineTooLong) {
+		return nil, badArgs("Authentication response too long")
+	}
+	return line, err
+}
+
+// storeDeadline gives a store a bounded time for its next reply.
+func storeDeadline() time.Time { return time.Now().Add(proxy.StoreTimeout) }
+
+// plainDisabled says whether clear-text passwords must be refused:
+// RestrictPlainPasswords without TLS. The MMP has no TLS yet, so the
+// connection is never encrypted; STARTTLS will change that, and
+// capabilities and LOGIN follow this one function.
+func (c *conn) plainDisabled() bool {
+	return config.Get(c.v, param.RestrictPlainPasswords) && !c.encrypted()
+}
+
+// encrypted reports whether the client connection is protected by TLS.
+// This is the seam for STARTTLS and implicit-TLS ports: it will look at
+// the session's connection state.
+func (c *conn) encrypted() bool { return false }

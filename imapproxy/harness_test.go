@@ -1,0 +1,163 @@
+package imapproxy_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmmp/mmp/imapproxy"
+	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/proxy/proxytest"
+)
+
+// harness is a proxy with the IMAP protocol, an in-test Router and a fake
+// store.
+type harness struct {
+	t      testing.TB
+	srv    *proxy.Server
+	addr   string // the first listener
+	addrs  []string
+	router *proxytest.Router
+	store  *fakeStore
+}
+
+type setup struct {
+	settings map[string]string
+	vdmap    string
+	listen   []string // addresses to listen on; default 127.0.0.1:0
+	greeting string   // of the fake store
+	users    map[string]string
+}
+
+// storeUsers are the fake store's accounts by default.
+var storeUsers = map[string]string{"alice": "alicepw", "bob": "bob pw\"\\", "jürgen": "juergenpw"}
+
+func start(t testing.TB, su setup) *harness {
+	t.Helper()
+	if su.greeting == "" {
+		su.greeting = defaultStoreGreeting
+	}
+	if su.users == nil {
+		su.users = storeUsers
+	}
+	h := &harness{t: t, store: newFakeStore(t, su.greeting, su.users)}
+	settings := map[string]string{"BacksidePort": strconv.Itoa(h.store.port())}
+	for k, v := range su.settings {
+		settings[k] = v
+	}
+	svc := proxytest.Service(t, settings, su.vdmap)
+	h.router = &proxytest.Router{}
+	for name := range su.users {
+		h.router.SetUser(name, &proxy.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
+			Attrs: map[string][]string{"uid": {name}}})
+	}
+	h.srv = proxy.NewServer(proxy.Options{
+		Service:  svc,
+		Protocol: imapproxy.New(imapproxy.Options{Host: "mmp1"}),
+		Router:   h.router,
+	})
+	if len(su.listen) == 0 {
+		su.listen = []string{"127.0.0.1:0"}
+	}
+	for _, a := range su.listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Skipf("cannot listen on %s: %v", a, err)
+		}
+		h.addrs = append(h.addrs, ln.Addr().String())
+		go h.srv.Serve(ln)
+	}
+	h.addr = h.addrs[0]
+	t.Cleanup(func() { h.srv.Close() })
+	return h
+}
+
+// client is an IMAP client under test.
+type client struct {
+	t testing.TB
+	c net.Conn
+	r *bufio.Reader
+}
+
+func (h *harness) dial() *client { return h.dialAddr(h.addr) }
+
+func (h *harness) dialAddr(addr string) *client {
+	h.t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return &client{t: h.t, c: c, r: bufio.NewReader(c)}
+}
+
+// greeted dials and reads the greeting.
+func (h *harness) greeted() *client {
+	h.t.Helper()
+	cl := h.dial()
+	if g := cl.line(); !strings.HasPrefix(g, "* OK ") {
+		h.t.Fatalf("greeting = %q", g)
+	}
+	return cl
+}
+
+func (cl *client) send(s string) {
+	cl.t.Helper()
+	if _, err := io.WriteString(cl.c, s); err != nil {
+		cl.t.Fatalf("send %q: %v", s, err)
+	}
+}
+
+// line reads one line without CRLF.
+func (cl *client) line() string {
+	cl.t.Helper()
+	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	s, err := cl.r.ReadString('\n')
+	if err != nil {
+		cl.t.Fatalf("read: %v (after %q)", err, s)
+	}
+	return strings.TrimSuffix(s, "\r\n")
+}
+
+// expect reads lines and compares them with want.
+func (cl *client) expect(want ...string) {
+	cl.t.Helper()
+	for _, w := range want {
+		if got := cl.line(); got != w {
+			cl.t.Fatalf("read %q, want %q", got, w)
+		}
+	}
+}
+
+// expectPrefix reads a line and checks its beginning.
+func (cl *client) expectPrefix(prefix string) string {
+	cl.t.Helper()
+	got := cl.line()
+	if !strings.HasPrefix(got, prefix) {
+		cl.t.Fatalf("read %q, want it to start with %q", got, prefix)
+	}
+	return got
+}
+
+// closed checks that the server closed the connection.
+func (cl *client) closed() {
+	cl.t.Helper()
+	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, err := io.ReadAll(cl.r)
+	if err != nil || len(rest) != 0 {
+		cl.t.Fatalf("after the end: read %q, %v; want end of stream", rest, err)
+	}
+}
+
+// loggedIn checks the store's tagged OK passed through and the session is
+// piped: WHOAMI goes to the store.
+func (cl *client) loggedIn(tag, user string) {
+	cl.t.Helper()
+	cl.expect(tag + " OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as " + user)
+	cl.send("w WHOAMI\r\n")
+	cl.expect("* WHOAMI "+user, "w OK done")
+}

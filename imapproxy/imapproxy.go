@@ -1,0 +1,78 @@
+package imapproxy
+
+import (
+	"context"
+	"os"
+	"strings"
+
+	"github.com/openmmp/mmp/proxy"
+)
+
+// Product and version for the Banner escapes %P, %v and %V, and for ID.
+const (
+	Product     = "Messaging Multiplexor"
+	Version     = "0.1"
+	LongVersion = "openmmp " + Version
+)
+
+// Limits of the pre-login dialogue (style guide, example 6).
+const (
+	// maxLine bounds one command line; RFC 7162 §4 asks clients to keep
+	// lines under 8192 octets and nothing before login comes near it.
+	maxLine = 8192
+	// maxErrors is the error budget: after this many BAD replies the
+	// client is sent "* BYE" and dropped, as nginx's max_errors does, so
+	// that a confused or hostile peer cannot keep a session busy.
+	maxErrors = 5
+	// maxStoreLine bounds a line from the store during the replay; stores
+	// send capability lists of a few hundred octets.
+	maxStoreLine = 16 << 10
+	// maxStoreLiteral bounds a literal in an untagged store response
+	// forwarded during the replay.
+	maxStoreLiteral = 64 << 10
+)
+
+// Options configure the IMAP protocol. The zero value is usable.
+type Options struct {
+	// Host is %h in Banner. Empty means the host name up to the first dot.
+	Host string
+	// Version is %v in Banner and the ID version; empty means Version.
+	Version string
+	// LongVersion is %V in Banner; empty means LongVersion.
+	LongVersion string
+}
+
+// Protocol implements proxy.Protocol for IMAP.
+type Protocol struct {
+	host, version, longVersion string
+}
+
+var _ proxy.Protocol = (*Protocol)(nil)
+
+// New returns the IMAP protocol.
+func New(o Options) *Protocol {
+	p := &Protocol{host: o.Host, version: o.Version, longVersion: o.LongVersion}
+	if p.host == "" {
+		p.host, _ = os.Hostname()
+		p.host, _, _ = strings.Cut(p.host, ".")
+	}
+	if p.version == "" {
+		p.version = Version
+	}
+	if p.longVersion == "" {
+		p.longVersion = LongVersion
+	}
+	return p
+}
+
+// Login runs the pre-login dialogue of one connection (proxy.Protocol).
+func (p *Protocol) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, error) {
+	c := newConn(p, s)
+	return c.serve(ctx)
+}
+
+// InternalError says goodbye to a client whose session failed
+// unexpectedly (proxy.Protocol).
+func (p *Protocol) InternalError(s *proxy.Session) {
+	s.Client.Write([]byte("* BYE Internal error, closing the connection\r\n"))
+}

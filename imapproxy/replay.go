@@ -1,0 +1,250 @@
+package imapproxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/openmmp/mmp/internal/wire"
+)
+
+// storeConn is the MMP's side of a store connection during the replay
+// (spec §4.2.5).
+type storeConn struct {
+	nc   net.Conn
+	r    *wire.Reader
+	caps map[string]bool // from the greeting's [CAPABILITY ...], upper case; nil if it had none
+	addr string
+}
+
+func newStoreConn(nc net.Conn) *storeConn {
+	return &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+}
+
+// greeting reads the store's greeting. Only "* OK" will do: PREAUTH means
+// the store would not take our login, and BYE that it will not talk to us
+// (spec §4.2.5 step 1). Both count as the store being unusable, so that
+// the next mail host is tried.
+func (sc *storeConn) greeting() error {
+	sc.nc.SetReadDeadline(storeDeadline())
+	line, err := sc.r.ReadLine()
+	if err != nil {
+		return fmt.Errorf("reading the greeting: %w", err)
+	}
+	status, text, ok := untagged(line)
+	switch {
+	case ok && status == "OK":
+		sc.caps = capabilityCode(text)
+		return nil
+	case ok && status == "PREAUTH":
+		return errors.New("the store greeted with PREAUTH; it cannot take a login")
+	case ok && status == "BYE":
+		return fmt.Errorf("the store refused the connection: %s", text)
+	}
+	return fmt.Errorf("unexpected greeting %q", clip(line))
+}
+
+// untagged splits "* STATUS text".
+func untagged(line []byte) (status, text string, ok bool) {
+	rest, found := bytes.CutPrefix(line, []byte("* "))
+	if !found {
+		return "", "", false
+	}
+	st, tx, _ := bytes.Cut(rest, []byte(" "))
+	return strings.ToUpper(string(st)), string(tx), true
+}
+
+// capabilityCode reads a "[CAPABILITY ...]" response code at the start of
+// a response text; nil if there is none.
+func capabilityCode(text string) map[string]bool {
+	inner, ok := strings.CutPrefix(text, "[")
+	if !ok {
+		return nil
+	}
+	inner, _, ok = strings.Cut(inner, "]")
+	if !ok {
+		return nil
+	}
+	words := strings.Fields(inner)
+	if len(words) == 0 || !strings.EqualFold(words[0], "CAPABILITY") {
+		return nil
+	}
+	caps := map[string]bool{}
+	for _, w := range words[1:] {
+		caps[strings.ToUpper(w)] = true
+	}
+	return caps
+}
+
+// clip shortens a line for a log message.
+func clip(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "..."
+	}
+	return string(b)
+}
+
+// replay logs the user in to the store with the MMP's own tag and reports
+// whether the store accepted, with the text of its tagged reply (response
+// code included). err is for a store that broke the protocol or the
+// connection.
+//
+// The credentials are always sent as literals, never quoted, so that no
+// character of a name or password needs escaping: "tag LOGIN {n}" user
+// "{m}" password, waiting for the store's "+" before each literal, or
+// all in one write when the store advertised LITERAL+ (RFC 7888). A client
+// that used AUTHENTICATE PLAIN is replayed with PLAIN, as is any login to
+// a store that has LOGINDISABLED but offers PLAIN.
+func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool, text string, err error) {
+	known := sc.caps != nil
+	usePlain := cr.mech == "PLAIN" && (!known || sc.caps["AUTH=PLAIN"]) ||
+		known && sc.caps["LOGINDISABLED"] && sc.caps["AUTH=PLAIN"]
+	var b []byte
+	send := func() error {
+		sc.nc.SetWriteDeadline(storeDeadline())
+		_, err := sc.nc.Write(b)
+		b = b[:0]
+		return err
+	}
+	// step sends what is in b and, unless it is the last part, waits for
+	// the store's continuation request.
+	step := func(last bool) (bool, error) {
+		if err := send(); err != nil {
+			return false, err
+		}
+		if last {
+			return false, nil
+		}
+		var final bool
+		final, ok, text, err = c.readStore(sc, tag, true)
+		return final, err
+	}
+	if usePlain {
+		resp := wire.EncodePlain("", user, string(cr.pass))
+		b = append(b, tag+" AUTHENTICATE PLAIN"...)
+		if sc.caps["SASL-IR"] {
+			b = append(b, ' ')
+			b = append(b, resp...)
+			b = append(b, "\r\n"...)
+		} else {
+			b = append(b, "\r\n"...)
+			if final, err := step(false); final || err != nil {
+				return ok, text, err
+			}
+			b = append(b, resp...)
+			b = append(b, "\r\n"...)
+		}
+		if _, err := step(true); err != nil {
+			return false, "", err
+		}
+	} else {
+		plus := sc.caps["LITERAL+"]
+		pass := string(cr.pass)
+		b = append(b, tag+" LOGIN "+wire.LiteralHeader(len(user), plus)+"\r\n"...)
+		if !plus {
+			if final, err := step(false); final || err != nil {
+				return ok, text, err
+			}
+		}
+		b = append(b, user...)
+		b = append(b, " "+wire.LiteralHeader(len(pass), plus)+"\r\n"...)
+		if !plus {
+			if final, err := step(false); final || err != nil {
+				return ok, text, err
+			}
+		}
+		b = append(b, pass...)
+		b = append(b, "\r\n"...)
+		if _, err := step(true); err != nil {
+			return false, "", err
+		}
+	}
+	_, ok, text, err = c.readStore(sc, tag, false)
+	return ok, text, err
+}
+
+// readStore reads store responses until a continuation request (when
+// cont is set) or the tagged reply to tag. Untagged responses on the way
+// are forwarded to the client (spec §4.2.5 step 4), literals included.
+// final is true for the tagged reply, with ok for OK and text its text.
+func (c *conn) readStore(sc *storeConn, tag string, cont bool) (final, ok bool, text string, err error) {
+	for {
+		sc.nc.SetReadDeadline(storeDeadline())
+		line, err := sc.r.ReadLine()
+		if err != nil {
+			return false, false, "", fmt.Errorf("reading the store's reply: %w", err)
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("+")):
+			if cont {
+				return false, false, "", nil
+			}
+			// A challenge after the whole login was sent: cancel it, and
+			// the store answers the exchange with a tagged BAD.
+			sc.nc.SetWriteDeadline(storeDeadline())
+			if _, err := sc.nc.Write([]byte("*\r\n")); err != nil {
+				return false, false, "", err
+			}
+		case bytes.HasPrefix(line, []byte("* ")):
+			if err := c.forward(sc, line); err != nil {
+				return false, false, "", err
+			}
+		case bytes.HasPrefix(line, []byte(tag+" ")):
+			status, rest, _ := strings.Cut(string(line[len(tag)+1:]), " ")
+			switch strings.ToUpper(status) {
+			case "OK":
+				return true, true, rest, nil
+			case "NO", "BAD":
+				return true, false, rest, nil
+			}
+			return false, false, "", fmt.Errorf("unexpected reply %q", clip(line))
+		default:
+			return false, false, "", fmt.Errorf("unexpected line %q", clip(line))
+		}
+	}
+}
+
+// forward copies one untagged store response to the client, with the
+// literals it may carry ("... {n}" CRLF n octets, and the line goes on).
+func (c *conn) forward(sc *storeConn, line []byte) error {
+	for {
+		c.w.Write(line)
+		c.w.WriteString("\r\n")
+		n, ok := trailingLiteral(line)
+		if !ok {
+			return nil
+		}
+		if n > maxStoreLiteral {
+			return fmt.Errorf("literal of %d octets in an untagged response", n)
+		}
+		sc.nc.SetReadDeadline(storeDeadline())
+		lit, err := sc.r.ReadFull(n)
+		if err != nil {
+			return err
+		}
+		c.w.Write(lit)
+		if line, err = sc.r.ReadLine(); err != nil {
+			return err
+		}
+	}
+}
+
+// trailingLiteral finds "{n}" at the end of a response line. The CRLF
+// written after the line by forward is the one the literal header had.
+func trailingLiteral(line []byte) (int, bool) {
+	if len(line) < 3 || line[len(line)-1] != '}' {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(line, '{')
+	if i < 0 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(string(line[i+1 : len(line)-1]))
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}

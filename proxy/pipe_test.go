@@ -1,0 +1,192 @@
+package proxy_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	. "github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/proxy/proxytest"
+)
+
+// session starts Splice between two loopback TCP connections and returns
+// the test's ends: the client's and the store's.
+func spliceSession(t *testing.T, idle time.Duration, fromClient, fromStore []byte) (client, store *net.TCPConn, done <-chan SpliceResult) {
+	t.Helper()
+	c, pc := proxytest.TCPPair(t)
+	ps, s := proxytest.TCPPair(t)
+	ch := make(chan SpliceResult, 1)
+	go func() { ch <- Splice(pc, ps, idle, fromClient, fromStore) }()
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c, s, ch
+}
+
+func wait(t *testing.T, done <-chan SpliceResult, within time.Duration) SpliceResult {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(within):
+		t.Fatalf("Splice did not return within %v", within)
+	}
+	return SpliceResult{}
+}
+
+// pump writes data to w and closes w's sending half, and reads r to the
+// end, returning the digest of what it read.
+func pump(t *testing.T, w *net.TCPConn, data []byte) chan error {
+	ch := make(chan error, 1)
+	go func() {
+		_, err := w.Write(data)
+		if err == nil {
+			err = w.CloseWrite()
+		}
+		ch <- err
+	}()
+	return ch
+}
+
+func TestSpliceBothWays(t *testing.T) {
+	up := make([]byte, 8<<20+17)
+	down := make([]byte, 5<<20+3)
+	rand.Read(up)
+	rand.Read(down)
+	c, s, done := spliceSession(t, time.Minute, []byte("A1 pending\r\n"), []byte("* pending\r\n"))
+	e1 := pump(t, c, up)
+	e2 := pump(t, s, down)
+	gotUp, err := io.ReadAll(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotDown, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-e1; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-e2; err != nil {
+		t.Fatal(err)
+	}
+	wantUp := append([]byte("A1 pending\r\n"), up...)
+	wantDown := append([]byte("* pending\r\n"), down...)
+	if sha256.Sum256(gotUp) != sha256.Sum256(wantUp) {
+		t.Errorf("store received %d octets, want the %d sent (pending first)", len(gotUp), len(wantUp))
+	}
+	if sha256.Sum256(gotDown) != sha256.Sum256(wantDown) {
+		t.Errorf("client received %d octets, want the %d sent (pending first)", len(gotDown), len(wantDown))
+	}
+	r := wait(t, done, 5*time.Second)
+	if r.Err != nil || r.Idle {
+		t.Errorf("Splice = %+v, want a clean close", r)
+	}
+	if r.FromClient != int64(len(wantUp)) || r.FromStore != int64(len(wantDown)) {
+		t.Errorf("Splice counted %d/%d octets, want %d/%d", r.FromClient, r.FromStore, len(wantUp), len(wantDown))
+	}
+}
+
+// A client that shuts down its sending half after LOGOUT must still get
+// the store's reply: the pipe passes the half-close on and keeps the other
+// direction open.
+func TestSpliceHalfClose(t *testing.T) {
+	c, s, done := spliceSession(t, time.Minute, nil, nil)
+	io.WriteString(c, "a LOGOUT\r\n")
+	c.CloseWrite()
+	got, err := io.ReadAll(s) // ends at the passed-on half-close
+	if err != nil || string(got) != "a LOGOUT\r\n" {
+		t.Fatalf("store read %q, %v; want the command then end of stream", got, err)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Splice returned %+v after one half-close; want the other direction kept", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	io.WriteString(s, "* BYE\r\na OK\r\n")
+	s.CloseWrite()
+	got, err = io.ReadAll(c)
+	if err != nil || string(got) != "* BYE\r\na OK\r\n" {
+		t.Fatalf("client read %q, %v; want the reply then end of stream", got, err)
+	}
+	r := wait(t, done, 5*time.Second)
+	if r.Err != nil || r.FromClient != 10 || r.FromStore != 13 {
+		t.Errorf("Splice = %+v, want clean with 10/13 octets", r)
+	}
+}
+
+func TestSpliceIdleTimeout(t *testing.T) {
+	const idle = 600 * time.Millisecond
+	c, s, done := spliceSession(t, idle, nil, nil)
+	// Traffic in one direction only keeps the whole session alive.
+	start := time.Now()
+	var quiet time.Time
+	for time.Since(start) < 2*idle {
+		if _, err := io.WriteString(s, "* OK still here\r\n"); err != nil {
+			t.Fatalf("write after %v: %v", time.Since(start), err)
+		}
+		buf := make([]byte, 64)
+		if _, err := c.Read(buf); err != nil {
+			t.Fatalf("read after %v: %v (%+v)", time.Since(start), err, <-done)
+		}
+		quiet = time.Now()
+		time.Sleep(idle / 10)
+	}
+	r := wait(t, done, 5*idle)
+	if !r.Idle || r.Err != nil {
+		t.Errorf("Splice = %+v, want an idle close", r)
+	}
+	if d := time.Since(quiet); d < idle*9/10 || d > 3*idle {
+		t.Errorf("closed %v after the last data, want about %v", d, idle)
+	}
+	for _, conn := range []net.Conn{c, s} {
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := conn.Read(make([]byte, 10)); err == nil {
+			t.Errorf("read %d octets after the idle close, want end of stream", n)
+		}
+	}
+}
+
+// A reset from one side closes the session with an error.
+func TestSpliceReset(t *testing.T) {
+	c, s, done := spliceSession(t, time.Minute, nil, nil)
+	s.SetLinger(0)
+	s.Close()
+	r := wait(t, done, 5*time.Second)
+	if r.Err == nil {
+		t.Errorf("Splice = %+v, want the reset reported", r)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("client still open after the store reset")
+	}
+}
+
+// Connections that are not TCP (TLS later, net.Pipe here) are copied
+// through pooled buffers; a TCP source feeding one waits on its socket.
+func TestSpliceNotTCP(t *testing.T) {
+	c, pc := net.Pipe()
+	ps, s := proxytest.TCPPair(t)
+	done := make(chan SpliceResult, 1)
+	go func() { done <- Splice(pc, ps, time.Minute, nil, nil) }()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	go func() {
+		c.Write(data)
+	}()
+	got := make([]byte, len(data))
+	if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("store got %d octets (%v), want %d", len(got), err, len(data))
+	}
+	go s.Write(data)
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("client got %d octets (%v), want %d", len(got), err, len(data))
+	}
+	s.CloseWrite()
+	c.Close()
+	r := wait(t, done, 5*time.Second)
+	if r.FromClient != int64(len(data)) || r.FromStore != int64(len(data)) {
+		t.Errorf("Splice counted %d/%d, want %d both ways", r.FromClient, r.FromStore, len(data))
+	}
+}

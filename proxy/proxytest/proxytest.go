@@ -1,0 +1,197 @@
+// Package proxytest holds helpers for the tests of package proxy and of the
+// protocol packages: a configuration built from a few settings, an
+// in-memory Router, descriptor and goroutine counting, and loopback
+// connection pairs. It is imported only by _test.go files.
+package proxytest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/proxy"
+)
+
+// Service loads a Sun 6.x style configuration with one IMAP service whose
+// ImapProxyAService.cfg has the given "Name value" settings, and optionally
+// a vdmap file (its text, in vdmap syntax); VirtualDomainFile is set to it.
+// The listening address in ServiceList is a dummy: tests serve their own
+// listeners.
+func Service(t testing.TB, settings map[string]string, vdmap string) *config.Service {
+	t.Helper()
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("AService.cfg", "default:ServiceList ImapProxyAService@1143\ndefault:LogDir "+filepath.Join(dir, "log")+"\n")
+	var b strings.Builder
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := settings[k]
+		if v == "" || strings.ContainsAny(v, " \t") {
+			v = `"` + v + `"`
+		}
+		fmt.Fprintf(&b, "default:%s %s\n", k, v)
+	}
+	if vdmap != "" {
+		write("vdmap.cfg", vdmap)
+		fmt.Fprintf(&b, "default:VirtualDomainFile %s\n", filepath.Join(dir, "vdmap.cfg"))
+	}
+	write("ImapProxyAService.cfg", b.String())
+	inst, problems := config.Load(dir, config.Options{})
+	if problems.Fatal() {
+		t.Fatalf("proxytest: configuration: %v", problems)
+	}
+	if len(inst.Services) != 1 {
+		t.Fatalf("proxytest: %d services", len(inst.Services))
+	}
+	return inst.Services[0]
+}
+
+// Router is an in-memory proxy.Router: login user part (%U) or canonical
+// name (%s) → entry. It records every query.
+type Router struct {
+	mu      sync.Mutex
+	Users   map[string]*proxy.User // by Name.Canon, then by Name.User
+	Err     error                  // if set, every lookup fails with it
+	Queries []proxy.Query
+}
+
+// Lookup implements proxy.Router.
+func (r *Router) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Queries = append(r.Queries, q)
+	if r.Err != nil {
+		return nil, r.Err
+	}
+	if u, ok := r.Users[q.Name.Canon]; ok {
+		return u, nil
+	}
+	if u, ok := r.Users[q.Name.User]; ok && q.Name.Domain == "" {
+		return u, nil
+	}
+	return nil, fmt.Errorf("proxytest: %q: %w", q.Name.Canon, proxy.ErrNoUser)
+}
+
+// LastQuery returns the most recent query.
+func (r *Router) LastQuery() proxy.Query {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.Queries) == 0 {
+		return proxy.Query{}
+	}
+	return r.Queries[len(r.Queries)-1]
+}
+
+// FDs lists this process's open descriptors by kind ("socket", "pipe",
+// "file", "anon_inode", ...) from /proc/self/fd. It skips the test where
+// /proc is missing.
+func FDs(t testing.TB) map[string]int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("proxytest: cannot count descriptors: %v", err)
+	}
+	kinds := map[string]int{}
+	for _, e := range ents {
+		link, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil {
+			continue // the directory's own descriptor, closed meanwhile
+		}
+		kind := "file"
+		if i := strings.Index(link, ":"); i > 0 && !strings.HasPrefix(link, "/") {
+			kind = link[:i]
+		}
+		kinds[kind]++
+	}
+	return kinds
+}
+
+// Total adds up a FDs result.
+func Total(kinds map[string]int) int {
+	n := 0
+	for _, v := range kinds {
+		n += v
+	}
+	return n
+}
+
+// Settle runs the garbage collector until the splice pipes that Go's
+// net package keeps in a sync.Pool are freed (they are closed by cleanups
+// run after the pool is emptied, which takes two cycles), and waits until
+// cond holds or the deadline passes. It reports whether cond held.
+func Settle(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		runtime.GC()
+		runtime.GC()
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TCPPair returns the two ends of a loopback TCP connection.
+func TCPPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return a.(*net.TCPConn), r.c.(*net.TCPConn)
+}
+
+// SetUser adds or replaces an entry, safely against running lookups.
+func (r *Router) SetUser(key string, u *proxy.User) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Users == nil {
+		r.Users = map[string]*proxy.User{}
+	}
+	r.Users[key] = u
+}
+
+// SetErr makes every lookup fail with err (nil: back to normal).
+func (r *Router) SetErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Err = err
+}

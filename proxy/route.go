@@ -1,0 +1,151 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/param"
+)
+
+// ConnectTimeout bounds one attempt to connect to a store, and StoreTimeout
+// one wait for a store's greeting or reply during the replay. The spec
+// leaves both to the implementation and suggests 30 s (§4.7).
+const (
+	ConnectTimeout = 30 * time.Second
+	StoreTimeout   = 30 * time.Second
+)
+
+// ErrStoreDown means no mail host of the user could be reached: IMAP
+// answers with ServerDownAlert (spec §4.2.7), POP with its spoof rules
+// (§4.3.5).
+var ErrStoreDown = errors.New("proxy: no store reachable")
+
+// Route says where a login goes.
+type Route struct {
+	Name   Name     // the login name taken apart (§3.8)
+	User   *User    // the directory entry
+	Replay string   // the login name to replay to the store (ReplayFormat)
+	Hosts  []string // the mail hosts, in the order to try them
+}
+
+// Route looks a login name up: it parses the name with the session's
+// values, asks the Router, and builds the replay name from ReplayFormat
+// (%U %V %s %o %A[attr]). Errors wrap ErrNoUser or ErrUnavailable so that
+// the protocol can choose its reply; ErrNoUser also covers an entry with
+// no mail host or with an empty replay name, since the user cannot log in
+// either way and the client must not learn why.
+func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
+	name := ParseName(login, s.Values)
+	if s.srv.opts.Router == nil {
+		return nil, fmt.Errorf("proxy: no directory configured: %w", ErrUnavailable)
+	}
+	u, err := s.srv.opts.Router.Lookup(ctx, Query{
+		Name:   name,
+		Client: s.ClientAddr.Addr(),
+		Server: s.ServerAddr.Addr(),
+		Values: s.Values,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, fmt.Errorf("proxy: directory returned no entry for %q: %w", login, ErrNoUser)
+	}
+	r := &Route{Name: name, User: u, Replay: ReplayName(name, u, s.Values)}
+	for _, h := range u.MailHosts {
+		if h = strings.TrimSpace(h); h != "" {
+			r.Hosts = append(r.Hosts, h)
+		}
+	}
+	if len(r.Hosts) == 0 {
+		return nil, fmt.Errorf("proxy: %s has no mail host: %w", u.DN, ErrNoUser)
+	}
+	if r.Replay == "" {
+		return nil, fmt.Errorf("proxy: ReplayFormat %q gives an empty name for %s: %w",
+			config.Get(s.Values, param.ReplayFormat).String(), u.DN, ErrNoUser)
+	}
+	return r, nil
+}
+
+// ReplayName expands ReplayFormat for a user (spec §3.8): %U user part,
+// %V domain, %s user+canonical delimiter+domain, %o the name as sent,
+// %A[attr] the first value of the user's attribute attr.
+func ReplayName(n Name, u *User, v *config.Values) string {
+	return config.Get(v, param.ReplayFormat).Expand(func(esc byte, arg string) string {
+		switch esc {
+		case 'U':
+			return n.User
+		case 'V':
+			return n.Domain
+		case 's':
+			return n.Canon
+		case 'o':
+			return n.Orig
+		case 'A':
+			return u.Attr(arg)
+		}
+		return ""
+	})
+}
+
+// storeAddr joins a mail host with BacksidePort. A mailHost value that
+// already carries a port (host:port, [v6]:port) keeps it.
+func storeAddr(host string, port int) string {
+	if h, p, err := net.SplitHostPort(host); err == nil && h != "" {
+		if _, err := strconv.Atoi(p); err == nil {
+			return host
+		}
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(port))
+}
+
+// DialStore connects to one mail host on BacksidePort, within
+// ConnectTimeout. The connection belongs to the session until it is
+// returned in a Store or released.
+func (s *Session) DialStore(ctx context.Context, host string) (net.Conn, error) {
+	addr := storeAddr(host, config.Get(s.Values, param.BacksidePort))
+	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	c, err := s.srv.dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !s.trackStore(c) {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	return c, nil
+}
+
+// ConnectStore tries the route's mail hosts in turn and returns the first
+// connection for which hello (reading and checking the store's greeting)
+// succeeds, with its address. hello may be nil. When every host fails the
+// error wraps ErrStoreDown and the last failure.
+func (s *Session) ConnectStore(ctx context.Context, r *Route, hello func(net.Conn) error) (net.Conn, string, error) {
+	var last error
+	port := config.Get(s.Values, param.BacksidePort)
+	for _, h := range r.Hosts {
+		addr := storeAddr(h, port)
+		c, err := s.DialStore(ctx, h)
+		if err == nil && hello != nil {
+			if err = hello(c); err != nil {
+				s.Release(c)
+			}
+		}
+		if err == nil {
+			return c, addr, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		last = err
+		s.Log.Warn(fmt.Sprintf("store %s for user '%s' not usable: %v", addr, r.Name.Orig, err))
+	}
+	return nil, "", fmt.Errorf("%w: %w", ErrStoreDown, last)
+}

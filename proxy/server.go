@@ -1,0 +1,351 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/logging"
+)
+
+// Accept backoff after an error such as EMFILE: waiting gives sessions the
+// chance to close descriptors instead of spinning on a full table
+// (go-imap server.go, net/http Server.Serve).
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// ErrServerClosed is returned by Serve after Close or Shutdown.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// Options configure a Server. Service and Protocol are required.
+type Options struct {
+	// Service is the configuration the server starts with: listening
+	// addresses, service values and vdmap blocks. Update replaces it for
+	// sessions that start later.
+	Service *config.Service
+
+	// Protocol runs the pre-login dialogue of every session.
+	Protocol Protocol
+
+	// Router finds users. Nil makes every lookup fail with ErrUnavailable,
+	// which lets a server run (and answer CAPABILITY) without a directory.
+	Router Router
+
+	// Log receives connection, login and close lines. Nil discards them.
+	Log *logging.Logger
+
+	// Dial connects to stores. Nil means a net.Dialer with ConnectTimeout;
+	// tests use it to count or fail connections.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Server accepts the connections of one service. Its methods are safe for
+// concurrent use.
+type Server struct {
+	opts Options
+	svc  atomic.Pointer[config.Service]
+	log  *slog.Logger
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// base is cancelled by Close, so that directory lookups and store
+	// connections in progress give up at once.
+	base   context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*Session]struct{}
+	closing   bool
+	wg        sync.WaitGroup // serveConn goroutines
+}
+
+// sessionIDs numbers sessions process-wide, so that the "(id N)" of two
+// services in one AService process never collide in a shared log.
+var sessionIDs atomic.Uint64
+
+// NewServer returns a server for opts. It does not listen yet.
+func NewServer(opts Options) *Server {
+	if opts.Service == nil || opts.Protocol == nil {
+		panic("proxy: NewServer needs a Service and a Protocol")
+	}
+	s := &Server{
+		opts:      opts,
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*Session]struct{}{},
+	}
+	s.svc.Store(opts.Service)
+	s.base, s.cancel = context.WithCancel(context.Background())
+	if opts.Log != nil {
+		s.log = opts.Log.Slog()
+	} else {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.dial = opts.Dial
+	if s.dial == nil {
+		d := &net.Dialer{Timeout: ConnectTimeout}
+		s.dial = d.DialContext
+	}
+	return s
+}
+
+// Update makes svc the configuration of sessions accepted from now on
+// (refresh, spec §4.8). Sessions already running keep the values they
+// started with; listening addresses are not changed.
+func (s *Server) Update(svc *config.Service) {
+	if svc != nil {
+		s.svc.Store(svc)
+	}
+}
+
+// Service returns the configuration new sessions start with.
+func (s *Server) Service() *config.Service { return s.svc.Load() }
+
+// Listen opens a listener on every address of the service. If one fails,
+// those already opened are closed and the error names the address. The
+// listeners belong to the server: Close and Shutdown close them.
+func (s *Server) Listen() ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, a := range s.svc.Load().Listen {
+		addr := a.String()
+		if !a.IP.IsValid() {
+			addr = ":" + addr
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, fmt.Errorf("proxy: listen on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return nil, errors.New("proxy: the service has no address to listen on")
+	}
+	return lns, nil
+}
+
+// ListenAndServe opens every listening address and serves them until Close
+// or Shutdown. It returns once every listener has stopped: the first
+// listener's result, ErrServerClosed after Close or Shutdown.
+func (s *Server) ListenAndServe() error {
+	lns, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errs <- s.Serve(ln) }()
+	}
+	err = <-errs
+	for range lns[1:] {
+		<-errs
+	}
+	return err
+}
+
+// Serve accepts connections on ln until the server is closed, running
+// each in its own goroutine. It returns ErrServerClosed after Close or
+// Shutdown. Temporary accept errors (EMFILE, ECONNABORTED) are retried
+// with a backoff from 5 ms to 1 s.
+func (s *Server) Serve(ln net.Listener) error {
+	if !s.track(ln) {
+		ln.Close()
+		return ErrServerClosed
+	}
+	defer s.untrack(ln)
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			s.log.Error(fmt.Sprintf("accept on %s: %v; retrying in %v", ln.Addr(), err, backoff))
+			select {
+			case <-time.After(backoff):
+			case <-s.base.Done():
+				return ErrServerClosed
+			}
+			continue
+		}
+		backoff = 0
+		sess := s.newSession(c)
+		if sess == nil {
+			c.Close()
+			continue
+		}
+		go s.serveConn(sess)
+	}
+}
+
+func (s *Server) track(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.listeners[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listeners, ln)
+	s.mu.Unlock()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+// newSession registers a connection, or returns nil if the server is
+// closing. The effective values are resolved here, once: a session keeps
+// them even if Update installs a new configuration while it runs.
+func (s *Server) newSession(c net.Conn) *Session {
+	svc := s.svc.Load()
+	local := addrPort(c.LocalAddr())
+	remote := addrPort(c.RemoteAddr())
+	id := sessionIDs.Add(1)
+	var lg *slog.Logger
+	if s.opts.Log != nil {
+		lg = s.opts.Log.Session(id)
+	} else {
+		lg = s.log
+	}
+	sess := &Session{
+		ID:         id,
+		Client:     c,
+		ClientAddr: remote,
+		ServerAddr: local,
+		Values:     svc.ForLocal(local.Addr()),
+		Service:    svc,
+		Log:        lg,
+		srv:        s,
+		start:      time.Now(),
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil
+	}
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	return sess
+}
+
+func (s *Server) endSession(sess *Session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// serveConn runs one session. A panic in a protocol is logged with the
+// session id, answered with the protocol's internal-error reply when the
+// client is still in the MMP's hands, and costs only that connection.
+func (s *Server) serveConn(sess *Session) {
+	defer s.endSession(sess)
+	defer sess.closeAll()
+	defer func() {
+		if v := recover(); v != nil {
+			sess.Log.Error(fmt.Sprintf("internal error, closing the connection: %v", v))
+			if !sess.piping.Load() {
+				func() {
+					defer func() { recover() }()
+					s.opts.Protocol.InternalError(sess)
+				}()
+			}
+		}
+	}()
+	sess.run(s.base, s.opts.Protocol)
+}
+
+// Close stops the server at once: listeners and every session, logged in
+// or not, are closed, and lookups and store connections in progress are
+// cancelled. It returns when every session goroutine has finished.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	sessions := make([]*Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, sess := range sessions {
+		sess.closeAll()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// Shutdown stops accepting connections and lets running sessions finish
+// until ctx is done, then closes those left as Close does (stop-msg's
+// grace period, spec §4.8). It returns nil if every session ended on its
+// own, else ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Sessions returns how many sessions are running, for tests and status.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// addrPort converts a net.Addr of a TCP connection; other kinds (net.Pipe
+// in tests) give the zero AddrPort.
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	case interface{ AddrPort() netip.AddrPort }:
+		return a.AddrPort()
+	}
+	if a != nil {
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			return ap
+		}
+	}
+	return netip.AddrPort{}
+}

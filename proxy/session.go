@@ -1,0 +1,177 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/param"
+)
+
+// Protocol is the pre-login half of a proxy protocol (IMAP, POP, SMTP).
+// The Server calls Login once per connection, in the connection's own
+// goroutine.
+type Protocol interface {
+	// Login greets the client, runs the dialogue until the user is logged
+	// in to a store, and returns that store connection. It returns a nil
+	// Store and a nil error when the client left (LOGOUT, QUIT, idle
+	// timeout, too many errors); an error only for what deserves a log line
+	// (I/O errors, cancellation). Store connections it opened with
+	// Session.DialStore and does not return are closed with the session.
+	Login(ctx context.Context, s *Session) (*Store, error)
+
+	// InternalError writes the protocol's canned internal-error reply
+	// (IMAP "* BYE", POP "-ERR", SMTP "421") to a client whose session
+	// is being closed after a panic. It is best effort.
+	InternalError(s *Session)
+}
+
+// Store is a logged-in store connection, handed from the protocol to the
+// pipe.
+type Store struct {
+	Conn  net.Conn // the store connection, unwrapped (*net.TCPConn) where possible so that it splices
+	Addr  string   // host:port, for log lines
+	Login string   // the name the client logged in with, for log lines
+
+	// Octets already read but not yet delivered: client commands pipelined
+	// behind the login command, and store data behind its reply. The pipe
+	// sends them first.
+	FromClient []byte
+	FromStore  []byte
+}
+
+// Session is one client connection. Protocols read and write Client and
+// use the helpers (Route, ConnectStore, SetIdleDeadline); the fields are
+// set by the Server before Login is called and must not be changed,
+// except Client through SetClient.
+type Session struct {
+	ID         uint64         // "(id N)" in log lines
+	Client     net.Conn       // the client connection
+	ClientAddr netip.AddrPort // zero if the connection is not TCP
+	ServerAddr netip.AddrPort // the local address the client reached
+
+	// Values are the session's effective parameters: the service's,
+	// overlaid with the vdmap block of ServerAddr. They are resolved once,
+	// when the connection is accepted, and kept for the whole session even
+	// if the server's configuration is refreshed meanwhile.
+	Values  *config.Values
+	Service *config.Service
+
+	Log *slog.Logger // carries "(id N)"
+
+	srv    *Server
+	start  time.Time
+	piping atomic.Bool
+
+	mu     sync.Mutex
+	stores map[net.Conn]struct{} // store connections opened and not released
+	closed bool
+}
+
+// Timeout is the session's idle Timeout (spec §4.7).
+func (s *Session) Timeout() time.Duration { return config.Get(s.Values, param.Timeout) }
+
+// SetIdleDeadline gives the client Timeout from now to send something:
+// protocols call it before each read of the pre-login dialogue (spec
+// §4.7: Timeout applies to client idle time before login).
+func (s *Session) SetIdleDeadline() error {
+	if t := s.Timeout(); t > 0 {
+		return s.Client.SetReadDeadline(time.Now().Add(t))
+	}
+	return s.Client.SetReadDeadline(time.Time{})
+}
+
+// SetClient replaces the client connection, for a STARTTLS upgrade: the
+// *tls.Conn wraps the original connection. The server then closes the
+// new connection when it closes the session.
+func (s *Session) SetClient(c net.Conn) {
+	s.mu.Lock()
+	s.Client = c
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		c.Close()
+	}
+}
+
+// Release closes a store connection the protocol gives up on (a refused
+// login) and forgets it.
+func (s *Session) Release(c net.Conn) {
+	if c == nil {
+		return
+	}
+	s.mu.Lock()
+	delete(s.stores, c)
+	s.mu.Unlock()
+	c.Close()
+}
+
+// trackStore remembers a store connection so that Close and Shutdown can
+// close it; false if the session is already closed (the caller closes c).
+func (s *Session) trackStore(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.stores == nil {
+		s.stores = map[net.Conn]struct{}{}
+	}
+	s.stores[c] = struct{}{}
+	return true
+}
+
+// closeAll closes the client and every store connection. It may run
+// concurrently with the session (Server.Close): closing the sockets is
+// what makes the session's goroutines return.
+func (s *Session) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	client := s.Client
+	stores := s.stores
+	s.stores = nil
+	s.mu.Unlock()
+	client.Close()
+	for c := range stores {
+		c.Close()
+	}
+}
+
+// run is the life of a session: the protocol's dialogue, then the pipe.
+func (s *Session) run(base context.Context, p Protocol) {
+	ctx, cancel := context.WithCancel(base)
+	defer cancel()
+	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
+	st, err := p.Login(ctx, s)
+	if err != nil {
+		if st != nil && st.Conn != nil {
+			s.Release(st.Conn)
+		}
+		s.Log.Info(fmt.Sprintf("client %s closed before login: %v", s.ClientAddr, err))
+		return
+	}
+	if st == nil {
+		s.Log.Info(fmt.Sprintf("client %s left before login", s.ClientAddr))
+		return
+	}
+	s.piping.Store(true)
+	timeout := s.Timeout()
+	res := Splice(s.Client, st.Conn, timeout, st.FromClient, st.FromStore)
+	s.Release(st.Conn)
+	how := "closed"
+	switch {
+	case res.Idle:
+		how = "closed after idle timeout"
+	case res.Err != nil:
+		how = fmt.Sprintf("closed on error (%v)", res.Err)
+	}
+	logging.Notice(s.Log, fmt.Sprintf("session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
+		st.Login, how, s.ClientAddr, st.Addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond)))
+}
