@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/openmmp/mmp/proxy"
 )
@@ -75,4 +76,11 @@ func (p *Protocol) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, e
 // unexpectedly (proxy.Protocol).
 func (p *Protocol) InternalError(s *proxy.Session) {
 	s.Client.Write([]byte("* BYE Internal error, closing the connection\r\n"))
+}
+
+// Refuse turns a client away before the greeting (proxy.Protocol): RFC
+// 3501 allows a server to greet with BYE when it will not serve.
+func (p *Protocol) Refuse(s *proxy.Session, msg string) {
+	s.Client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	s.Client.Write([]byte("* BYE " + msg + "\r\n"))
 }

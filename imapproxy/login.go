@@ -87,7 +87,11 @@ func (c *conn) logIn(ctx context.Context, tag string, cr credentials) (*proxy.St
 		c.s.Release(nc)
 		logging.Notice(c.log, fmt.Sprintf("user '%s' (as '%s') from %s: store %s refused the login: %s",
 			cr.user, route.Replay, c.s.ClientAddr, addr, text))
-		return nil, refusal(text)
+		r := refusal(text)
+		if r == errAuthFailed {
+			c.s.LoginFailed()
+		}
+		return nil, r
 	}
 	if text == "" {
 		text = "Logged in"
@@ -97,6 +101,7 @@ func (c *conn) logIn(ctx context.Context, tag string, cr credentials) (*proxy.St
 		c.s.Release(nc)
 		return nil, err
 	}
+	c.s.LoginSucceeded()
 	logging.Notice(c.log, fmt.Sprintf("user '%s' (as '%s') from %s logged in to store %s", cr.user, route.Replay, c.s.ClientAddr, addr))
 	st := &proxy.Store{Conn: nc, Addr: addr, Login: cr.user}
 	// Commands the client pipelined behind its login, and anything the

@@ -42,6 +42,9 @@ type Route struct {
 // either way and the client must not learn why.
 func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
 	name := ParseName(login, s.Values)
+	if err := s.waitPenalty(ctx); err != nil {
+		return nil, err
+	}
 	if s.srv.opts.Router == nil {
 		return nil, fmt.Errorf("proxy: no directory configured: %w", ErrUnavailable)
 	}
@@ -51,11 +54,17 @@ func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
 		Server: s.ServerAddr.Addr(),
 		Values: s.Values,
 	})
+	if err == nil && u == nil {
+		err = fmt.Errorf("proxy: directory returned no entry for %q: %w", login, ErrNoUser)
+	}
 	if err != nil {
+		if errors.Is(err, ErrNoUser) {
+			s.LoginFailed()
+		}
 		return nil, err
 	}
-	if u == nil {
-		return nil, fmt.Errorf("proxy: directory returned no entry for %q: %w", login, ErrNoUser)
+	if err := s.checkUserAccess(ctx, u, login); err != nil {
+		return nil, err
 	}
 	r := &Route{Name: name, User: u, Replay: ReplayName(name, u, s.Values)}
 	for _, h := range u.MailHosts {

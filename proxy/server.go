@@ -51,10 +51,11 @@ type Options struct {
 // Server accepts the connections of one service. Its methods are safe for
 // concurrent use.
 type Server struct {
-	opts Options
-	svc  atomic.Pointer[config.Service]
-	log  *slog.Logger
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	opts   Options
+	svc    atomic.Pointer[config.Service]
+	guards *guards // BadGuys and connection counts; survive Update
+	log    *slog.Logger
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// base is cancelled by Close, so that directory lookups and store
 	// connections in progress give up at once.
@@ -83,6 +84,7 @@ func NewServer(opts Options) *Server {
 		sessions:  map[*Session]struct{}{},
 	}
 	s.svc.Store(opts.Service)
+	s.guards = newGuards(opts.Service)
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if opts.Log != nil {
 		s.log = opts.Log.Slog()
@@ -102,6 +104,7 @@ func NewServer(opts Options) *Server {
 // started with; listening addresses are not changed.
 func (s *Server) Update(svc *config.Service) {
 	if svc != nil {
+		s.guards.update(svc)
 		s.svc.Store(svc)
 	}
 }

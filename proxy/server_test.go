@@ -84,6 +84,10 @@ func (p *linkProto) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, 
 	return &proxy.Store{Conn: c, Addr: p.store, Login: "test", FromClient: []byte(line + string(rest))}, nil
 }
 
+func (p *linkProto) Refuse(s *proxy.Session, msg string) {
+	io.WriteString(s.Client, "REFUSED "+msg+"\r\n")
+}
+
 func (p *linkProto) InternalError(s *proxy.Session) {
 	p.internal.Add(1)
 	io.WriteString(s.Client, "* BYE internal error\r\n")
@@ -135,7 +139,7 @@ func roundTrip(t testing.TB, addr, msg string) net.Conn {
 // they started: nothing outlives its session.
 func TestNoLeakAfterThousandSessions(t *testing.T) {
 	store := echoStore(t)
-	srv, addr := startServer(t, &linkProto{store: store}, nil)
+	srv, addr := startServer(t, &linkProto{store: store}, manyClients)
 	roundTrip(t, addr, "warm-up").Close() // pools and the runtime's own goroutines
 	proxytest.Settle(5*time.Second, func() bool { return srv.Sessions() == 0 })
 	baseG := runtime.NumGoroutine()
@@ -171,7 +175,7 @@ func TestNoLeakAfterThousandSessions(t *testing.T) {
 // splice pipe, no copy buffer, two goroutines.
 func TestIdleSessionHoldsTwoSockets(t *testing.T) {
 	store := echoStore(t)
-	srv, addr := startServer(t, &linkProto{store: store}, nil)
+	srv, addr := startServer(t, &linkProto{store: store}, manyClients)
 	// Standard output and error are pipes under go test: count pipes
 	// from a baseline taken before any splice.
 	base := proxytest.FDs(t)
@@ -352,3 +356,7 @@ func TestTimeoutBeforeLogin(t *testing.T) {
 }
 
 func paramTimeout() *param.Param { return param.Timeout.Param }
+
+// manyClients lifts the per-address connection limit (default 20) for
+// tests that open many sessions from 127.0.0.1 at once.
+var manyClients = map[string]string{"ConnLimits": "0.0.0.0|0.0.0.0:100000"}

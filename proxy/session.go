@@ -27,6 +27,12 @@ type Protocol interface {
 	// Session.DialStore and does not return are closed with the session.
 	Login(ctx context.Context, s *Session) (*Store, error)
 
+	// Refuse tells a client the MMP will not serve it (an access filter or
+	// the connection limit said no) in the protocol's own words: IMAP
+	// "* BYE", POP "-ERR", SMTP "421". The server closes the connection
+	// afterwards. It is best effort.
+	Refuse(s *Session, msg string)
+
 	// InternalError writes the protocol's canned internal-error reply
 	// (IMAP "* BYE", POP "-ERR", SMTP "421") to a client whose session
 	// is being closed after a panic. It is best effort.
@@ -69,6 +75,11 @@ type Session struct {
 	srv    *Server
 	start  time.Time
 	piping atomic.Bool
+
+	// The client's reverse DNS name, looked up at most once (admit.go).
+	nameDone bool
+	name     string
+	nameOK   bool
 
 	mu     sync.Mutex
 	stores map[net.Conn]struct{} // store connections opened and not released
@@ -149,6 +160,12 @@ func (s *Session) run(base context.Context, p Protocol) {
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
+	release, refusal := s.admit(ctx)
+	if refusal != "" {
+		p.Refuse(s, refusal)
+		return
+	}
+	defer release()
 	st, err := p.Login(ctx, s)
 	if err != nil {
 		if st != nil && st.Conn != nil {

@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/openmmp/mmp/access"
+	"github.com/openmmp/mmp/cfgfmt"
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/param"
+)
+
+// DNSTimeout bounds the reverse and forward lookups an access filter with
+// host names needs (spec §3.6), so that a slow resolver delays a
+// connection but never hangs it.
+const DNSTimeout = 5 * time.Second
+
+// ErrAccessDenied means a per-user or per-domain access filter refused the
+// client (spec §3.6). It wraps ErrNoUser: the client gets the reply of a
+// failed login, and the log says why.
+var ErrAccessDenied = fmt.Errorf("access filter refused the client: %w", ErrNoUser)
+
+// guards are a service's admission state: the BadGuys table and the
+// connection counts. They belong to the Server and outlive refreshes
+// (spec §4.8: the BadGuys table survives a refresh).
+type guards struct {
+	badGuys *access.BadGuys
+	conns   *access.ConnCounter
+}
+
+func newGuards(svc *config.Service) *guards {
+	return &guards{
+		badGuys: access.NewBadGuys(badGuysConfig(svc)),
+		conns:   access.NewConnCounter(svc.ConnLimits),
+	}
+}
+
+// update applies a refreshed configuration, keeping penalties and counts.
+func (g *guards) update(svc *config.Service) {
+	g.badGuys.Reconfigure(badGuysConfig(svc))
+	g.conns.SetLimits(svc.ConnLimits)
+}
+
+func badGuysConfig(svc *config.Service) access.BadGuysConfig {
+	v := svc.Values
+	if svc.Protocol == param.SMTP {
+		return access.BadGuysConfig{} // BadGuys is not an SMTP proxy parameter: off
+	}
+	return access.BadGuysConfig{
+		Max:        config.Get(v, param.BGMax),
+		Penalty:    config.Get(v, param.BGPenalty),
+		MaxBadness: config.Get(v, param.BGMaxBadness),
+		Decay:      config.Get(v, param.BGDecay),
+		Linear:     config.Get(v, param.BGLinear),
+		Excluded:   svc.BGExcluded,
+	}
+}
+
+// serviceName is the TCPAccess service of a session: imap, pop or smtp.
+func (s *Session) serviceName() string {
+	switch s.Service.Protocol {
+	case param.POP:
+		return "pop"
+	case param.SMTP:
+		return "smtp"
+	}
+	return "imap"
+}
+
+// request describes the session to an access filter, looking the client's
+// host name up only when the filter needs it (or ClientLookup asks).
+func (s *Session) request(ctx context.Context, f *cfgfmt.Filter, user string) cfgfmt.Request {
+	r := cfgfmt.Request{
+		Service: s.serviceName(),
+		TLS:     s.TLS(),
+		Client:  s.ClientAddr.Addr(),
+		Server:  s.ServerAddr.Addr(),
+		User:    user,
+	}
+	if f.NeedsDNS() || config.Get(s.Values, param.ClientLookup) {
+		r.ClientName, r.NameVerified = s.clientName(ctx)
+	}
+	return r
+}
+
+// clientName is the client's verified reverse DNS name, looked up once
+// per session (spec §1.5: the MMP does not cache DNS across sessions; a
+// local caching resolver is expected).
+func (s *Session) clientName(ctx context.Context) (string, bool) {
+	if s.nameDone {
+		return s.name, s.nameOK
+	}
+	s.nameDone = true
+	ctx, cancel := context.WithTimeout(ctx, DNSTimeout)
+	defer cancel()
+	ip := s.ClientAddr.Addr()
+	names, err := net.DefaultResolver.LookupAddr(ctx, ip.String())
+	if err != nil || len(names) == 0 {
+		return "", false
+	}
+	s.name = strings.TrimSuffix(names[0], ".")
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", s.name)
+	if err == nil {
+		for _, a := range addrs {
+			if a.Unmap() == ip {
+				s.nameOK = true
+			}
+		}
+	}
+	return s.name, s.nameOK
+}
+
+// admit runs the accept-time checks of spec §4.1: the global or vdmap
+// TCPAccess filter, then the client's connection limit. It returns a
+// release func for the connection slot, or a refusal text.
+func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
+	if f := config.Get(s.Values, param.TCPAccess); f.Filter != nil && len(f.Rules) > 0 {
+		if !f.Allows(s.request(ctx, f.Filter, "")) {
+			logging.Notice(s.Log, fmt.Sprintf("connection from %s to %s refused by TCPAccess", s.ClientAddr, s.ServerAddr))
+			return nil, "Access denied"
+		}
+	}
+	ip := s.ClientAddr.Addr()
+	release, ok, limit := s.srv.guards.conns.Acquire(ip)
+	if !ok {
+		s.Log.Error(fmt.Sprintf("Connection limit reached for client IP %s (%d)", ip, limit))
+		return nil, "Too many connections from your address"
+	}
+	return release, ""
+}
+
+// checkUserAccess applies the per-user access filter, the attribute named
+// by TCPAccessAttr, after the directory lookup (spec §3.6, §4.1).
+func (s *Session) checkUserAccess(ctx context.Context, u *User, login string) error {
+	text := u.Attr(config.Get(s.Values, param.TCPAccessAttr))
+	if text == "" {
+		return nil
+	}
+	f, _, err := cfgfmt.ParseFilter(text)
+	if err != nil {
+		s.Log.Warn(fmt.Sprintf("user '%s': the access filter in %s does not parse (%v); refusing", login, u.DN, err))
+		return ErrAccessDenied
+	}
+	if !f.Allows(s.request(ctx, f, login)) {
+		logging.Notice(s.Log, fmt.Sprintf("user '%s' from %s refused by the access filter of %s", login, s.ClientAddr, u.DN))
+		return ErrAccessDenied
+	}
+	return nil
+}
+
+// waitPenalty delays an authentication attempt by the client's BadGuys
+// penalty (spec §4.6). Only this session's goroutine waits.
+func (s *Session) waitPenalty(ctx context.Context) error {
+	ip := s.ClientAddr.Addr()
+	if d := s.srv.guards.badGuys.Delay(ip); d > 0 {
+		s.Log.Info(fmt.Sprintf("badguy %s: delaying the login %d seconds", ip, access.Seconds(d)))
+	}
+	return s.srv.guards.badGuys.Wait(ctx, ip)
+}
+
+// LoginFailed counts an authentication failure against the client's
+// address: an unknown user or a password refused by the directory or the
+// store (spec §4.6; BadGuys apply whether or not PreAuth is on).
+func (s *Session) LoginFailed() {
+	ip := s.ClientAddr.Addr()
+	if badness, counted := s.srv.guards.badGuys.Failure(ip); counted {
+		logging.Notice(s.Log, fmt.Sprintf("badguy %s now has %d badness", ip, access.Seconds(badness)))
+	}
+}
+
+// LoginSucceeded forgives the client's address.
+func (s *Session) LoginSucceeded() { s.srv.guards.badGuys.Success(s.ClientAddr.Addr()) }
+
+// TLS reports whether the client connection is encrypted (an SSL port or
+// after STARTTLS); access filters then see imaps, pops or smtps.
+func (s *Session) TLS() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.Client.(*tls.Conn)
+	return ok
+}
