@@ -95,6 +95,8 @@ var cases = map[string]paramCase{
 	"PopBeforeSmtpKludgeChannel": {where: S, valid: []string{"tcp_intranet"}, invalid: []string{"tcp intranet"}},
 	"EhloKeywords":               {where: S, valid: []string{"TURN"}},
 	"FailoverTimeout":            {where: S, def: "10", valid: []string{"30"}, invalid: []string{"0"}},
+	"SmtpAuth":                   {where: S, def: "relay", valid: []string{"directory"}, invalid: []string{"both"}},
+	"PopBeforeSmtpServer":        {where: S, valid: []string{"127.0.0.1:110"}, invalid: []string{"pop.example"}},
 	"SmtpRelayAnnounce":          {where: S, def: "xpehlo", valid: []string{"xclient", "proxy", "none"}, invalid: []string{"xforward"}},
 	// §2.7
 	"SSLEnable":        {where: ips | N4, def: "no", valid: []string{"True", "Yes", "1"}, invalid: []string{"ssl"}},

@@ -411,6 +411,18 @@ var (
 		Default: "10", Template: Live,
 	}, secsRange(1, 3600))
 
+	SmtpAuth = define(&Param{
+		Name: "SmtpAuth", Where: S, Group: "SMTP", Era: "Go", Type: "relay|directory",
+		Doc:     "relay: SMTP AUTH is passed to the relay (Sun); directory: the MMP checks the password in the directory and tells the relay who logged in.",
+		Default: "relay", Template: Commented,
+	}, oneOf("relay", "directory"))
+
+	PopBeforeSmtpServer = define(&Param{
+		Name: "PopBeforeSmtpServer", Where: S, Group: "SMTP", Era: "Go", Type: "host:port",
+		Doc:     "POP proxy asked with XQUERYAUTH for POP-before-SMTP when it runs in another process; unset asks the POP service of the same AService process.",
+		Example: "127.0.0.1:110", Template: Commented,
+	}, parseHostPort)
+
 	SmtpRelayAnnounce = define(&Param{
 		Name: "SmtpRelayAnnounce", Where: S, Group: "SMTP", Era: "Go", Type: "xpehlo|xclient|proxy|none",
 		Doc:     "How the relay learns the real client: Sun XPEHLO, Postfix XCLIENT, HAProxy PROXY v1, or not at all.",
