@@ -1,0 +1,156 @@
+package smtpproxy
+
+import (
+	"context"
+	"net"
+	"os"
+	"time"
+
+	"github.com/openmmp/mmp/authsvc"
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/proxy"
+)
+
+// Product and version for the Banner escapes %P, %v and %V; the same as
+// the IMAP side's, since they name the one MMP.
+const (
+	Product     = "Messaging Multiplexor"
+	Version     = "0.1"
+	LongVersion = "openmmp " + Version
+)
+
+// Limits of the dialogue before the pipe (style guide, example 6).
+const (
+	// maxLine bounds every line the MMP reads from a client: RFC 4954 §4
+	// lets an AUTH command with its initial response, and each SASL
+	// response, run to 12288 octets.
+	maxLine = 12288
+	// maxCommandLine bounds the other commands. RFC 5321 §4.5.3.1.4 sets
+	// 512 octets; 1000 leaves room for clients that overrun it with long
+	// EHLO arguments, as Postfix and Sendmail do.
+	maxCommandLine = 1000
+	// maxErrors is the error budget: after this many 5xx replies from the
+	// MMP itself the client gets 421 and is dropped, as go-smtp's
+	// errThreshold and Postfix's smtpd_hard_error_limit do, so that a
+	// confused or hostile peer (or a password guesser) cannot keep a
+	// session busy.
+	maxErrors = 10
+	// maxRelayLine and maxReplyLines bound a relay's replies; EHLO replies
+	// are a few hundred octets.
+	maxRelayLine  = 4096
+	maxReplyLines = 100
+	// relayTimeout bounds each relay reply after its greeting (whose bound
+	// is FailoverTimeout); it is the store timeout of the other protocols.
+	relayTimeout = proxy.StoreTimeout
+	// refuseTimeout bounds the write of a refusal to a client that may not
+	// be reading.
+	refuseTimeout = 5 * time.Second
+)
+
+// PasswordChecker checks a user's password, for SmtpAuth directory.
+// *directory.Directory implements it with an LDAP bind as dn. Wrong
+// credentials wrap proxy.ErrNoUser; anything that prevented a verdict
+// wraps proxy.ErrUnavailable.
+type PasswordChecker interface {
+	Bind(ctx context.Context, values *config.Values, dn, password string) error
+}
+
+// Options configure the SMTP protocol. The zero value is usable: AUTH is
+// then the relay's business, and there is no POP-before-SMTP.
+type Options struct {
+	// Host is the MMP's host name: the first word of the greeting, %h in
+	// Banner, the first line of the EHLO reply and the MMP's own EHLO name
+	// towards a relay. Empty means os.Hostname(), whole, since RFC 5321
+	// wants a fully qualified name there.
+	Host string
+	// Version is %v in Banner; empty means Version.
+	Version string
+	// LongVersion is %V in Banner; empty means LongVersion.
+	LongVersion string
+
+	// Passwords checks passwords with SmtpAuth directory. Nil makes every
+	// AUTH a temporary failure (454) in that mode.
+	Passwords PasswordChecker
+
+	// PopBeforeSMTP says whether a client address logged in with POP
+	// recently (spec §4.3.3): the in-process *authsvc.Cache of a POP
+	// service, or authsvc.Remote for a PopProxy elsewhere. Nil turns
+	// POP-before-SMTP off.
+	PopBeforeSMTP authsvc.Querier
+
+	// Dial connects to relays. Nil means a net.Dialer; tests use it to
+	// count connection attempts.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Resolver looks up the client's host name when ClientLookup is on.
+	// Nil means net.DefaultResolver.
+	Resolver *net.Resolver
+}
+
+// Protocol implements proxy.Protocol for SMTP submission. One Protocol
+// serves one service: its relay rotation and the relays it currently
+// avoids are shared by all the service's sessions.
+type Protocol struct {
+	host, version, longVersion string
+	passwords                  PasswordChecker
+	pop                        authsvc.Querier
+	dial                       func(ctx context.Context, network, addr string) (net.Conn, error)
+	resolver                   *net.Resolver
+	relays                     *relayPool
+}
+
+var _ proxy.Protocol = (*Protocol)(nil)
+
+// New returns the SMTP protocol.
+func New(o Options) *Protocol {
+	p := &Protocol{
+		host: o.Host, version: o.Version, longVersion: o.LongVersion,
+		passwords: o.Passwords, pop: o.PopBeforeSMTP,
+		dial: o.Dial, resolver: o.Resolver,
+		relays: newRelayPool(time.Now),
+	}
+	if p.host == "" {
+		p.host, _ = os.Hostname()
+		if p.host == "" {
+			p.host = "localhost"
+		}
+	}
+	if p.version == "" {
+		p.version = Version
+	}
+	if p.longVersion == "" {
+		p.longVersion = LongVersion
+	}
+	if p.dial == nil {
+		var d net.Dialer
+		p.dial = d.DialContext
+	}
+	if p.resolver == nil {
+		p.resolver = net.DefaultResolver
+	}
+	return p
+}
+
+// Login runs the dialogue of one connection up to the pipe
+// (proxy.Protocol): it returns the relay connection once the client sends
+// its first command for the relay.
+func (p *Protocol) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, error) {
+	c := newConn(p, s)
+	defer c.dropRelay()
+	return c.serve(ctx)
+}
+
+// InternalError says goodbye to a client whose session failed
+// unexpectedly (proxy.Protocol).
+func (p *Protocol) InternalError(s *proxy.Session) {
+	s.Client.SetWriteDeadline(time.Now().Add(refuseTimeout))
+	s.Client.Write([]byte(p.closing(errInternalClose).line()))
+}
+
+// Refuse turns a client away before the greeting (proxy.Protocol): RFC
+// 5321 §3.1 lets a server greet with 554 or close with 421; 421 says "not
+// now", which suits a connection limit, and is what Sun's MMP sent.
+func (p *Protocol) Refuse(s *proxy.Session, msg string) {
+	s.Client.SetWriteDeadline(time.Now().Add(refuseTimeout))
+	s.Client.Write([]byte(p.closing(&reply{421, "4.7.0", msg}).line()))
+}
