@@ -10,11 +10,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/directory"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/popproxy"
 	"github.com/openmmp/mmp/proxy"
 )
 
@@ -46,6 +48,11 @@ func serve(stdio IO, prog string, inst *config.Instance) int {
 	dir := directory.New(directory.Options{Logger: daemonLog.Slog().With(logging.Category("LDAP"))})
 	defer dir.Close()
 
+	// The POP-before-SMTP memory is the process's: every POP service
+	// records into it, and an SMTP proxy in the same process reads it
+	// directly (spec §4.3.3).
+	authCache := newAuthCache(inst)
+
 	type running struct {
 		name string
 		srv  *proxy.Server
@@ -60,7 +67,8 @@ func serve(stdio IO, prog string, inst *config.Instance) int {
 	var wg sync.WaitGroup
 	for _, svc := range inst.Services {
 		name := svc.Protocol.ServiceName()
-		if svc.Protocol != param.IMAP {
+		protocol := protocolFor(svc, inst, dir, authCache)
+		if protocol == nil {
 			msg := fmt.Sprintf("%s (%s): not yet supported; skipped", name, svc.Name)
 			fmt.Fprintf(stdio.Err, "%s: %s\n", prog, msg)
 			daemonLog.Slog().Warn(msg)
@@ -68,7 +76,7 @@ func serve(stdio IO, prog string, inst *config.Instance) int {
 		}
 		srv := proxy.NewServer(proxy.Options{
 			Service:  svc,
-			Protocol: imapproxy.New(imapproxy.Options{}),
+			Protocol: protocol,
 			Router:   dir,
 			Log:      logs.forService(svc),
 		})
@@ -126,6 +134,42 @@ func serve(stdio IO, prog string, inst *config.Instance) int {
 		logging.Notice(daemonLog.Slog(), fmt.Sprintf("%s: exiting", r.name))
 	}
 	return code
+}
+
+// protocolFor returns the front end of a service, or nil for a protocol
+// the MMP does not know.
+func protocolFor(svc *config.Service, inst *config.Instance, dir *directory.Directory, authCache *authsvc.Cache) proxy.Protocol {
+	switch svc.Protocol {
+	case param.IMAP:
+		return imapproxy.New(imapproxy.Options{})
+	case param.POP:
+		// Dir: a relative SpoofMessageFile is relative to the instance
+		// directory, as every other file name is.
+		return popproxy.New(popproxy.Options{AuthCache: authCache, Dir: inst.Dir})
+	case param.SMTP:
+		return smtpProtocol(svc, dir, authCache)
+	}
+	return nil
+}
+
+// newAuthCache returns the AuthService cache of an instance that has a
+// POP service, nil otherwise. AuthServiceTTL is a service parameter (not
+// vdmap), and the cache has one lifetime: with several POP services the
+// longest wins. A service whose own TTL is zero or less records nothing
+// (popproxy checks it per session, with AuthService).
+func newAuthCache(inst *config.Instance) *authsvc.Cache {
+	var ttl time.Duration
+	pop := false
+	for _, svc := range inst.Services {
+		if svc.Protocol == param.POP {
+			pop = true
+			ttl = max(ttl, config.Get(svc.Values, param.AuthServiceTTL))
+		}
+	}
+	if !pop {
+		return nil
+	}
+	return authsvc.New(authsvc.Options{TTL: ttl})
 }
 
 // logSet holds the log files of a process: the Netscape front ends write

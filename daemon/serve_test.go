@@ -53,6 +53,9 @@ func startImapProxy(t *testing.T, env *twostores.Env, extra ...string) (addr, lo
 		"-w", env.LDAP.ProxyPass,
 		"-c", strconv.Itoa(env.IMAPPort),
 		"-o", logDir,
+		// The tests log in from loopback again and again; BadGuys has
+		// tests of its own (proxy) and would only slow these down.
+		"--BGExcluded", "127.0.0.0/8",
 	}, extra...)
 	startDaemon(t, "ImapProxy", args, addr)
 	return addr, logDir
@@ -311,9 +314,8 @@ m.logout()
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-// AService runs the services of an instance directory: the IMAP proxy,
-// while the POP proxy is reported as not supported yet; each writes its
-// own log file.
+// AService runs the services of an instance directory, the IMAP and the
+// POP proxy; each writes its own log file.
 func TestAServiceEndToEnd(t *testing.T) {
 	env := twostores.Start(t)
 	dir := t.TempDir()
@@ -337,8 +339,17 @@ func TestAServiceEndToEnd(t *testing.T) {
 		}
 	}
 	stderr := startDaemon(t, "AService", []string{"-c", dir}, imapAddr)
-	if !strings.Contains(stderr.String(), "PopProxy (PopProxyAService): not yet supported") {
-		t.Errorf("stderr %q does not report the POP service as unsupported", stderr)
+	if strings.Contains(stderr.String(), "not yet supported") {
+		t.Errorf("stderr %q reports a service as unsupported", stderr)
+	}
+	if pc, err := net.Dial("tcp", popAddr); err != nil {
+		t.Errorf("the POP service is not listening: %v", err)
+	} else {
+		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if g, _ := bufio.NewReader(pc).ReadString('\n'); !strings.HasPrefix(g, "+OK ") {
+			t.Errorf("POP greeting %q", g)
+		}
+		pc.Close()
 	}
 	bob := twostores.User("bob")
 	cl := dialIMAP(t, imapAddr)

@@ -1,0 +1,407 @@
+package popproxy_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmmp/mmp/popproxy"
+	"github.com/openmmp/mmp/proxy"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// defaultCapaList is the CAPA answer before login with the default
+// PopCapability.
+var defaultCapaList = []string{"+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", "."}
+
+func TestGreeting(t *testing.T) {
+	tests := []struct {
+		name     string
+		settings map[string]string
+		want     string
+	}{
+		{"default", nil, "+OK mmp1 POP service (Messaging Multiplexor openmmp 0.1)"},
+		{"escapes", map[string]string{"Banner": "%P %v on %h (%p) 100%%"}, "+OK Messaging Multiplexor 0.1 on mmp1 (POP) 100%"},
+		{"verbatim", map[string]string{"Banner": "+OK Netscape POP3 proxy ready"}, "+OK Netscape POP3 proxy ready"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, setup{settings: tt.settings})
+			h.dial().expect(tt.want)
+		})
+	}
+	t.Run("APOP timestamp with CRAMs", func(t *testing.T) {
+		h := start(t, setup{settings: map[string]string{"CRAMs": "yes", "Banner": "hi"}})
+		cl := h.dial()
+		g := cl.line()
+		if !regexp.MustCompile(`^\+OK hi <[0-9]+\.[0-9]+@mmp1>$`).MatchString(g) {
+			t.Fatalf("greeting %q, want +OK hi <random.clock@mmp1>", g)
+		}
+		// APOP itself needs clear-text passwords from the directory: refused.
+		cl.do("APOP alice 0123456789abcdef0123456789abcdef", "-ERR APOP is not available, use USER and PASS or AUTH")
+		if h.store.conns() != 0 {
+			t.Error("APOP contacted the store")
+		}
+	})
+}
+
+func TestCapa(t *testing.T) {
+	t.Run("default", func(t *testing.T) {
+		h := start(t, setup{})
+		h.greeted().do("CAPA", defaultCapaList...)
+	})
+	t.Run("configured, computed words replaced", func(t *testing.T) {
+		h := start(t, setup{settings: map[string]string{
+			"PopCapability": "TOP STLS SASL CRAM-MD5 GSSAPI EXPIRE NEVER LOGIN-DELAY 900 PIPELINING USER X-FOO",
+		}})
+		h.greeted().do("CAPA", "+OK Capability list follows", "TOP", "EXPIRE NEVER", "LOGIN-DELAY 900", "PIPELINING",
+			"USER", "X-FOO", "SASL PLAIN LOGIN", ".")
+	})
+	t.Run("RestrictPlainPasswords without TLS", func(t *testing.T) {
+		h := start(t, setup{settings: map[string]string{"RestrictPlainPasswords": "yes"}})
+		cl := h.greeted()
+		cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", ".")
+		cl.do("AUTH", "+OK Supported authentication mechanisms follow", ".")
+		privacy := "-ERR [AUTH] Plain-text passwords are not accepted on this connection"
+		cl.do("USER alice", privacy)
+		cl.do("AUTH PLAIN "+b64("\x00alice\x00alicepw"), privacy)
+		cl.do("AUTH LOGIN", privacy)
+		if h.store.conns() != 0 {
+			t.Error("the store was contacted")
+		}
+	})
+	t.Run("after login the store answers", func(t *testing.T) {
+		h := start(t, setup{})
+		cl := h.greeted()
+		cl.do("CAPA", defaultCapaList...)
+		cl.do("USER alice", "+OK")
+		cl.do("PASS alicepw", "+OK Logged in as alice.")
+		cl.do("CAPA", "+OK", "TOP", "UIDL", "IMPLEMENTATION fakestore", ".")
+	})
+}
+
+// The replay, byte for byte.
+func TestReplayTranscripts(t *testing.T) {
+	long := strings.Repeat("p", 200) // too long for an initial response
+	tests := []struct {
+		name  string
+		capa  []string
+		users map[string]string
+		login string // the client's side, up to the login reply
+		user  string
+		store string // what the store receives before WHOAMI
+	}{
+		{"USER/PASS", defaultCapa, nil, "USER alice\r\nPASS alicepw\r\n", "alice",
+			"USER alice\r\nPASS alicepw\r\n"},
+		{"password with spaces", defaultCapa, nil, "USER bob\r\nPASS bob pw x\r\n", "bob",
+			"USER bob\r\nPASS bob pw x\r\n"},
+		{"non-ASCII name", nil, nil, "USER jürgen\r\nPASS juergenpw\r\n", "jürgen",
+			"USER jürgen\r\nPASS juergenpw\r\n"},
+		{"AUTH PLAIN initial response", defaultCapa, nil, "AUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n", "alice",
+			"CAPA\r\nAUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n"},
+		{"AUTH PLAIN own authzid", defaultCapa, nil, "AUTH PLAIN " + b64("alice\x00alice\x00alicepw") + "\r\n", "alice",
+			"CAPA\r\nAUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n"},
+		{"AUTH PLAIN, store without SASL PLAIN", []string{"USER", "SASL CRAM-MD5"}, nil,
+			"AUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n", "alice",
+			"CAPA\r\nUSER alice\r\nPASS alicepw\r\n"},
+		{"AUTH PLAIN, store without CAPA", nil, nil, "AUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n", "alice",
+			"CAPA\r\nUSER alice\r\nPASS alicepw\r\n"},
+		{"long password: AUTH PLAIN in two steps", defaultCapa, map[string]string{"alice": long},
+			"AUTH PLAIN\r\n" + b64("\x00alice\x00"+long) + "\r\n", "alice",
+			"CAPA\r\nAUTH PLAIN\r\n" + b64("\x00alice\x00"+long) + "\r\n"},
+		{"password with CRLF goes only by AUTH PLAIN", defaultCapa, map[string]string{"alice": "a\r\nDELE 1"},
+			"AUTH LOGIN " + b64("alice") + "\r\n" + b64("a\r\nDELE 1") + "\r\n", "alice",
+			"CAPA\r\nAUTH PLAIN " + b64("\x00alice\x00a\r\nDELE 1") + "\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, setup{store: storeScript{capa: tt.capa}, users: tt.users})
+			cl := h.greeted()
+			cl.send(tt.login)
+			for strings.HasPrefix(tt.login, "USER") && cl.line() != "+OK" {
+			}
+			switch {
+			case strings.HasPrefix(tt.login, "AUTH LOGIN"):
+				cl.expect("+ UGFzc3dvcmQ6")
+			case strings.HasPrefix(tt.login, "AUTH PLAIN\r\n"):
+				cl.expect("+ ")
+			}
+			cl.loggedIn(tt.user)
+			if got, want := h.store.got(0), tt.store+"WHOAMI\r\n"; got != want {
+				t.Errorf("store received\n%q\nwant\n%q", got, want)
+			}
+		})
+	}
+}
+
+// A password the store could only get in PASS, where its CRLF would end
+// the command: refused without sending anything but CAPA.
+func TestUnreplayable(t *testing.T) {
+	h := start(t, setup{store: storeScript{capa: []string{"USER"}}, users: map[string]string{"alice": "a\r\nDELE 1"}})
+	cl := h.greeted()
+	cl.send("AUTH PLAIN " + b64("\x00alice\x00a\r\nDELE 1") + "\r\n")
+	cl.expect("-ERR [AUTH] Authentication failed")
+	if got := h.store.got(0); got != "CAPA\r\n" {
+		t.Errorf("store received %q, want only CAPA", got)
+	}
+}
+
+func TestAuthPlainWithoutInitialResponse(t *testing.T) {
+	h := start(t, setup{store: storeScript{capa: defaultCapa}})
+	cl := h.greeted()
+	cl.do("AUTH PLAIN", "+ ")
+	cl.send(b64("\x00alice\x00alicepw") + "\r\n")
+	cl.loggedIn("alice")
+	if got, want := h.store.got(0), "CAPA\r\nAUTH PLAIN "+b64("\x00alice\x00alicepw")+"\r\nWHOAMI\r\n"; got != want {
+		t.Errorf("store received %q, want %q", got, want)
+	}
+}
+
+func TestAuthLogin(t *testing.T) {
+	h := start(t, setup{store: storeScript{capa: defaultCapa}})
+	cl := h.greeted()
+	cl.do("AUTH LOGIN", "+ VXNlcm5hbWU6")
+	cl.do(b64("alice"), "+ UGFzc3dvcmQ6")
+	cl.send(b64("alicepw") + "\r\n")
+	cl.loggedIn("alice")
+	if got, want := h.store.got(0), "CAPA\r\nAUTH PLAIN "+b64("\x00alice\x00alicepw")+"\r\nWHOAMI\r\n"; got != want {
+		t.Errorf("store received %q, want %q", got, want)
+	}
+}
+
+func TestAuthListCancelAndErrors(t *testing.T) {
+	h := start(t, setup{})
+	cl := h.greeted()
+	cl.do("AUTH", "+OK Supported authentication mechanisms follow", "PLAIN", "LOGIN", ".")
+	cl.do("AUTH PLAIN", "+ ")
+	cl.do("*", "-ERR Authentication cancelled")
+	cl.do("AUTH LOGIN", "+ VXNlcm5hbWU6")
+	cl.do(b64("alice"), "+ UGFzc3dvcmQ6")
+	cl.do("*", "-ERR Authentication cancelled")
+	cl.do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
+	cl.do("AUTH PLAIN !!!", "-ERR Malformed authentication response")
+	cl.do("AUTH PLAIN "+b64("bob\x00alice\x00alicepw"), "-ERR [AUTH] Logging in as another user is not allowed")
+	// Still usable: three errors are under the budget.
+	cl.do("USER alice", "+OK")
+	cl.send("PASS alicepw\r\n")
+	cl.loggedIn("alice")
+	if n := h.store.conns(); n != 1 {
+		t.Errorf("store saw %d connections, want 1", n)
+	}
+}
+
+// Wrong password and unknown user give the same reply, and the client can
+// try again on the same connection.
+func TestFailedLoginThenRetry(t *testing.T) {
+	h := start(t, setup{})
+	cl := h.greeted()
+	want := "-ERR [AUTH] Authentication failed"
+	cl.do("USER alice", "+OK")
+	cl.do("PASS Wr0ngSecret", want)
+	cl.do("USER nobody", "+OK")
+	cl.do("PASS alicepw", want)
+	cl.do("PASS alicepw", "-ERR No USER command given") // USER is used up
+	cl.do("AUTH PLAIN "+b64("\x00alice\x00Wr0ngSecret"), want)
+	cl.do("USER alice", "+OK")
+	cl.send("PASS alicepw\r\n")
+	cl.loggedIn("alice")
+	if n := h.store.conns(); n != 3 {
+		t.Errorf("store saw %d connections, want 3 (two refused logins, one good; the unknown user is not sent)", n)
+	}
+}
+
+// A refusal with a code that tells the user something is passed on; an
+// ordinary one gets the canned reply, whatever the store's wording.
+func TestStoreRefusalText(t *testing.T) {
+	for refuse, want := range map[string]string{
+		"[IN-USE] Mailbox is locked by another session": "-ERR [IN-USE] Mailbox is locked by another session",
+		"[SYS/PERM] Your account is disabled":           "-ERR [SYS/PERM] Your account is disabled",
+		"[SYS/TEMP] Maildrop is being moved":            "-ERR [SYS/TEMP] Maildrop is being moved",
+		"[AUTH] Wrong password, alice":                  "-ERR [AUTH] Authentication failed",
+		"Go away":                                       "-ERR [AUTH] Authentication failed",
+	} {
+		h := start(t, setup{store: storeScript{refuse: refuse}})
+		cl := h.greeted()
+		cl.do("USER alice", "+OK")
+		cl.do("PASS alicepw", want)
+	}
+}
+
+func TestLookupUnavailable(t *testing.T) {
+	h := start(t, setup{})
+	h.router.SetErr(fmt.Errorf("ldap down: %w", proxy.ErrUnavailable))
+	cl := h.greeted()
+	cl.do("USER alice", "+OK")
+	cl.do("PASS alicepw", "-ERR [SYS/TEMP] Login is temporarily unavailable, try again later")
+	h.router.SetErr(nil)
+	cl.do("USER alice", "+OK")
+	cl.send("PASS alicepw\r\n")
+	cl.loggedIn("alice")
+}
+
+// Commands pipelined behind the login reach the store.
+func TestPipelinedLogin(t *testing.T) {
+	h := start(t, setup{})
+	cl := h.greeted()
+	cl.send("USER alice\r\nPASS alicepw\r\nSTAT\r\nQUIT\r\n")
+	cl.expect("+OK", "+OK Logged in as alice.", "+OK 1 100", "+OK bye")
+	cl.closed()
+}
+
+func TestBeforeLoginCommands(t *testing.T) {
+	h := start(t, setup{})
+	cl := h.greeted()
+	cl.do("NOOP", "-ERR Command unknown or not allowed before login")
+	cl.do("STAT", "-ERR Command unknown or not allowed before login")
+	cl.do("STLS", "-ERR STLS is not available")
+	cl.do("USER", "-ERR USER needs one user name")
+	cl.do("QUIT", "+OK Messaging Multiplexor signing off")
+	cl.closed()
+	if h.store.conns() != 0 {
+		t.Error("the store was contacted")
+	}
+}
+
+// A line over the limit is answered and skipped; the connection goes on.
+func TestOversizeLine(t *testing.T) {
+	h := start(t, setup{})
+	cl := h.greeted()
+	cl.do("USER "+strings.Repeat("x", 300), "-ERR Line too long") // over 255, under the reader's limit
+	cl.do("USER "+strings.Repeat("x", 20000), "-ERR Line too long")
+	cl.do("AUTH PLAIN", "+ ")
+	cl.do(strings.Repeat("A", 20000), "-ERR Malformed authentication response")
+	cl.do("USER alice", "+OK")
+	cl.send("PASS alicepw\r\n")
+	cl.loggedIn("alice")
+}
+
+func TestErrorBudget(t *testing.T) {
+	h := start(t, setup{})
+	cl := h.greeted()
+	cl.do("FOO", "-ERR Command unknown or not allowed before login")
+	cl.do("BOGUS", "-ERR Syntax error") // keywords have 3 or 4 characters
+	cl.do("USER a  b", "-ERR Syntax error in USER")
+	cl.do("", "-ERR Syntax error")
+	cl.do("BAR BAZ", "-ERR Too many invalid commands, closing the connection")
+	cl.closed()
+}
+
+func TestIdleBeforeLogin(t *testing.T) {
+	h := start(t, setup{settings: map[string]string{"Timeout": "1"}})
+	cl := h.greeted()
+	t0 := time.Now()
+	cl.expect("-ERR Autologout; idle for too long")
+	cl.closed()
+	if d := time.Since(t0); d < 900*time.Millisecond {
+		t.Errorf("dropped after %v, want about 1s", d)
+	}
+}
+
+func TestStoreBadGreeting(t *testing.T) {
+	h := start(t, setup{store: storeScript{greeting: "-ERR [SYS/TEMP] too busy"}})
+	cl := h.greeted()
+	cl.do("USER alice", "+OK")
+	cl.do("PASS alicepw", "-ERR [SYS/TEMP] Your POP server appears to be temporarily out of service.")
+}
+
+// ReplayFormat builds the store's login name from directory attributes;
+// the vdmap block of the address reached supplies the domain.
+func TestReplayFormatAndVdmap(t *testing.T) {
+	h := start(t, setup{
+		settings: map[string]string{"ReplayFormat": "%A[uid]@%V"},
+		vdmap:    "vdmap two 127.0.0.2\ntwo:DefaultDomain two.example\n",
+		listen:   []string{"127.0.0.2:0"},
+		users:    map[string]string{"jdoe@two.example": "pw"},
+	})
+	h.router.SetUser("john@two.example", &proxy.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
+		Attrs: map[string][]string{"uid": {"jdoe"}}})
+	cl := h.greeted()
+	cl.do("USER john", "+OK")
+	cl.send("PASS pw\r\n")
+	cl.loggedIn("jdoe@two.example")
+	if got, want := h.store.got(0), "USER jdoe@two.example\r\nPASS pw\r\nWHOAMI\r\n"; got != want {
+		t.Errorf("store received %q, want %q", got, want)
+	}
+}
+
+// Refuse and InternalError write one -ERR line each.
+func TestRefuseAndInternalError(t *testing.T) {
+	p := popproxy.New(popproxy.Options{})
+	for _, tt := range []struct {
+		call func(*proxy.Session)
+		want string
+	}{
+		{func(s *proxy.Session) { p.Refuse(s, "Too many connections from your address") }, "-ERR Too many connections from your address\r\n"},
+		{p.InternalError, "-ERR [SYS/TEMP] Internal error, closing the connection\r\n"},
+	} {
+		a, b := net.Pipe()
+		go func() { tt.call(&proxy.Session{Client: a}); a.Close() }()
+		buf := make([]byte, 200)
+		b.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _ := b.Read(buf)
+		if got := string(buf[:n]); got != tt.want {
+			t.Errorf("wrote %q, want %q", got, tt.want)
+		}
+		b.Close()
+	}
+}
+
+// At LogLevel 10 the log has protocol traces, and still no password.
+func TestNoPasswordInLog(t *testing.T) {
+	h := start(t, setup{store: storeScript{capa: defaultCapa}, settings: map[string]string{"SpoofEmptyMailbox": "on"}})
+	cl := h.greeted()
+	cl.login("alice", "Wr0ngSecret", "-ERR [AUTH] Authentication failed")
+	cl.do("AUTH PLAIN "+b64("\x00nobody\x00N0bodySecret"), "-ERR [AUTH] Authentication failed")
+	cl.do("AUTH LOGIN", "+ VXNlcm5hbWU6")
+	cl.do(b64("alice"), "+ UGFzc3dvcmQ6")
+	cl.send(b64("alicepw") + "\r\n")
+	cl.loggedIn("alice")
+	cl2 := h.greeted()
+	cl2.do("USER bob", "+OK")
+	cl2.send("PASS bob pw x\r\n")
+	cl2.loggedIn("bob")
+	h.storeDown()
+	h.greeted().login("alice", "Sp00fSecret", "+OK Logged in")
+	time.Sleep(100 * time.Millisecond) // close lines
+	logs := h.logs.String()
+	if !strings.Contains(logs, "client command PASS") || !strings.Contains(logs, "logged in to store") {
+		t.Fatalf("the log has no protocol trace; LogLevel 10 not in effect?\n%s", logs)
+	}
+	for _, secret := range []string{"Wr0ngSecret", "N0bodySecret", "alicepw", "bob pw x", "Sp00fSecret",
+		b64("alicepw"), b64("\x00alice\x00alicepw"), b64("\x00nobody\x00N0bodySecret")} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the log contains the secret %q:\n%s", secret, logs)
+		}
+	}
+	if testing.Verbose() {
+		t.Log(logs)
+	}
+}
+
+// A refused password counts against the client's address, so that its
+// next attempt waits BGPenalty; a success forgives it (spec §4.6).
+func TestBadGuys(t *testing.T) {
+	h := start(t, setup{settings: map[string]string{"BGExcluded": "", "BGPenalty": "1"}})
+	cl := h.greeted()
+	cl.login("alice", "Wr0ngSecret", "-ERR [AUTH] Authentication failed")
+	t0 := time.Now()
+	cl.do("USER alice", "+OK")
+	cl.send("PASS alicepw\r\n")
+	cl.loggedIn("alice")
+	if d := time.Since(t0); d < 900*time.Millisecond {
+		t.Errorf("the login after a refused password took %v, want the 1s penalty", d)
+	}
+	t0 = time.Now()
+	h.greeted().login("alice", "Wr0ngSecret", "-ERR [AUTH] Authentication failed")
+	if d := time.Since(t0); d > 500*time.Millisecond {
+		t.Errorf("the attempt after a success took %v, want no penalty", d)
+	}
+	if logs := h.logs.String(); !strings.Contains(logs, "badguy 127.0.0.1 now has 1 badness") {
+		t.Errorf("no badguy line in the log:\n%s", logs)
+	}
+}

@@ -1,0 +1,205 @@
+package popproxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/openmmp/mmp/internal/wire"
+)
+
+// storeConn is the MMP's side of a store connection during the replay
+// (spec §4.3.4).
+type storeConn struct {
+	nc   net.Conn
+	r    *wire.Reader
+	addr string
+	// sasl are the mechanisms of the store's CAPA "SASL" line, upper
+	// case; nil until CAPA was asked.
+	sasl map[string]bool
+}
+
+func newStoreConn(nc net.Conn) *storeConn {
+	return &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+}
+
+// errUnreplayable: the credentials cannot go in USER and PASS (a space or
+// line break would split the command) and the store offers no SASL PLAIN.
+var errUnreplayable = errors.New("the credentials cannot be replayed with USER/PASS and the store does not offer SASL PLAIN")
+
+// greeting reads the store's greeting. Only "+OK" will do; "-ERR" (a
+// store refusing connections) counts as the store being unusable, so that
+// the next mail host is tried.
+func (sc *storeConn) greeting() error {
+	ok, text, err := sc.status()
+	if err != nil {
+		return fmt.Errorf("reading the greeting: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("the store refused the connection: %s", text)
+	}
+	return nil
+}
+
+// status reads one status line: "+OK text" or "-ERR text".
+func (sc *storeConn) status() (ok bool, text string, err error) {
+	line, err := sc.readLine()
+	if err != nil {
+		return false, "", err
+	}
+	return parseStatus(line)
+}
+
+func parseStatus(line []byte) (ok bool, text string, err error) {
+	for _, st := range []string{"+OK", "-ERR"} {
+		if rest, found := bytes.CutPrefix(line, []byte(st)); found && (len(rest) == 0 || rest[0] == ' ') {
+			return st == "+OK", strings.TrimPrefix(string(rest), " "), nil
+		}
+	}
+	return false, "", fmt.Errorf("unexpected line %q", clip(line))
+}
+
+// send writes one command line.
+func (sc *storeConn) send(line string) error {
+	sc.nc.SetWriteDeadline(storeDeadline())
+	_, err := sc.nc.Write([]byte(line + "\r\n"))
+	return err
+}
+
+// command sends a command and reads its status line.
+func (sc *storeConn) command(line string) (ok bool, text string, err error) {
+	if err := sc.send(line); err != nil {
+		return false, "", err
+	}
+	return sc.status()
+}
+
+// capa asks the store's capabilities (RFC 2449) and keeps its SASL
+// mechanisms. A store without CAPA ("-ERR") has none.
+func (sc *storeConn) capa() error {
+	ok, _, err := sc.command("CAPA")
+	if err != nil {
+		return fmt.Errorf("CAPA: %w", err)
+	}
+	sc.sasl = map[string]bool{}
+	if !ok {
+		return nil
+	}
+	for range maxStoreCapa {
+		line, err := sc.readLine()
+		if err != nil {
+			return fmt.Errorf("CAPA: %w", err)
+		}
+		if string(line) == "." {
+			return nil
+		}
+		words := strings.Fields(string(line))
+		if len(words) > 0 && strings.EqualFold(words[0], "SASL") {
+			for _, m := range words[1:] {
+				sc.sasl[strings.ToUpper(m)] = true
+			}
+		}
+	}
+	return fmt.Errorf("CAPA: more than %d lines", maxStoreCapa)
+}
+
+// clip shortens a line for a log message.
+func clip(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "..."
+	}
+	return string(b)
+}
+
+// userPassSafe says whether a name and password can go in USER and PASS:
+// USER takes one argument, so the name has no space; neither may break
+// the line; and "USER name" must fit in a POP command line (RFC 2449 §4).
+// PASS takes the rest of its line, spaces included (RFC 1939 §7).
+func userPassSafe(user, pass string) bool {
+	return !strings.ContainsAny(user, " \t\r\n\x00") && !strings.ContainsAny(pass, "\r\n\x00") &&
+		len("USER ")+len(user) <= wire.MaxPOPLine-2
+}
+
+// replay logs the user in to the store and reports whether the store
+// accepted, with the text of its status line (response code included).
+// err is for a store that broke the protocol or the connection, or
+// errUnreplayable.
+//
+// A client that used AUTH is replayed with AUTH PLAIN when the store's
+// CAPA offers SASL PLAIN, as are credentials that USER and PASS cannot
+// carry; everything else goes as "USER name" and "PASS password". CAPA
+// is asked only when it can change the choice, which keeps the common
+// USER/PASS login at two round trips.
+func (c *conn) replay(sc *storeConn, user string, cr credentials) (ok bool, text string, err error) {
+	pass := string(cr.pass)
+	simple := userPassSafe(user, pass)
+	if cr.viaAUTH() || !simple {
+		if err := sc.capa(); err != nil {
+			return false, "", err
+		}
+		if sc.sasl["PLAIN"] {
+			return sc.authPlain(user, pass)
+		}
+		if !simple {
+			return false, "", errUnreplayable
+		}
+	}
+	ok, text, err = sc.command("USER " + user)
+	if err != nil || !ok {
+		return ok, text, err
+	}
+	return sc.command("PASS " + pass)
+}
+
+// authPlain runs AUTH PLAIN (RFC 5034) with an empty authorization
+// identity: with the initial response on the command line when the line
+// stays within 255 octets, else in answer to the store's "+" (RFC 5034
+// §4 requires exactly that split).
+func (sc *storeConn) authPlain(user, pass string) (ok bool, text string, err error) {
+	resp := wire.EncodePlain("", user, pass)
+	if cmd := "AUTH PLAIN " + resp; len(cmd) <= wire.MaxPOPLine-2 {
+		if err := sc.send(cmd); err != nil {
+			return false, "", err
+		}
+	} else {
+		if err := sc.send("AUTH PLAIN"); err != nil {
+			return false, "", err
+		}
+		line, err := sc.readLine()
+		if err != nil {
+			return false, "", err
+		}
+		if !isContinuation(line) {
+			return parseStatus(line)
+		}
+		if err := sc.send(resp); err != nil {
+			return false, "", err
+		}
+	}
+	line, err := sc.readLine()
+	if err != nil {
+		return false, "", err
+	}
+	if isContinuation(line) {
+		// Another challenge after the whole response: cancel, and the
+		// store answers -ERR.
+		if err := sc.send("*"); err != nil {
+			return false, "", err
+		}
+		return sc.status()
+	}
+	return parseStatus(line)
+}
+
+// readLine reads one line from the store within StoreTimeout.
+func (sc *storeConn) readLine() ([]byte, error) {
+	sc.nc.SetReadDeadline(storeDeadline())
+	return sc.r.ReadLine()
+}
+
+// isContinuation recognises a SASL challenge line, "+ base64" or "+".
+func isContinuation(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("+ ")) || string(line) == "+"
+}
