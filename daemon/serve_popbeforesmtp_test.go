@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmmp/mmp/internal/testenv"
+	"github.com/openmmp/mmp/internal/testenv/postfix"
+	"github.com/openmmp/mmp/internal/testenv/twostores"
+)
+
+// One AService process runs a POP and an SMTP proxy in front of real
+// Dovecot stores and a real Postfix relay. A client that logged in with
+// POP may then relay mail through the SMTP proxy from the same address
+// (POP-before-SMTP, spec §4.3.3, §4.4.1 step 9); another address may not.
+func TestPopBeforeSmtpEndToEnd(t *testing.T) {
+	testenv.NeedLoopback(t, "127.0.0.21", "127.0.0.22")
+	env := twostores.Start(t)
+	relay := postfix.Start(t, postfix.WithXCLIENTHosts("127.0.0.1"))
+	dir := t.TempDir()
+	popAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	files := map[string]string{
+		"AService.cfg": fmt.Sprintf("default:ServiceList PopProxyAService@%s SmtpProxyAService@%s\n", popAddr, smtpAddr),
+		"PopProxyAService.cfg": fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
+default:BindDN "%s"
+default:BindPass %s
+default:BacksidePort %d
+default:HostedDomains no
+default:AuthService yes
+default:AuthServiceTTL 600
+default:BGExcluded 127.0.0.0/8
+`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port),
+		"SmtpProxyAService.cfg": fmt.Sprintf(`default:SmtpRelays %s
+default:SmtpRelayAnnounce xclient
+default:Timeout 600
+`, relay.Addr()),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDaemon(t, "AService", []string{"-c", dir}, smtpAddr)
+
+	// bob reads his mail with POP from 127.0.0.21.
+	bob := twostores.User("bob")
+	pop := dialFrom(t, "127.0.0.21", popAddr)
+	for _, step := range []struct{ send, want string }{
+		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bob.Password, "+OK"}, {"QUIT", "+OK"},
+	} {
+		if got := pop.say(step.send); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("POP %q: %q", step.send, got)
+		}
+	}
+
+	// From the same address, mail to a remote domain is accepted without
+	// SMTP AUTH; from another address it is refused by the relay.
+	for _, c := range []struct {
+		from string
+		want string
+	}{{"127.0.0.21", "250"}, {"127.0.0.22", "554"}} {
+		smtp := dialFrom(t, c.from, smtpAddr)
+		steps := []struct{ send, want string }{
+			{"", "220"}, {"EHLO client.example", "250"}, {"MAIL FROM:<bob@example.com>", "250"},
+			{"RCPT TO:<someone@remote.example>", c.want},
+		}
+		for _, step := range steps {
+			if got := smtp.say(step.send); !strings.HasPrefix(got, step.want) {
+				t.Errorf("SMTP from %s %q: %q, want %s", c.from, step.send, got, step.want)
+				break
+			}
+		}
+		smtp.say("QUIT")
+	}
+	relay.WaitLog(t, "client=unknown[127.0.0.21], sasl_method=XCLIENT, sasl_username=bob")
+}
+
+// lineConn is a line-at-a-time client for POP and SMTP dialogues.
+type lineConn struct {
+	t *testing.T
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialFrom(t *testing.T, from, addr string) *lineConn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &lineConn{t: t, c: c, r: bufio.NewReader(c)}
+}
+
+// say sends a line (none if empty) and returns the reply; for a multi-line
+// SMTP reply, its last line.
+func (l *lineConn) say(line string) string {
+	l.t.Helper()
+	if line != "" {
+		fmt.Fprintf(l.c, "%s\r\n", line)
+	}
+	for {
+		l.c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		s, err := l.r.ReadString('\n')
+		if err != nil {
+			l.t.Fatalf("after %q: %v", line, err)
+		}
+		if len(s) >= 4 && s[3] == '-' {
+			continue
+		}
+		return strings.TrimRight(s, "\r\n")
+	}
+}
