@@ -292,3 +292,17 @@ func read(t *testing.T, dir, name string) string {
 	}
 	return string(b)
 }
+
+// A Netscape front end with SSL listens on SSLListenPort; that is not a
+// port missing from ServiceList.
+func TestFrontEndSSLNoFalseWarning(t *testing.T) {
+	set := func(p *param.Param, raw string) param.Setting {
+		return param.Setting{Param: p, Raw: raw, Origin: param.Origin{Kind: param.FromFlag}}
+	}
+	_, problems := LoadFrontEnd(FrontEnd{Protocol: param.IMAP, Flags: []param.Setting{set(param.SSLEnable.Param, "yes")}})
+	for _, p := range problems {
+		if p.Param == "SSLPorts" {
+			t.Errorf("false warning: %s", p)
+		}
+	}
+}

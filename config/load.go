@@ -388,7 +388,7 @@ func (l *loader) service(inst *Instance, svc *Service) {
 		l.r.add(Warning, file, line, "AuthService", "POP-before-SMTP should have PreAuth on, or any password opens the relay")
 	}
 	for _, a := range Get(v, param.SSLPorts) {
-		if !listed(inst.listenOf(svc.Protocol), a) {
+		if !listed(append(inst.listenOf(svc.Protocol), svc.Listen...), a) {
 			file, line := where(param.SSLPorts.Param)
 			l.r.add(Warning, file, line, "SSLPorts", "%s is not in ServiceList for %s, so it is never opened", a, svc.Name)
 		}

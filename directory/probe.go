@@ -1,0 +1,59 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/openmmp/mmp/cfgfmt"
+)
+
+// Probe checks directory settings before they are put to use, for
+// mmp-setup's "test the LDAP settings": it connects to the servers of u in
+// fail-over order, binds as bindDN (anonymously when bindDN is empty) and
+// reads the entry of u's base DN with a base-scope search. It returns the
+// server that answered, as scheme://host:port.
+//
+// The daemon has no use for it: its first lookup does the same work. A
+// lookup cannot stand in for it here, because a missing base DN and a user
+// who does not exist both end as proxy.ErrNoUser there, while an installer
+// must tell the two apart.
+//
+// The error names what failed: the connection (wrapping
+// proxy.ErrUnavailable), the bind, or the base DN, which does not exist or
+// is not readable by bindDN.
+func (d *Directory) Probe(ctx context.Context, u cfgfmt.LDAPURL, bindDN, bindPass string) (server string, err error) {
+	if len(u.Hosts) == 0 || u.BaseDN == "" {
+		return "", fmt.Errorf("directory: probe: LDAP URL %q has no host or no base DN", u.String())
+	}
+	p := &pool{d: d, key: poolKey{url: u.String(), bindDN: bindDN, bindPass: bindPass, kind: searchPool},
+		url: u, bindDN: bindDN, bindPass: bindPass, sem: make(chan struct{}, 1)}
+	defer p.shutdown()
+	err = d.withConn(ctx, p, func(c *conn) error {
+		server = hostID(u.Scheme, c.host)
+		_, err := c.Search(ldap.NewSearchRequest(u.BaseDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			1, d.timeLimit(), false, "(objectClass=*)", []string{"1.1"}, nil))
+		return err
+	})
+	switch {
+	case err == nil:
+		return server, nil
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		return server, fmt.Errorf("directory: base DN %q does not exist on %s (or %s may not read it)", u.BaseDN, server, identity(bindDN))
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultInsufficientAccessRights):
+		return server, fmt.Errorf("directory: %s may not read the base DN %q on %s", identity(bindDN), u.BaseDN, server)
+	}
+	if server != "" {
+		return server, fmt.Errorf("directory: reading %q on %s: %w", u.BaseDN, server, err)
+	}
+	return "", err
+}
+
+// identity names a bind DN in messages.
+func identity(bindDN string) string {
+	if bindDN == "" {
+		return "an anonymous client"
+	}
+	return fmt.Sprintf("%q", bindDN)
+}
