@@ -64,17 +64,6 @@ func (c *lru) add(key string, value any, now time.Time) {
 	c.trim()
 }
 
-// resize changes the bound, for a refresh that changed LdapCacheSize.
-func (c *lru) resize(max int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.max == max {
-		return
-	}
-	c.max = max
-	c.trim()
-}
-
 // trim evicts from the back until the bound holds; c.mu is held.
 func (c *lru) trim() {
 	for c.ll.Len() > max(c.max, 0) {

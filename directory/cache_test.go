@@ -139,15 +139,6 @@ func TestLRU(t *testing.T) {
 	if _, ok := c.get("4", now.Add(-time.Second), time.Minute); ok {
 		t.Errorf("get(4) with the clock turned back: found, want dropped")
 	}
-	c.resize(1)
-	if got := c.len(); got != 1 {
-		t.Errorf("len after resize(1) = %d, want 1", got)
-	}
-	c.resize(0)
-	c.add("x", 1, now)
-	if got := c.len(); got != 0 {
-		t.Errorf("len after resize(0) and add = %d, want 0", got)
-	}
 }
 
 // BenchmarkLookupCached measures a lookup answered from the cache: the

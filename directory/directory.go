@@ -2,6 +2,7 @@ package directory
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -59,9 +60,16 @@ type Options struct {
 	// least as fast as hundreds, and an MMP farm multiplies the number.
 	MaxConns int
 
-	// RootCAs verifies the certificates of ldaps:// servers. Nil means the
-	// system roots.
+	// RootCAs verifies the certificates of ldaps:// servers (and of
+	// ldap:// servers with StartTLS). Nil means the system roots.
 	RootCAs *x509.CertPool
+
+	// StartTLS makes every ldap:// connection start TLS (RFC 4513 §3)
+	// before it binds, with the same certificate checks as ldaps://. A
+	// server that refuses counts as down: the MMP never falls back to
+	// clear text. ldaps:// URLs are not affected. (A Go extension: Sun's
+	// MMP had ldaps:// only.)
+	StartTLS bool
 }
 
 // Directory looks users up in LDAP and checks their passwords. It is safe
@@ -74,6 +82,13 @@ type Directory struct {
 	dialTimeout time.Duration
 	maxConns    int
 	rootCAs     *x509.CertPool
+	startTLS    bool
+
+	// authKey keys the HMAC that stands for a password in the
+	// pre-authentication cache. It is random per process and never leaves
+	// it, so a memory dump does not give a table to test guesses against
+	// offline either.
+	authKey [32]byte
 
 	mu     sync.Mutex
 	pools  map[poolKey]*pool
@@ -81,9 +96,13 @@ type Directory struct {
 
 	hostMu sync.Mutex
 	hosts  map[string]*hostState // by hostID; absent means up
+	broken map[string]time.Time  // by hostID: latest failure of a connection to it
+
+	authMu sync.Mutex // orders the pre-authentication cache's check-and-replace
 
 	warnMu sync.Mutex
 	warned map[string]bool
+	asDown map[string]bool // AuthenticationServer addresses last seen failing
 }
 
 // New returns a Directory. It opens no connection: pools are created by
@@ -97,10 +116,14 @@ func New(opts Options) *Directory {
 		dialTimeout: opts.DialTimeout,
 		maxConns:    opts.MaxConns,
 		rootCAs:     opts.RootCAs,
+		startTLS:    opts.StartTLS,
 		pools:       map[poolKey]*pool{},
 		hosts:       map[string]*hostState{},
+		broken:      map[string]time.Time{},
 		warned:      map[string]bool{},
+		asDown:      map[string]bool{},
 	}
+	rand.Read(d.authKey[:]) // never fails (Go 1.24+)
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -193,20 +216,24 @@ func (d *Directory) checkStatus(what, attr, status string) error {
 
 // userAttrs lists the attributes a lookup fetches (spec §4.5), without
 // repeats: the mail host attributes first, in MailHostAttrs order.
+// userPassword is not among them even with CRAMs: ClearPassword reads it
+// when a challenge-response login needs it, so that no password sits in
+// the lookup cache or in a User that may end up in a log line.
 func userAttrs(v *config.Values) []string {
-	var out []string
-	add := func(names ...string) {
-		for _, n := range names {
-			if n != "" && !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, n) }) {
-				out = append(out, n)
-			}
+	out := addAttrs(nil, config.Get(v, param.MailHostAttrs)...)
+	out = addAttrs(out, "mailUserStatus", "inetUserStatus", "uid", config.Get(v, param.TCPAccessAttr))
+	out = addAttrs(out, config.Get(v, param.ReplayFormat).Attrs()...)
+	return addAttrs(out, config.Get(v, param.AuthenticationLdapAttributes)...)
+}
+
+// addAttrs appends the names not in list yet (compared ignoring case).
+func addAttrs(list []string, names ...string) []string {
+	for _, n := range names {
+		if n != "" && !slices.ContainsFunc(list, func(o string) bool { return strings.EqualFold(o, n) }) {
+			list = append(list, n)
 		}
 	}
-	add(config.Get(v, param.MailHostAttrs)...)
-	add("mailUserStatus", "inetUserStatus", "uid", config.Get(v, param.TCPAccessAttr))
-	add(config.Get(v, param.ReplayFormat).Attrs()...)
-	add(config.Get(v, param.AuthenticationLdapAttributes)...)
-	return out
+	return list
 }
 
 // filterValues returns the Expand callback of a search format for q: the
@@ -244,12 +271,15 @@ type cachedUser struct {
 	user *proxy.User
 }
 
-// Lookup finds the user of q (spec §4.5): the domain node first with
+// Lookup finds the user of q (spec §4.5): the hosted domain first with
 // HostedDomains, then exactly one user entry, whose status must allow a
-// login and which must name a mail host. The error wraps proxy.ErrNoUser
-// (no entry, several, refused status, no mail host) or
-// proxy.ErrUnavailable (directory unreachable or too slow, account on
-// hold, configuration the server rejects).
+// login and which must name a mail host. User.Attrs holds the attributes
+// fetched (keys in lower case) and, for a hosted domain, the domain's
+// under the AttrDomain* keys. The error wraps proxy.ErrNoUser (no such
+// domain or entry, several entries, refused status, no mail host) or
+// proxy.ErrUnavailable (directory unreachable or too slow, account or
+// domain on hold, configuration the server rejects, a domain claimed by
+// several organizations).
 func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, error) {
 	v := q.Values
 	if v == nil {
@@ -266,15 +296,27 @@ func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, err
 	if err != nil {
 		return nil, err
 	}
-	filter := cfgfmt.FilterText(plan.format.Expand(filterValues(q)))
+	fq := q
+	if dom := plan.dom; dom != nil && dom.uidSep != "" {
+		// Compound uids (Schema Reference, domainUidSeparator): the
+		// domain's entries are named uid<sep>domain, so that is what %U
+		// stands for in the filter.
+		fq.Name.User = q.Name.User + dom.uidSep + dom.name
+	}
+	filter := cfgfmt.FilterText(plan.format.Expand(filterValues(fq)))
 	attrs := userAttrs(v)
+	if plan.dom != nil {
+		attrs = addAttrs(attrs, plan.dom.replayAttrs...)
+	}
 
-	cache := p.lookupCache(config.Get(v, param.LdapCacheSize))
+	cache := p.cache(lookupCacheKind, config.Get(v, param.LdapCacheSize))
 	ttl := config.Get(v, param.LdapCacheTTL)
 	key := "u\x00" + plan.base + "\x00" + filter + "\x00" + strings.Join(attrs, ",")
 	if cache != nil && ttl > 0 {
 		if c, ok := cache.get(key, d.now(), ttl); ok {
-			return cloneUser(c.(cachedUser).user), nil
+			u := cloneUser(c.(cachedUser).user)
+			plan.dom.attach(u)
+			return u, nil
 		}
 	}
 
@@ -327,7 +369,9 @@ func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, err
 	if cache != nil && ttl > 0 {
 		cache.add(key, cachedUser{u}, d.now())
 	}
-	return cloneUser(u), nil
+	u = cloneUser(u)
+	plan.dom.attach(u)
+	return u, nil
 }
 
 // errAmbiguous stands for a search that hit its size limit of 2. It is an
@@ -383,13 +427,13 @@ func cloneUser(u *proxy.User) *proxy.User {
 	return &c
 }
 
-// Bind checks a user's password for PreAuth (spec §2.3) with a simple bind
-// as dn. It uses a pool of its own, never one bound as BindDN, since a
-// bind changes the identity of the connection it is made on. An empty
-// password is refused without asking: LDAP takes it for an
-// unauthenticated bind, which many servers let succeed (RFC 4513 §5.1.2).
-// Wrong credentials give proxy.ErrNoUser; anything else that prevented a
-// verdict gives proxy.ErrUnavailable.
+// Bind checks a password with a simple bind as dn, without the
+// pre-authentication cache (PreAuth is what sessions call). It uses a pool
+// of its own, never one bound as BindDN, since a bind changes the identity
+// of the connection it is made on. An empty password is refused without
+// asking: LDAP takes it for an unauthenticated bind, which many servers let
+// succeed (RFC 4513 §5.1.2). Wrong credentials give proxy.ErrNoUser;
+// anything else that prevented a verdict gives proxy.ErrUnavailable.
 func (d *Directory) Bind(ctx context.Context, values *config.Values, dn, password string) error {
 	if values == nil {
 		return fmt.Errorf("directory: bind without configuration values: %w", proxy.ErrUnavailable)
@@ -401,7 +445,12 @@ func (d *Directory) Bind(ctx context.Context, values *config.Values, dn, passwor
 	if err != nil {
 		return err
 	}
-	err = d.withConn(ctx, p, func(c *conn) error { return c.Bind(dn, password) })
+	return d.bind(ctx, p, dn, password)
+}
+
+// bind is Bind on the bind pool p.
+func (d *Directory) bind(ctx context.Context, p *pool, dn, password string) error {
+	err := d.withConn(ctx, p, func(c *conn) error { return c.Bind(dn, password) })
 	switch {
 	case err == nil:
 		return nil

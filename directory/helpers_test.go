@@ -120,7 +120,14 @@ func manyLDIF() string {
 // twoStores renders testdata/ldif/two-stores.ldif with the store addresses.
 func twoStores(t testing.TB) string {
 	t.Helper()
-	path := filepath.Join(testenv.RepoRoot(t), "testdata", "ldif", "two-stores.ldif")
+	return ldifFile(t, "two-stores.ldif")
+}
+
+// ldifFile renders testdata/ldif/name, a text/template, with the store
+// addresses Store1, Store2 and Store3.
+func ldifFile(t testing.TB, name string) string {
+	t.Helper()
+	path := filepath.Join(testenv.RepoRoot(t), "testdata", "ldif", name)
 	text, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +137,7 @@ func twoStores(t testing.TB) string {
 		t.Fatalf("%s: %v", path, err)
 	}
 	var b bytes.Buffer
-	if err := tmpl.Execute(&b, map[string]string{"Store1": store1, "Store2": store2}); err != nil {
+	if err := tmpl.Execute(&b, map[string]string{"Store1": store1, "Store2": store2, "Store3": store3}); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return b.String()

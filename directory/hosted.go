@@ -4,59 +4,136 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
-	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/proxy"
+)
+
+// Keys of proxy.User.Attrs that carry the attributes of the user's hosted
+// domain (HostedDomains yes) rather than of the user's entry. A colon
+// cannot occur in an LDAP attribute description (RFC 4512 §2.5), so these
+// never collide with a fetched attribute. A key is absent when the domain
+// node lacks the attribute, and all of them are absent with HostedDomains
+// no and for names without a domain.
+const (
+	// AttrDomainName is the domain's canonical name: its
+	// sunPreferredDomain, or else the name its DC-tree node stands for
+	// (Schema 1) or the domain the client named (Schema 2). It differs
+	// from the login's domain (%V) for alias domains and uplevel matches.
+	AttrDomainName = "domain:name"
+	// AttrDomainDN is the DN of the domain node (Schema 1, after
+	// following aliases) or organization (Schema 2).
+	AttrDomainDN = "domain:dn"
+	// AttrDomainPreAuth is mailAccessProxyPreAuth as stored ("yes" or
+	// "no"): it overrides PreAuth for the users of the domain (spec §2.3).
+	AttrDomainPreAuth = "domain:mailaccessproxypreauth"
+	// AttrDomainReplay is mailAccessProxyReplay, which overrides
+	// ReplayFormat (spec §2.3). The Schema Reference writes a user
+	// attribute as %[attr]; the value given here is rewritten to the
+	// ReplayFormat syntax %A[attr], and the attributes it names have been
+	// fetched with the user. A value that does not parse is left out
+	// (and logged), so that ReplayFormat applies.
+	AttrDomainReplay = "domain:mailaccessproxyreplay"
+	// AttrDomainAllowedServiceAccess holds the values of
+	// mailDomainAllowedServiceAccess: access filters, in the syntax of
+	// mailAllowedServiceAccess, for every user of the domain.
+	AttrDomainAllowedServiceAccess = "domain:maildomainallowedserviceaccess"
 )
 
 // maxAliasHops bounds how many aliasedObjectName links a domain lookup
 // follows, so that two aliases naming each other cannot loop.
 const maxAliasHops = 4
 
+// maxDomainMatches is the size limit of the Schema 2 domain search: one
+// more than the one organization that may match, to see that there are
+// several.
+const maxDomainMatches = 2
+
 // searchPlan is where and how to search for a user.
 type searchPlan struct {
 	base       string
 	format     cfgfmt.Format
-	formatName string // the parameter or attribute the format came from, for messages
+	formatName string      // the parameter or attribute the format came from, for messages
+	dom        *domainInfo // nil unless the name's hosted domain was found
 }
 
-// domainInfo is what a lookup needs from a Schema 1 domain node.
+// domainInfo is what a lookup needs from a hosted domain's node. It is
+// cached, and never changed once built.
 type domainInfo struct {
-	dn         string
-	base       string // inetDomainBaseDN, or dn itself
-	filter     string // inetDomainSearchFilter, "" if absent
-	inetStatus string
-	mailStatus string
+	name        string // canonical name, see AttrDomainName
+	dn          string
+	base        string // the user subtree
+	filter      string // inetDomainSearchFilter, "" if absent
+	inetStatus  string
+	mailStatus  string
+	uidSep      string // domainUidSeparator (Schema 1 only), "" if absent
+	preAuth     string
+	replay      string // mailAccessProxyReplay in ReplayFormat syntax, "" if absent or bad
+	replayAttrs []string
+	allowed     []string
+}
+
+// attach copies the domain's attributes into u.Attrs under the
+// AttrDomain* keys. A nil domain attaches nothing.
+func (dom *domainInfo) attach(u *proxy.User) {
+	if dom == nil {
+		return
+	}
+	set := func(k string, v ...string) {
+		if len(v) > 0 && v[0] != "" {
+			u.Attrs[k] = slices.Clone(v)
+		}
+	}
+	set(AttrDomainName, dom.name)
+	set(AttrDomainDN, dom.dn)
+	set(AttrDomainPreAuth, dom.preAuth)
+	set(AttrDomainReplay, dom.replay)
+	set(AttrDomainAllowedServiceAccess, dom.allowed...)
 }
 
 // domainAttrs are read from a domain node.
-var domainAttrs = []string{"inetDomainBaseDN", "inetDomainSearchFilter", "inetDomainStatus", "mailDomainStatus", "aliasedObjectName"}
+var domainAttrs = []string{
+	"objectClass", "aliasedObjectName", "inetDomainBaseDN", "inetDomainSearchFilter",
+	"inetDomainStatus", "mailDomainStatus", "domainUidSeparator", "sunPreferredDomain",
+	"mailAccessProxyPreAuth", "mailAccessProxyReplay", "mailDomainAllowedServiceAccess",
+}
 
-// plan decides the search base and filter template for q (spec §4.5). See
-// the package documentation for what of HostedDomains is implemented.
+// plan decides the search base and filter template for q (spec §4.5); see
+// the package documentation.
 func (d *Directory) plan(ctx context.Context, p *pool, q proxy.Query) (searchPlan, error) {
 	v := q.Values
-	fallback := searchPlan{base: p.url.BaseDN, format: config.Get(v, param.SearchFormat), formatName: "SearchFormat"}
-	if !config.Get(v, param.HostedDomains) || q.Name.Domain == "" {
-		return fallback, nil
+	single := searchPlan{base: p.url.BaseDN, format: config.Get(v, param.SearchFormat), formatName: "SearchFormat"}
+	if !config.Get(v, param.HostedDomains) {
+		return single, nil
 	}
-	if config.Get(v, param.LdapSchemaLevel) != 1 {
-		d.warnOnce("schema2", "directory: LdapSchemaLevel 2 is not implemented yet; searching under the LdapUrl base with SearchFormat")
-		return fallback, nil
+	schema2 := config.Get(v, param.LdapSchemaLevel) == 2
+	if q.Name.Domain == "" {
+		// No domain and no DefaultDomain: the name is searched for as
+		// with HostedDomains no, under the tree that holds the users.
+		if schema2 {
+			single.base = d.schema2Base(v, p)
+		}
+		return single, nil
 	}
-	dom, err := d.domain(ctx, p, v, q.Name.Domain)
+	var dom *domainInfo
+	var err error
+	if schema2 {
+		dom, err = d.domain2(ctx, p, v, q.Name.Domain)
+	} else {
+		dom, err = d.domain1(ctx, p, v, q.Name.Domain)
+	}
 	if err != nil {
 		return searchPlan{}, err
 	}
 	if dom == nil {
-		logging.Notice(d.log, fmt.Sprintf("domain '%s' not found in LDAP; searching under %q with SearchFormat", q.Name.Domain, p.url.BaseDN))
-		return fallback, nil
+		d.log.Error(fmt.Sprintf("domain '%s' not found in LDAP", q.Name.Domain))
+		return searchPlan{}, fmt.Errorf("directory: domain %q not found: %w", q.Name.Domain, proxy.ErrNoUser)
 	}
 	who := fmt.Sprintf("domain '%s'", q.Name.Domain)
 	if err := d.checkStatus(who, "inetDomainStatus", dom.inetStatus); err != nil {
@@ -65,7 +142,7 @@ func (d *Directory) plan(ctx context.Context, p *pool, q proxy.Query) (searchPla
 	if err := d.checkStatus(who, "mailDomainStatus", dom.mailStatus); err != nil {
 		return searchPlan{}, err
 	}
-	plan := searchPlan{base: dom.base, format: config.Get(v, param.DomainSearchFormat), formatName: "DomainSearchFormat"}
+	plan := searchPlan{base: dom.base, format: config.Get(v, param.DomainSearchFormat), formatName: "DomainSearchFormat", dom: dom}
 	if dom.filter != "" {
 		f, err := cfgfmt.ParseFormat(dom.filter, cfgfmt.SearchEscapes)
 		if err != nil {
@@ -77,15 +154,34 @@ func (d *Directory) plan(ctx context.Context, p *pool, q proxy.Query) (searchPla
 	return plan, nil
 }
 
-// domainDN returns the Schema 1 DC-tree DN of a domain under base:
-// dc=a,dc=b,dc=c,base for a.b.c, or "" when the name is not a domain.
-func domainDN(domain, base string) string {
-	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+// schema2Base is the base of Schema 2 searches: UserGroupDN, or its old
+// name CertMapDN, or else (with a warning) the LdapUrl base.
+func (d *Directory) schema2Base(v *config.Values, p *pool) string {
+	if b := config.Get(v, param.UserGroupDN); b != "" {
+		return b
+	}
+	if b := config.Get(v, param.CertMapDN); b != "" {
+		return b
+	}
+	d.warnOnce("ugdn\x00"+p.url.BaseDN, fmt.Sprintf("directory: LdapSchemaLevel 2 without UserGroupDN; searching domains and users under the LdapUrl base %q", p.url.BaseDN))
+	return p.url.BaseDN
+}
+
+// domainLabels splits a domain name into lower-case labels, nil when it
+// is not a domain name (an empty label).
+func domainLabels(domain string) []string {
+	labels := strings.Split(strings.ToLower(strings.TrimSuffix(domain, ".")), ".")
+	if slices.Contains(labels, "") {
+		return nil
+	}
+	return labels
+}
+
+// dcDN returns the Schema 1 DC-tree DN of a domain under base:
+// dc=a,dc=b,dc=c,base for a.b.c.
+func dcDN(labels []string, base string) string {
 	var b strings.Builder
-	for _, label := range strings.Split(domain, ".") {
-		if label == "" {
-			return ""
-		}
+	for _, label := range labels {
 		b.WriteString("dc=")
 		b.WriteString(ldap.EscapeDN(label))
 		b.WriteByte(',')
@@ -93,30 +189,64 @@ func domainDN(domain, base string) string {
 	return b.String() + base
 }
 
-// domain reads the node of a hosted domain, following aliases. It returns
-// nil without error when there is no such node.
-func (d *Directory) domain(ctx context.Context, p *pool, v *config.Values, name string) (*domainInfo, error) {
-	dn := domainDN(name, p.url.BaseDN)
-	if dn == "" {
+// domain1 finds a hosted domain in the Schema 1 DC tree under the LdapUrl
+// base. The node of the name itself is read first; when there is none,
+// the left-most label is stripped and the parent tried (uplevel), as long
+// as two labels remain: a top-level domain's node (dc=com) is a container
+// of the tree, never a hosted domain. It returns nil without error when
+// no node is found.
+func (d *Directory) domain1(ctx context.Context, p *pool, v *config.Values, name string) (*domainInfo, error) {
+	labels := domainLabels(name)
+	if labels == nil {
 		return nil, nil
 	}
-	cache := p.lookupCache(config.Get(v, param.LdapCacheSize))
+	cache := p.cache(lookupCacheKind, config.Get(v, param.LdapCacheSize))
 	ttl := config.Get(v, param.LdapCacheTTL)
-	key := "d\x00" + dn
+	key := "d1\x00" + p.url.BaseDN + "\x00" + strings.Join(labels, ".")
 	if cache != nil && ttl > 0 {
 		if c, ok := cache.get(key, d.now(), ttl); ok {
 			return c.(*domainInfo), nil
 		}
 	}
+	for i := range labels {
+		if i > 0 && len(labels)-i < 2 {
+			break
+		}
+		dom, err := d.readDomainNode(ctx, p, name, dcDN(labels[i:], p.url.BaseDN))
+		if err != nil {
+			return nil, err
+		}
+		if dom == nil {
+			continue
+		}
+		if i > 0 {
+			d.debugf(ctx, "directory: domain %q found as %q (uplevel)", name, dom.name)
+		}
+		if cache != nil && ttl > 0 {
+			cache.add(key, dom, d.now())
+		}
+		return dom, nil
+	}
+	return nil, nil
+}
+
+// readDomainNode reads one DC-tree node, following aliasedObjectName. It
+// returns nil without error when the node does not exist or is not a
+// hosted domain (a plain container of the tree such as dc=com, which has
+// neither inetDomain nor mailDomain nor inetDomainBaseDN).
+func (d *Directory) readDomainNode(ctx context.Context, p *pool, name, dn string) (*domainInfo, error) {
 	for hop := 0; ; hop++ {
 		e, err := d.readEntry(ctx, p, dn, domainAttrs)
-		if err != nil {
-			if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-				return nil, nil
+		switch {
+		case err == nil:
+		case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+			if hop > 0 {
+				d.warnOnce("alias\x00"+dn, fmt.Sprintf("directory: domain %q: the alias target %q does not exist", name, dn))
 			}
-			if errors.Is(err, proxy.ErrUnavailable) {
-				return nil, err
-			}
+			return nil, nil
+		case errors.Is(err, proxy.ErrUnavailable):
+			return nil, err
+		default:
 			return nil, fmt.Errorf("directory: read domain %q: %w: %w", dn, err, proxy.ErrUnavailable)
 		}
 		if e == nil {
@@ -130,21 +260,169 @@ func (d *Directory) domain(ctx context.Context, p *pool, v *config.Values, name 
 			dn = alias
 			continue
 		}
-		dom := &domainInfo{
-			dn:         e.DN,
-			base:       e.GetEqualFoldAttributeValue("inetDomainBaseDN"),
-			filter:     e.GetEqualFoldAttributeValue("inetDomainSearchFilter"),
-			inetStatus: e.GetEqualFoldAttributeValue("inetDomainStatus"),
-			mailStatus: e.GetEqualFoldAttributeValue("mailDomainStatus"),
+		if !isDomainNode(e) {
+			d.debugf(ctx, "directory: %q is not a hosted domain node", e.DN)
+			return nil, nil
 		}
-		if dom.base == "" {
-			dom.base = e.DN
+		dom := d.newDomainInfo(e, true)
+		if dom.name == "" {
+			dom.name = dcName(e.DN, p.url.BaseDN)
 		}
-		if cache != nil && ttl > 0 {
-			cache.add(key, dom, d.now())
+		if dom.name == "" {
+			dom.name = strings.ToLower(name)
 		}
 		return dom, nil
 	}
+}
+
+// isDomainNode tells a hosted domain's node from the containers of the DC
+// tree.
+func isDomainNode(e *ldap.Entry) bool {
+	for _, oc := range e.GetEqualFoldAttributeValues("objectClass") {
+		if strings.EqualFold(oc, "inetDomain") || strings.EqualFold(oc, "mailDomain") {
+			return true
+		}
+	}
+	return e.GetEqualFoldAttributeValue("inetDomainBaseDN") != ""
+}
+
+// dcName returns the domain name a DC-tree DN stands for under base
+// (siroe.com for dc=siroe,dc=com,o=internet), or "" when dn is not such a
+// DN.
+func dcName(dn, base string) string {
+	pd, err := ldap.ParseDN(dn)
+	if err != nil {
+		return ""
+	}
+	pb, err := ldap.ParseDN(base)
+	if err != nil || !pb.AncestorOfFold(pd) {
+		return ""
+	}
+	var labels []string
+	for _, rdn := range pd.RDNs[:len(pd.RDNs)-len(pb.RDNs)] {
+		if len(rdn.Attributes) != 1 || !strings.EqualFold(rdn.Attributes[0].Type, "dc") {
+			return ""
+		}
+		labels = append(labels, strings.ToLower(rdn.Attributes[0].Value))
+	}
+	return strings.Join(labels, ".")
+}
+
+// newDomainInfo builds the domainInfo of a domain node or organization e.
+// domainUidSeparator is honoured only for Schema 1 (schema1), as the
+// Schema Reference defines it.
+func (d *Directory) newDomainInfo(e *ldap.Entry, schema1 bool) *domainInfo {
+	dom := &domainInfo{
+		name:       strings.ToLower(e.GetEqualFoldAttributeValue("sunPreferredDomain")),
+		dn:         e.DN,
+		base:       e.GetEqualFoldAttributeValue("inetDomainBaseDN"),
+		filter:     e.GetEqualFoldAttributeValue("inetDomainSearchFilter"),
+		inetStatus: e.GetEqualFoldAttributeValue("inetDomainStatus"),
+		mailStatus: e.GetEqualFoldAttributeValue("mailDomainStatus"),
+		preAuth:    strings.TrimSpace(e.GetEqualFoldAttributeValue("mailAccessProxyPreAuth")),
+		allowed:    slices.Clip(e.GetEqualFoldAttributeValues("mailDomainAllowedServiceAccess")),
+	}
+	if schema1 {
+		dom.uidSep = e.GetEqualFoldAttributeValue("domainUidSeparator")
+	}
+	if dom.base == "" || !schema1 {
+		// Schema 2: the organization is the user subtree (spec §4.5).
+		dom.base = e.DN
+	}
+	if r := e.GetEqualFoldAttributeValue("mailAccessProxyReplay"); r != "" {
+		text := sunReplay(r)
+		f, err := cfgfmt.ParseFormat(text, cfgfmt.ReplayEscapes)
+		if err != nil {
+			d.warnOnce("replay\x00"+e.DN, fmt.Sprintf("directory: ignoring mailAccessProxyReplay %q of %q: %v", r, e.DN, err))
+		} else {
+			dom.replay, dom.replayAttrs = text, f.Attrs()
+		}
+	}
+	return dom
+}
+
+// sunReplay rewrites the Schema Reference's %[attr] (a user attribute in
+// mailAccessProxyReplay) as ReplayFormat's %A[attr]. %% stays.
+func sunReplay(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] != '%' || i+1 >= len(s) {
+			continue
+		}
+		switch s[i+1] {
+		case '%':
+			b.WriteByte('%')
+			i++
+		case '[':
+			b.WriteByte('A')
+		}
+	}
+	return b.String()
+}
+
+// domain2 finds a hosted domain in Sun LDAP Schema 2: the organization
+// below UserGroupDN whose sunPreferredDomain or associatedDomain is the
+// name. It returns nil without error when none is. Several organizations
+// claiming one domain is a directory error that no guess can fix: the
+// login is refused as temporarily unavailable and the error logged.
+func (d *Directory) domain2(ctx context.Context, p *pool, v *config.Values, name string) (*domainInfo, error) {
+	labels := domainLabels(name)
+	if labels == nil {
+		return nil, nil
+	}
+	canon := strings.Join(labels, ".")
+	base := d.schema2Base(v, p)
+	cache := p.cache(lookupCacheKind, config.Get(v, param.LdapCacheSize))
+	ttl := config.Get(v, param.LdapCacheTTL)
+	key := "d2\x00" + base + "\x00" + canon
+	if cache != nil && ttl > 0 {
+		if c, ok := cache.get(key, d.now(), ttl); ok {
+			return c.(*domainInfo), nil
+		}
+	}
+	esc := ldap.EscapeFilter(canon)
+	filter := "(&(objectClass=sunManagedOrganization)(|(sunPreferredDomain=" + esc + ")(associatedDomain=" + esc + ")))"
+	d.debugf(ctx, "directory: search %q under %q on %s", filter, base, p.url)
+	var res *ldap.SearchResult
+	err := d.withConn(ctx, p, func(c *conn) error {
+		var err error
+		res, err = c.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			maxDomainMatches, d.timeLimit(), false, filter, domainAttrs, nil))
+		if errors.Is(err, ldap.ErrSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			return errAmbiguous
+		}
+		return err
+	})
+	var dns []string
+	if res != nil {
+		for _, e := range res.Entries {
+			dns = append(dns, e.DN)
+		}
+	}
+	switch {
+	case errors.Is(err, errAmbiguous) || err == nil && len(dns) > 1:
+		d.log.Error(fmt.Sprintf("domain '%s': more than one organization under %q has it as sunPreferredDomain or associatedDomain (%s); refusing its users",
+			name, base, strings.Join(dns, "; ")))
+		return nil, fmt.Errorf("directory: domain %q: several organizations under %q: %w", name, base, proxy.ErrUnavailable)
+	case errors.Is(err, proxy.ErrUnavailable):
+		return nil, err
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		d.log.Error(fmt.Sprintf("directory: UserGroupDN %q does not exist on %s", base, p.url))
+		return nil, fmt.Errorf("directory: domain search base %q does not exist: %w", base, proxy.ErrUnavailable)
+	case err != nil:
+		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, base, err, proxy.ErrUnavailable)
+	case len(dns) == 0:
+		return nil, nil
+	}
+	dom := d.newDomainInfo(res.Entries[0], false)
+	if dom.name == "" {
+		dom.name = canon
+	}
+	if cache != nil && ttl > 0 {
+		cache.add(key, dom, d.now())
+	}
+	return dom, nil
 }
 
 // readEntry reads one entry by DN (a base-scope search), nil if the server

@@ -77,12 +77,16 @@ func TestLookup(t *testing.T) {
 			wantDN: "uid=judy,ou=Org,o=internet", wantHost: []string{store3}},
 		{name: "hosted domain on hold", login: "judy@held.org", settings: hosted, wantErr: "ErrUnavailable"},
 		{name: "hosted domain inactive", login: "judy@gone.org", settings: hosted, wantErr: "ErrNoUser"},
-		{name: "hosted domain missing falls back", login: "henry@example.info", settings: hosted,
-			wantDN: "uid=henry@example.info,ou=People,o=internet", wantHost: []string{store2}},
-		{name: "hosted odd domain falls back", login: "alice@a..b", settings: hosted, wantErr: "ErrNoUser"},
+		// Spec §4.5: a domain that is not in the directory fails the
+		// login; the name is not searched for anywhere else.
+		{name: "hosted domain missing", login: "henry@example.info", settings: hosted, wantErr: "ErrNoUser"},
+		{name: "hosted odd domain", login: "alice@a..b", settings: hosted, wantErr: "ErrNoUser"},
 		{name: "hosted injection in domain", login: "alice@x,dc=com", settings: hosted, wantErr: "ErrNoUser"},
-		{name: "schema 2 falls back", login: "henry@example.info", settings: append([]string{"LdapSchemaLevel", "2"}, hosted...),
-			wantDN: "uid=henry@example.info,ou=People,o=internet", wantHost: []string{store2}},
+		{name: "schema 2 domain missing", login: "henry@example.info",
+			settings: append([]string{"LdapSchemaLevel", "2", "UserGroupDN", "o=internet"}, hosted...), wantErr: "ErrNoUser"},
+		{name: "schema 2", login: "alice@example.com",
+			settings: append([]string{"LdapSchemaLevel", "2", "UserGroupDN", "o=internet"}, hosted...),
+			wantDN:   "uid=alice,ou=People,o=internet", wantHost: []string{store1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,7 +358,7 @@ func TestFilterValues(t *testing.T) {
 	}
 }
 
-func TestDomainDN(t *testing.T) {
+func TestDCDN(t *testing.T) {
 	for domain, want := range map[string]string{
 		"example.com":  "dc=example,dc=com,o=internet",
 		"Example.COM.": "dc=example,dc=com,o=internet",
@@ -363,8 +367,12 @@ func TestDomainDN(t *testing.T) {
 		"a..b":         "",
 		".":            "",
 	} {
-		if got := domainDN(domain, "o=internet"); got != want {
-			t.Errorf("domainDN(%q, o=internet) = %q, want %q", domain, got, want)
+		got := ""
+		if labels := domainLabels(domain); labels != nil {
+			got = dcDN(labels, "o=internet")
+		}
+		if got != want {
+			t.Errorf("dcDN(domainLabels(%q), o=internet) = %q, want %q", domain, got, want)
 		}
 	}
 }

@@ -66,7 +66,28 @@ type pool struct {
 	lastUsed time.Time
 
 	cacheMu sync.Mutex
-	cache   *lru // nil for bind pools and when caching is off
+	caches  map[cacheID]*cacheSlot
+}
+
+// cacheID names one cache of a pool. A pool has one cache per size in
+// use: two vdmap domains that share a directory and identity but not
+// LdapCacheSize (or AuthCacheSize) must not trim each other's cache on
+// every login, so each size gets a cache of its own.
+type cacheID struct {
+	kind cacheKind
+	size int
+}
+
+type cacheKind uint8
+
+const (
+	lookupCacheKind cacheKind = iota // users and domains, LdapCacheSize
+	authCacheKind                    // successful pre-authentications, AuthCacheSize
+)
+
+type cacheSlot struct {
+	c    *lru
+	used time.Time
 }
 
 // conn is one LDAP connection of a pool.
@@ -99,7 +120,7 @@ func (p *pool) get(ctx context.Context, avoid string) (*conn, error) {
 	for len(p.idle) > 0 {
 		last := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
-		if last.IsClosing() || refresh > 0 && now.Sub(last.born) >= refresh {
+		if last.IsClosing() || refresh > 0 && now.Sub(last.born) >= refresh || p.d.brokenSince(p.url.Scheme, last.host, last.born) {
 			stale = append(stale, last)
 			continue
 		}
@@ -190,20 +211,52 @@ func (p *pool) idleFor(now time.Time) time.Duration {
 	return now.Sub(p.lastUsed)
 }
 
-// lookupCache returns the pool's cache sized for size entries, or nil
-// when caching is off.
-func (p *pool) lookupCache(size int) *lru {
-	p.cacheMu.Lock()
-	defer p.cacheMu.Unlock()
+// cache returns the pool's cache of kind with room for size entries, or
+// nil when size is 0 (caching off). A cache nobody asked for during
+// poolIdleLimit (a size a refresh replaced) is dropped when another one is
+// created.
+func (p *pool) cache(kind cacheKind, size int) *lru {
 	if size <= 0 {
 		return nil
 	}
-	if p.cache == nil {
-		p.cache = newLRU(size)
-	} else {
-		p.cache.resize(size)
+	now := time.Now()
+	id := cacheID{kind, size}
+	p.cacheMu.Lock()
+	defer p.cacheMu.Unlock()
+	if sl := p.caches[id]; sl != nil {
+		sl.used = now
+		return sl.c
 	}
-	return p.cache
+	if p.caches == nil {
+		p.caches = map[cacheID]*cacheSlot{}
+	}
+	for k, sl := range p.caches {
+		if now.Sub(sl.used) > poolIdleLimit {
+			delete(p.caches, k)
+		}
+	}
+	sl := &cacheSlot{c: newLRU(size), used: now}
+	p.caches[id] = sl
+	return sl.c
+}
+
+// markBroken records that a connection to host failed: connections to it
+// that are older than now are not handed out again, whether they were idle
+// or in use at the time. A server that was restarted or stopped has closed
+// all of them, and a login that got one of those on its retry would fail.
+func (d *Directory) markBroken(scheme, host string) {
+	d.hostMu.Lock()
+	d.broken[hostID(scheme, host)] = time.Now()
+	d.hostMu.Unlock()
+}
+
+// brokenSince reports whether a connection to host born at born predates
+// the host's latest failure.
+func (d *Directory) brokenSince(scheme, host string, born time.Time) bool {
+	d.hostMu.Lock()
+	defer d.hostMu.Unlock()
+	at, ok := d.broken[hostID(scheme, host)]
+	return ok && !born.After(at)
 }
 
 // hostState is what the Directory remembers about one server.
@@ -312,8 +365,10 @@ func joinErrs(errs []error) error {
 	return fmt.Errorf(strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; "), args...)
 }
 
-// connect dials one host, with TLS for ldaps://, and binds as the pool's
-// BindDN (anonymous when it is empty: no bind at all).
+// connect dials one host, with TLS for ldaps:// (or StartTLS for ldap://
+// when Options.StartTLS is set), and binds as the pool's BindDN (anonymous
+// when it is empty: no bind at all). Nothing, the BindPass least of all, is
+// sent in clear text when TLS was asked for and failed.
 func (d *Directory) connect(ctx context.Context, p *pool, host string) (*conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, d.dialTimeout)
 	defer cancel()
@@ -334,6 +389,18 @@ func (d *Directory) connect(ctx context.Context, p *pool, host string) (*conn, e
 	lc := ldap.NewConn(nc, isTLS)
 	lc.Start()
 	c := &conn{Conn: lc, host: host, born: time.Now()}
+	if !isTLS && d.startTLS {
+		// go-ldap waits for the StartTLS answer and runs the handshake
+		// without a timeout of its own: the deadline on the socket is
+		// what bounds them.
+		nc.SetDeadline(time.Now().Add(d.opTimeout))
+		err := d.run(ctx, c, func() error { return c.StartTLS(d.tlsConfig(host)) })
+		if err != nil {
+			p.close(c)
+			return nil, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("StartTLS: %w", err))
+		}
+		nc.SetDeadline(time.Time{})
+	}
 	if p.bindDN != "" {
 		if err := d.run(ctx, c, func() error { return c.Bind(p.bindDN, p.bindPass) }); err != nil {
 			p.close(c)
@@ -415,14 +482,25 @@ func isNetwork(err error) bool {
 	return err != nil
 }
 
-// withConn runs op on a connection of p, retrying once on a fresh
-// connection after a network error. Errors the server answered are
-// returned as they are, for the caller to classify; anything else becomes
+// maxAttempts bounds the tries of one operation: the first, a retry on a
+// fresh connection, and a last one for the login that drew, on its retry,
+// a connection that died in the same event (a stopped server closes all
+// of them at once). Timeouts allow two attempts only, so that a hung
+// directory costs a login at most two OpTimeouts.
+const (
+	maxAttempts = 3
+	maxTimeouts = 2
+)
+
+// withConn runs op on a connection of p, retrying on a fresh connection
+// after a network error. Errors the server answered are returned as they
+// are, for the caller to classify; anything else becomes
 // proxy.ErrUnavailable.
 func (d *Directory) withConn(ctx context.Context, p *pool, op func(c *conn) error) error {
 	avoid := ""
+	timeouts := 0
 	var last error
-	for attempt := 0; attempt < 2; attempt++ {
+	for attempt := 0; attempt < maxAttempts && timeouts < maxTimeouts; attempt++ {
 		c, err := p.get(ctx, avoid)
 		if err != nil {
 			if last != nil {
@@ -445,10 +523,16 @@ func (d *Directory) withConn(ctx context.Context, p *pool, op func(c *conn) erro
 			}
 			return err
 		}
+		if ctx.Err() == nil {
+			// (A cancelled context closed the connection itself: not the
+			// server's fault.)
+			d.markBroken(p.url.Scheme, c.host)
+		}
 		p.discard(c, true)
 		last = fmt.Errorf("%s: %w", hostID(p.url.Scheme, c.host), err)
 		if te := (*timeoutError)(nil); errors.As(err, &te) {
 			avoid = c.host
+			timeouts++
 		}
 		if ctx.Err() != nil {
 			break

@@ -1,0 +1,200 @@
+package directory
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/proxy"
+)
+
+// The AuthenticationServer protocol.
+//
+// Sun's MMP asked a third-party authentication service (AuthenticationServer,
+// host:port) instead of binding as the user; its protocol was described in
+// authserver.txt of the SDK (examples/tpauthsdk), which is lost (spec §2.3,
+// [P]). This is the Go MMP's own protocol, deliberately simple enough to
+// implement in a few lines of any language.
+//
+// The MMP opens one TCP connection per pre-authentication, sends one
+// request line and reads one reply line, then closes the connection:
+//
+//	request = "AUTH" SP login SP password64 SP client SP server *(SP attr "=" value) CRLF
+//	reply   = ("OK" / "NO" / "TEMP") [SP text] CRLF
+//
+//   - login is the login name with its domain (proxy.Name.Canon: user,
+//     CanonicalVirtualDomainDelim, domain, after DefaultDomain), and value
+//     is a value of a user attribute; both are written with every byte
+//     that is a control character, a blank, "%" or not ASCII as %XX
+//     (upper-case hexadecimal), so that neither contains a blank.
+//   - password64 is the password in standard base64 (RFC 4648 §4), which
+//     the MMP never writes anywhere else.
+//   - client and server are the client's address and the address it
+//     reached (IPv4 dotted quad, IPv6 RFC 5952), or "-" when unknown.
+//   - The attributes are "dn", the user's entry, then each value of each
+//     attribute of AuthenticationLdapAttributes the entry has, in that
+//     order, the name in lower case; an attribute with several values is
+//     repeated.
+//   - OK accepts the password; NO refuses it (the client is told its login
+//     failed, and BadGuys counts it); TEMP means no verdict now (the client
+//     is told to try later). text is for the log only. Any other reply, a
+//     reply line longer than maxAuthReply bytes, a connection that cannot
+//     be made, or no reply within the directory's OpTimeout is treated as
+//     TEMP.
+//
+// Example, for joe@siroe.com with AuthenticationLdapAttributes "mail":
+//
+//	C: AUTH joe@siroe.com c2VjcmV0 203.0.113.9 192.168.10.5 dn=uid=joe,ou=People,o=siroe.com mail=joe@siroe.com
+//	S: OK
+
+// maxAuthReply bounds the reply line of an AuthenticationServer.
+const maxAuthReply = 1024
+
+// askAuthServer asks the AuthenticationServer at addr about u's password.
+// Results are not cached: a service that accepts one-time passwords must
+// see each of them, and its own lockout policy every attempt.
+func (d *Directory) askAuthServer(ctx context.Context, addr string, q proxy.Query, u *proxy.User, password string) error {
+	line := authRequest(q, u, config.Get(q.Values, param.AuthenticationLdapAttributes), password)
+	verdict, text, err := d.authExchange(ctx, addr, line)
+	if err != nil {
+		d.authServerDown(addr, err)
+		return fmt.Errorf("directory: AuthenticationServer %s: %w: %w", addr, err, proxy.ErrUnavailable)
+	}
+	d.authServerUp(addr)
+	switch verdict {
+	case "OK":
+		return nil
+	case "NO":
+		d.debugf(ctx, "directory: AuthenticationServer %s refused %q: %s", addr, u.DN, text)
+		return fmt.Errorf("directory: AuthenticationServer %s refused %q (%s): %w", addr, u.DN, text, proxy.ErrNoUser)
+	default: // TEMP
+		return fmt.Errorf("directory: AuthenticationServer %s: no verdict for %q (%s): %w", addr, u.DN, text, proxy.ErrUnavailable)
+	}
+}
+
+// authRequest builds the request line, CRLF included.
+func authRequest(q proxy.Query, u *proxy.User, attrs []string, password string) string {
+	var b strings.Builder
+	b.WriteString("AUTH ")
+	b.WriteString(authEscape(q.Name.Canon))
+	b.WriteByte(' ')
+	b.WriteString(base64.StdEncoding.EncodeToString([]byte(password)))
+	b.WriteByte(' ')
+	b.WriteString(addrText(q.Client))
+	b.WriteByte(' ')
+	b.WriteString(addrText(q.Server))
+	b.WriteString(" dn=")
+	b.WriteString(authEscape(u.DN))
+	var done []string
+	for _, a := range attrs {
+		a = strings.ToLower(a)
+		if a == "dn" || slices.Contains(done, a) {
+			continue
+		}
+		done = append(done, a)
+		for _, v := range u.Attrs[a] {
+			b.WriteByte(' ')
+			b.WriteString(a)
+			b.WriteByte('=')
+			b.WriteString(authEscape(v))
+		}
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// authEscape writes control characters, blanks, "%" and non-ASCII bytes as
+// %XX.
+func authEscape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '%' {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// authExchange sends line to addr and returns the verdict (OK, NO or
+// TEMP) and the text of the reply, within DialTimeout for the connect and
+// OpTimeout for the whole exchange, and within ctx.
+func (d *Directory) authExchange(ctx context.Context, addr, line string) (verdict, text string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opTimeout)
+	defer cancel()
+	nd := net.Dialer{Timeout: d.dialTimeout}
+	c, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", "", err
+	}
+	defer c.Close()
+	dl, _ := ctx.Deadline()
+	c.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := io.WriteString(c, line); err != nil {
+		return "", "", cmpCtxErr(ctx, err)
+	}
+	r := bufio.NewReaderSize(io.LimitReader(c, maxAuthReply+2), maxAuthReply+2)
+	reply, err := r.ReadString('\n')
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(reply) >= maxAuthReply {
+			return "", "", fmt.Errorf("reply longer than %d bytes", maxAuthReply)
+		}
+		return "", "", cmpCtxErr(ctx, err)
+	}
+	reply = strings.TrimRight(reply, "\r\n")
+	verdict, text, _ = strings.Cut(reply, " ")
+	switch v := strings.ToUpper(verdict); v {
+	case "OK", "NO", "TEMP":
+		return v, text, nil
+	}
+	if len(reply) > 80 {
+		reply = reply[:80] + "..."
+	}
+	return "", "", fmt.Errorf("unexpected reply %q", reply)
+}
+
+// cmpCtxErr names the context's error when it caused err.
+func cmpCtxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return err
+}
+
+// authServerDown logs the first failure of an AuthenticationServer, not
+// every login's; authServerUp logs its recovery.
+func (d *Directory) authServerDown(addr string, err error) {
+	d.warnMu.Lock()
+	was := d.asDown[addr]
+	d.asDown[addr] = true
+	d.warnMu.Unlock()
+	if !was {
+		d.log.Warn(fmt.Sprintf("directory: AuthenticationServer %s is not answering; pre-authentications fail as temporary until it does: %v", addr, err))
+	}
+}
+
+func (d *Directory) authServerUp(addr string) {
+	d.warnMu.Lock()
+	was := d.asDown[addr]
+	delete(d.asDown, addr)
+	d.warnMu.Unlock()
+	if was {
+		d.log.Info(fmt.Sprintf("directory: AuthenticationServer %s is answering again", addr))
+	}
+}
