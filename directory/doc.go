@@ -19,7 +19,7 @@
 //	}
 //	if preAuth { // PreAuth, or the domain's u.Attr(directory.AttrDomainPreAuth)
 //		if err := dir.PreAuth(ctx, q, u, password); err != nil { ... }
-//		log(directory.FormatPreAuthLine(time.Now(), sid, user, c, s))
+//		log(proxy.PreAuthLine(time.Now(), sid, user, c, s))
 //	}
 //	connect(u.MailHosts[0])
 //
@@ -116,7 +116,7 @@
 // password changed in the directory is refused once its entry is
 // AuthCacheTTL old, and the old password is never accepted from the cache
 // once the new one has been used. Failures and AuthenticationServer
-// answers are never cached. FormatPreAuthLine writes the S6 log line of a
+// answers are never cached. proxy.PreAuthLine writes the S6 log line of a
 // success. ClearPassword reads a clear-text userPassword (no scheme,
 // {CLEARTEXT} or {PLAIN}) for CRAM-MD5 and APOP when CRAMs is on, and
 // refuses hashed ones with a log line that names the scheme.

@@ -26,24 +26,24 @@ const (
 	// sunPreferredDomain, or else the name its DC-tree node stands for
 	// (Schema 1) or the domain the client named (Schema 2). It differs
 	// from the login's domain (%V) for alias domains and uplevel matches.
-	AttrDomainName = "domain:name"
+	AttrDomainName = proxy.AttrDomainName
 	// AttrDomainDN is the DN of the domain node (Schema 1, after
 	// following aliases) or organization (Schema 2).
-	AttrDomainDN = "domain:dn"
+	AttrDomainDN = proxy.AttrDomainDN
 	// AttrDomainPreAuth is mailAccessProxyPreAuth as stored ("yes" or
 	// "no"): it overrides PreAuth for the users of the domain (spec §2.3).
-	AttrDomainPreAuth = "domain:mailaccessproxypreauth"
+	AttrDomainPreAuth = proxy.AttrDomainPreAuth
 	// AttrDomainReplay is mailAccessProxyReplay, which overrides
 	// ReplayFormat (spec §2.3). The Schema Reference writes a user
 	// attribute as %[attr]; the value given here is rewritten to the
 	// ReplayFormat syntax %A[attr], and the attributes it names have been
 	// fetched with the user. A value that does not parse is left out
 	// (and logged), so that ReplayFormat applies.
-	AttrDomainReplay = "domain:mailaccessproxyreplay"
+	AttrDomainReplay = proxy.AttrDomainReplay
 	// AttrDomainAllowedServiceAccess holds the values of
 	// mailDomainAllowedServiceAccess: access filters, in the syntax of
 	// mailAllowedServiceAccess, for every user of the domain.
-	AttrDomainAllowedServiceAccess = "domain:maildomainallowedserviceaccess"
+	AttrDomainAllowedServiceAccess = proxy.AttrDomainAllowedServiceAccess
 )
 
 // maxAliasHops bounds how many aliasedObjectName links a domain lookup

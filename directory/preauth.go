@@ -40,7 +40,7 @@ import (
 // LDAP bind with an empty password is an unauthenticated bind that many
 // servers accept, RFC 4513 §5.1.2), or proxy.ErrUnavailable when no
 // verdict could be had (directory or AuthenticationServer down or too
-// slow). On success the session writes the line of FormatPreAuthLine.
+// slow). On success the session writes the line of proxy.PreAuthLine.
 func (d *Directory) PreAuth(ctx context.Context, q proxy.Query, u *proxy.User, password string) error {
 	v := q.Values
 	if v == nil {
@@ -108,19 +108,6 @@ func (d *Directory) passwordMAC(dn, password string) [sha256.Size]byte {
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
 	return out
-}
-
-// FormatPreAuthLine is the log line of a successful pre-authentication in
-// the Sun Messaging Server 6 form (spec §3.10):
-//
-//	20240115 093012 (sid 0x1a2b3c) joe@siroe.com pre-authenticated - 203.0.113.9, 192.168.10.5
-//
-// t is written as it is (the MMP wrote server local time: pass
-// time.Now()), sid is the session id in hexadecimal, user should include
-// the virtual domain (the login's user@domain), and addresses are written
-// without the IPv4-mapped IPv6 prefix; an invalid address is written "-".
-func FormatPreAuthLine(t time.Time, sid uint64, user string, client, server netip.Addr) string {
-	return fmt.Sprintf("%s (sid 0x%x) %s pre-authenticated - %s, %s", t.Format("20060102 150405"), sid, user, addrText(client), addrText(server))
 }
 
 func addrText(a netip.Addr) string {

@@ -39,6 +39,10 @@ func (c *conn) logIn(ctx context.Context, cr credentials) (*proxy.Store, error) 
 		return nil, errAuthFailed
 	}
 	route, err := c.s.Route(ctx, cr.user)
+	if err == nil {
+		// PreAuth: the directory checks the password before any store does.
+		err = c.s.CheckPassword(ctx, route, string(cr.pass))
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:

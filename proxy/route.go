@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
 )
@@ -32,6 +33,7 @@ type Route struct {
 	User   *User    // the directory entry
 	Replay string   // the login name to replay to the store (ReplayFormat)
 	Hosts  []string // the mail hosts, in the order to try them
+	Query  Query    // what the directory was asked, for CheckPassword
 }
 
 // Route looks a login name up: it parses the name with the session's
@@ -48,12 +50,13 @@ func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
 	if s.srv.opts.Router == nil {
 		return nil, fmt.Errorf("proxy: no directory configured: %w", ErrUnavailable)
 	}
-	u, err := s.srv.opts.Router.Lookup(ctx, Query{
+	q := Query{
 		Name:   name,
 		Client: s.ClientAddr.Addr(),
 		Server: s.ServerAddr.Addr(),
 		Values: s.Values,
-	})
+	}
+	u, err := s.srv.opts.Router.Lookup(ctx, q)
 	if err == nil && u == nil {
 		err = fmt.Errorf("proxy: directory returned no entry for %q: %w", login, ErrNoUser)
 	}
@@ -66,7 +69,7 @@ func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
 	if err := s.checkUserAccess(ctx, u, login); err != nil {
 		return nil, err
 	}
-	r := &Route{Name: name, User: u, Replay: ReplayName(name, u, s.Values)}
+	r := &Route{Name: name, User: u, Replay: ReplayName(name, u, s.Values), Query: q}
 	for _, h := range u.MailHosts {
 		if h = strings.TrimSpace(h); h != "" {
 			r.Hosts = append(r.Hosts, h)
@@ -84,9 +87,17 @@ func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
 
 // ReplayName expands ReplayFormat for a user (spec §3.8): %U user part,
 // %V domain, %s user+canonical delimiter+domain, %o the name as sent,
-// %A[attr] the first value of the user's attribute attr.
+// %A[attr] the first value of the user's attribute attr. The user's
+// domain's mailAccessProxyReplay, when it has one, takes ReplayFormat's
+// place (spec §2.3).
 func ReplayName(n Name, u *User, v *config.Values) string {
-	return config.Get(v, param.ReplayFormat).Expand(func(esc byte, arg string) string {
+	f := config.Get(v, param.ReplayFormat)
+	if text := u.Attr(AttrDomainReplay); text != "" {
+		if df, err := cfgfmt.ParseFormat(text, cfgfmt.ReplayEscapes); err == nil {
+			f = df
+		}
+	}
+	return f.Expand(func(esc byte, arg string) string {
 		switch esc {
 		case 'U':
 			return n.User
@@ -117,13 +128,24 @@ func storeAddr(host string, port int) string {
 // DialStore connects to one mail host on BacksidePort, within
 // ConnectTimeout. The connection belongs to the session until it is
 // returned in a Store or released.
+//
+// With SSLBacksidePort set, it connects to that port instead and runs a
+// TLS handshake, verifying the store's certificate for the mail host's
+// name (tlsconf.StoreOptions); the connection returned is then a
+// *tls.Conn.
 func (s *Session) DialStore(ctx context.Context, host string) (net.Conn, error) {
-	addr := storeAddr(host, config.Get(s.Values, param.BacksidePort))
+	port, tcfg := s.storeTLS(host)
+	addr := storeAddr(host, port)
 	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
 	defer cancel()
 	c, err := s.srv.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if tcfg != nil {
+		if c, err = storeHandshake(ctx, c, tcfg); err != nil {
+			return nil, err
+		}
 	}
 	if !s.trackStore(c) {
 		c.Close()
@@ -138,8 +160,8 @@ func (s *Session) DialStore(ctx context.Context, host string) (net.Conn, error) 
 // error wraps ErrStoreDown and the last failure.
 func (s *Session) ConnectStore(ctx context.Context, r *Route, hello func(net.Conn) error) (net.Conn, string, error) {
 	var last error
-	port := config.Get(s.Values, param.BacksidePort)
 	for _, h := range r.Hosts {
+		port, _ := s.storeTLS(h)
 		addr := storeAddr(h, port)
 		c, err := s.DialStore(ctx, h)
 		if err == nil && hello != nil {

@@ -69,9 +69,28 @@ func (u *User) Attr(name string) string {
 	return ""
 }
 
+// Keys of User.Attrs that carry the user's hosted-domain node, for the
+// domain's overrides (spec §2.3, §4.5). They contain a colon, which no LDAP
+// attribute name can, so they never collide with a fetched attribute.
+const (
+	AttrDomainName                 = "domain:name"                           // canonical domain name
+	AttrDomainDN                   = "domain:dn"                             // domain node or organization
+	AttrDomainPreAuth              = "domain:mailaccessproxypreauth"         // yes/no: overrides PreAuth
+	AttrDomainReplay               = "domain:mailaccessproxyreplay"          // overrides ReplayFormat (%A[attr] syntax)
+	AttrDomainAllowedServiceAccess = "domain:maildomainallowedserviceaccess" // access filters for the domain's users
+)
+
 // Router finds users; package directory implements it with LDAP.
 type Router interface {
 	Lookup(ctx context.Context, q Query) (*User, error)
+}
+
+// PreAuthenticator checks a password against the directory before the
+// store is contacted (PreAuth, spec §2.3). A Router may implement it;
+// package directory does, with an auth cache. Errors wrap ErrNoUser for a
+// wrong password and ErrUnavailable for a directory that cannot answer.
+type PreAuthenticator interface {
+	PreAuth(ctx context.Context, q Query, u *User, password string) error
 }
 
 // Lookup failures. A Router wraps one of these so that protocols can
