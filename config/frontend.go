@@ -29,7 +29,7 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	l := &loader{dir: ".", r: r}
 	ctx := fe.Protocol | param.N4
 	inst := &Instance{Dir: ".", Daemon: newValues(param.AService | param.N4)}
-	svc := &Service{Name: fe.Protocol.ServiceName(), Protocol: fe.Protocol, Section: "default",
+	svc := &Service{Dir: ".", Name: fe.Protocol.ServiceName(), Protocol: fe.Protocol, Section: "default",
 		File: "command line", Values: newValues(ctx)}
 
 	apply := func(s param.Setting) {
@@ -45,6 +45,7 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	}
 	if fe.File != "" {
 		inst.Dir = filepath.Dir(fe.File)
+		svc.Dir = inst.Dir
 		l.dir = inst.Dir
 		svc.File = fe.File
 		l.frontEndFile(fe.File, ctx, apply)

@@ -25,6 +25,7 @@ type Instance struct {
 
 // Service is one ServiceList entry with its resolved configuration.
 type Service struct {
+	Dir      string      // the instance directory: relative file names are relative to it
 	Name     string      // instance name, e.g. "ImapProxyAService"
 	Protocol param.Where // param.IMAP, param.POP or param.SMTP
 	Section  string      // cfg section it reads besides "default"
@@ -46,6 +47,15 @@ type Domain struct {
 	Values *Values // the service's values overlaid with the block's properties
 	File   string
 	Line   int
+}
+
+// Path resolves a file name given in the configuration: relative names are
+// relative to the instance directory, as everywhere in the MMP's files.
+func (s *Service) Path(name string) string {
+	if name == "" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(s.Dir, name)
 }
 
 // ForLocal returns the values for a connection that arrived on the server
@@ -89,7 +99,7 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 	seenAddr := map[string]string{}
 	for _, e := range entries {
 		proto := protocolOf(e)
-		svc := &Service{Name: e.Instance, Protocol: proto, Section: e.Section, Listen: e.Addrs,
+		svc := &Service{Dir: dir, Name: e.Instance, Protocol: proto, Section: e.Section, Listen: e.Addrs,
 			File: e.Instance + ".cfg"}
 		for _, a := range e.Addrs {
 			k := a.String()
@@ -350,7 +360,7 @@ func (l *loader) service(inst *Instance, svc *Service) {
 		}).([]netip.Prefix)
 	}
 
-	for _, p := range []*param.Param{param.SpoofMessageFile.Param, param.SSLKeyPasswdFile.Param, param.SSLClientCAPEM.Param} {
+	for _, p := range []*param.Param{param.SpoofMessageFile.Param, param.SSLKeyPasswdFile.Param, param.SSLClientCAPEM.Param, param.SSLBacksideCAPEM.Param} {
 		if name := v.Raw(p); name != "" && p.Where&svc.Protocol != 0 {
 			file, line := where(p)
 			l.mustExist(file, line, p.Name, name)

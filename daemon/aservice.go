@@ -3,33 +3,51 @@ package daemon
 import (
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/openmmp/mmp/config"
 )
 
-const aserviceUsage = `Usage: AService [-c DIR] [-check] [-f] [-pidfile FILE]
+const aserviceUsage = `Usage: AService [-c DIR] [-check] [-f] [--log-stderr] [-pidfile FILE]
 
 Runs every service listed in ServiceList of DIR/AService.cfg (IMAP, POP and
-SMTP proxies) in one process, as Sun's AService daemon did.
+SMTP proxies) in one process, as Sun's AService daemon did. It binds every
+port first, then switches to BeTheUser/BeTheGroup when started as root.
+
+AService always runs in the foreground; start-msg(8) is what puts it in
+the background. SIGHUP re-reads every file of the instance (refresh(8));
+a configuration with errors is refused and the running one kept. SIGTERM
+or SIGINT stops accepting and lets sessions finish for 30 seconds.
 
   -c DIR, --config DIR   instance configuration directory (default ./config)
   -check, --check        validate every file of the instance and exit:
                          each problem is printed as file:line: Parameter: message;
                          exit status 1 if any is an error, 0 if only warnings
-  -f, --foreground       stay in the foreground (systemd, containers)
-  -pidfile FILE          write the process id to FILE
+  -f, --foreground       accepted for systemd and scripts; AService never
+                         detaches
+  --log-stderr           write every log line to standard error as well
+                         (systemd journal, containers)
+  -pidfile FILE          write the process id to FILE once every port is open
+                         (removed at exit)
+
+If DIR/run exists, each refresh writes its outcome to
+DIR/run/AService-PID.refresh, which refresh(8) waits for.
 `
 
-var aserviceFlags = []string{"-c", "--config", "-check", "--check", "-f", "--foreground", "-pidfile", "--pidfile", "--help"}
+var aserviceFlags = []string{"-c", "--config", "-check", "--check", "-f", "--foreground", "--log-stderr", "-pidfile", "--pidfile", "--help"}
 
 // aserviceArgs is AService's parsed command line.
 type aserviceArgs struct {
 	dir        string
 	check      bool
-	foreground bool
+	foreground bool // accepted; AService never detaches (start-msg does)
+	logStderr  bool
 	pidfile    string
 }
 
@@ -58,6 +76,8 @@ func parseAService(args []string) (*aserviceArgs, bool, error) {
 			a.check = true
 		case "-f", "-foreground":
 			a.foreground = true
+		case "-log-stderr":
+			a.logStderr = true
 		case "-pidfile":
 			a.pidfile, err = value()
 		case "-h", "-help":
@@ -85,12 +105,34 @@ func runAService(cmd *cobra.Command, args []string, stdio IO) int {
 	if a.check {
 		return check(stdio.Out, a.dir)
 	}
-	inst, problems := config.Load(a.dir, config.Options{CreateMissing: true})
+	// start-msg records the pid before the daemon has read its files, so a
+	// refresh may come that early; it must not end the process (SIGHUP's
+	// default). serve takes SIGHUP over once the services run.
+	signal.Ignore(syscall.SIGHUP)
+	load := func() (*config.Instance, config.Problems) {
+		return config.Load(a.dir, config.Options{CreateMissing: true})
+	}
+	inst, problems := load()
 	printProblems(stdio.Err, "AService", problems)
 	if problems.Fatal() {
 		return ExitConfig
 	}
-	return serve(stdio, "AService", inst)
+	opts := serveOptions{reload: load, pidfile: a.pidfile}
+	if fi, err := os.Stat(filepath.Join(a.dir, "run")); err == nil && fi.IsDir() {
+		opts.statusFile = RefreshStatusFile(a.dir, os.Getpid())
+	}
+	if a.logStderr {
+		opts.stderr = &syncWriter{w: stdio.Err}
+	}
+	return serve(stdio, "AService", inst, opts)
+}
+
+// RefreshStatusFile is where AService records the outcome of each
+// refresh when the instance directory has a run directory (start-msg
+// creates it): refresh(8) removes the file, sends SIGHUP and waits for it
+// to appear again.
+func RefreshStatusFile(dir string, pid int) string {
+	return filepath.Join(dir, "run", fmt.Sprintf("AService-%d.refresh", pid))
 }
 
 // check validates an instance directory and prints every problem.

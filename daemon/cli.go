@@ -146,7 +146,8 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	if len(envErrs) > 0 {
 		return ExitConfig
 	}
-	inst, problems := config.LoadFrontEnd(config.FrontEnd{Protocol: svc, File: c.ConfigFile, Env: env, Flags: c.Settings})
+	fe := config.FrontEnd{Protocol: svc, File: c.ConfigFile, Env: env, Flags: c.Settings}
+	inst, problems := config.LoadFrontEnd(fe)
 	if c.Mode == legacy.List {
 		WriteListing(stdio.Out, inst.Services[0].Values, func(p *param.Param) bool { return legacy.Applies(p, svc) })
 		printProblems(stdio.Err, name, problems)
@@ -159,7 +160,10 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	if problems.Fatal() {
 		return ExitConfig
 	}
-	return serve(stdio, name, inst)
+	// Refresh reads the --config file again, with the environment and
+	// command line as they were at start.
+	reload := func() (*config.Instance, config.Problems) { return config.LoadFrontEnd(fe) }
+	return serve(stdio, name, inst, serveOptions{reload: reload})
 }
 
 // WriteListing prints every parameter chosen by include with its effective

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
@@ -31,13 +32,18 @@ var _ proxy.Router = (*directory.Directory)(nil)
 // serve runs the services of an instance until SIGTERM or SIGINT, then
 // drains them for ShutdownGrace. prog is "AService" for the Sun 6.x
 // daemon, else a Netscape front end (ImapProxy, PopProxy, SmtpProxy).
-func serve(stdio IO, prog string, inst *config.Instance) int {
+// SIGHUP re-reads the configuration (refresh, spec §4.8).
+func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int {
 	// Signals first: a SIGTERM that arrives once the ports are open must
-	// reach the shutdown below, not kill the process.
+	// reach the shutdown below, not kill the process; a SIGHUP must
+	// refresh, not end it.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
-	logs, err := openLogs(prog, inst)
+	logs, err := openLogs(prog, inst, opts.stderr)
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
 		return ExitRuntime
@@ -51,75 +57,85 @@ func serve(stdio IO, prog string, inst *config.Instance) int {
 	// The POP-before-SMTP memory is the process's: every POP service
 	// records into it, and an SMTP proxy in the same process reads it
 	// directly (spec §4.3.3).
-	authCache := newAuthCache(inst)
-
-	type running struct {
-		name string
-		srv  *proxy.Server
-	}
-	var servers []running
+	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16)}
 	closeAll := func() {
-		for _, r := range servers {
+		for _, r := range sup.services {
 			r.srv.Close()
 		}
 	}
-	errs := make(chan error, 16)
-	var wg sync.WaitGroup
 	for _, svc := range inst.Services {
-		name := svc.Protocol.ServiceName()
-		protocol := protocolFor(svc, inst, dir, authCache)
-		if protocol == nil {
-			msg := fmt.Sprintf("%s (%s): not yet supported; skipped", name, svc.Name)
-			fmt.Fprintf(stdio.Err, "%s: %s\n", prog, msg)
-			daemonLog.Slog().Warn(msg)
+		r, err := sup.start(svc)
+		if errors.Is(err, errUnsupported) {
+			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
 			continue
 		}
-		srv := proxy.NewServer(proxy.Options{
-			Service:  svc,
-			Protocol: protocol,
-			Router:   dir,
-			Log:      logs.forService(svc),
-		})
-		lns, err := srv.Listen()
 		if err != nil {
-			fmt.Fprintf(stdio.Err, "%s: %s: %v\n", prog, name, err)
-			logging.Critical(daemonLog.Slog(), fmt.Sprintf("%s(%s): %v", name, svc.File, err))
-			srv.Close()
+			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+			logging.Critical(daemonLog.Slog(), fmt.Sprintf("%s(%s): %v", svc.Protocol.ServiceName(), svc.File, err))
 			closeAll()
 			return ExitRuntime
 		}
-		servers = append(servers, running{name, srv})
-		for _, ln := range lns {
-			daemonLog.Slog().Info(fmt.Sprintf("%s(%s): listening on %s", name, svc.File, ln.Addr()))
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, proxy.ErrServerClosed) {
-					errs <- fmt.Errorf("%s on %s: %w", name, ln.Addr(), err)
-				}
-			}()
-		}
+		sup.services = append(sup.services, r)
 	}
-	if len(servers) == 0 {
+	if len(sup.services) == 0 {
 		fmt.Fprintf(stdio.Err, "%s: no service that can run is configured\n", prog)
 		return ExitRuntime
 	}
-
-	code := ExitOK
-	select {
-	case <-ctx.Done():
-		logging.Notice(daemonLog.Slog(), fmt.Sprintf("%s: stopping; sessions have %v to finish", prog, ShutdownGrace))
-	case err := <-errs:
+	// Every port is open: give up root before the first session.
+	var own []string
+	for _, f := range []string{opts.pidfile, opts.statusFile} {
+		if f != "" {
+			os.MkdirAll(filepath.Dir(f), 0o755) // a failure shows when writing
+			own = append(own, filepath.Dir(f))
+		}
+	}
+	// A refresh re-opens the logs as BeTheUser.
+	own = append(own, logs.paths(inst)...)
+	if warning, err := dropPrivileges(inst.Daemon, own...); err != nil {
 		fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
 		logging.Critical(daemonLog.Slog(), err.Error())
-		code = ExitRuntime
+		closeAll()
+		return ExitRuntime
+	} else if warning != "" {
+		daemonLog.Slog().Warn(warning)
+	}
+	sup.serveAll()
+	if err := writePidfile(opts.pidfile); err != nil {
+		fmt.Fprintf(stdio.Err, "%s: pid file: %v\n", prog, err)
+		logging.Critical(daemonLog.Slog(), fmt.Sprintf("pid file: %v", err))
+		closeAll()
+		sup.serving.Wait()
+		return ExitRuntime
+	}
+	if opts.pidfile != "" {
+		defer os.Remove(opts.pidfile)
+	}
+	if opts.statusFile != "" {
+		defer os.Remove(opts.statusFile)
+	}
+
+	code := ExitOK
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			logging.Notice(daemonLog.Slog(), fmt.Sprintf("%s: stopping; sessions have %v to finish", prog, ShutdownGrace))
+			break loop
+		case err := <-sup.errs:
+			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+			logging.Critical(daemonLog.Slog(), err.Error())
+			code = ExitRuntime
+			break loop
+		case <-hup:
+			refresh(sup, opts)
+		}
 	}
 	stop() // a second signal now kills the process, as users expect
 
 	grace, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	var drain sync.WaitGroup
-	for _, r := range servers {
+	for _, r := range sup.services {
 		drain.Add(1)
 		go func() {
 			defer drain.Done()
@@ -129,11 +145,56 @@ func serve(stdio IO, prog string, inst *config.Instance) int {
 		}()
 	}
 	drain.Wait()
-	wg.Wait()
-	for _, r := range servers {
+	sup.draining.Wait()
+	sup.serving.Wait()
+	for _, r := range sup.services {
 		logging.Notice(daemonLog.Slog(), fmt.Sprintf("%s: exiting", r.name))
 	}
 	return code
+}
+
+// refresh handles one SIGHUP: it reads the configuration again, applies
+// it unless it has errors, and logs and records the outcome.
+func refresh(sup *supervisor, opts serveOptions) {
+	log := sup.logs.main.Slog()
+	if opts.reload == nil {
+		log.Warn("SIGHUP: this program cannot refresh its configuration")
+		return
+	}
+	logging.Notice(log, "SIGHUP: reading the configuration again")
+	summary, failures := sup.refresh(opts.reload())
+	if summary != "" && len(failures) == 0 {
+		logging.Notice(log, "refreshed: "+summary)
+	} else {
+		if summary == "" {
+			logging.Critical(log, "refresh failed: the configuration has errors; the previous configuration is kept")
+		} else {
+			logging.Critical(log, "refreshed with errors: "+summary)
+		}
+		for _, f := range failures {
+			logging.Critical(log, "refresh: "+f)
+		}
+	}
+	if err := writeStatus(opts.statusFile, statusText(summary, failures)); err != nil {
+		log.Warn(fmt.Sprintf("refresh status file: %v", err))
+	}
+}
+
+// newServer builds the proxy.Server of one service, or returns nil for a
+// protocol the MMP does not know.
+func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
+	protocol := protocolFor(svc, s.inst, s.dir, s.authCache)
+	if protocol == nil {
+		return nil
+	}
+	srv := proxy.NewServer(proxy.Options{
+		Service:  svc,
+		Protocol: protocol,
+		Router:   s.dir,
+		Log:      s.logs.forService(svc),
+		TLS:      serviceTLS(svc, s.logs.main),
+	})
+	return srv
 }
 
 // protocolFor returns the front end of a service, or nil for a protocol
@@ -180,44 +241,38 @@ type logSet struct {
 	main     *logging.Logger
 	byProc   map[string]*logging.Logger
 	netscape bool
+	stderr   *syncWriter // --log-stderr, or nil
 }
 
-func openLogs(prog string, inst *config.Instance) (*logSet, error) {
-	ls := &logSet{byProc: map[string]*logging.Logger{}, netscape: prog != "AService"}
-	open := func(proc string, v *config.Values) (*logging.Logger, error) {
-		if lg := ls.byProc[proc]; lg != nil {
-			return lg, nil
-		}
-		dir := config.Get(v, param.LogDir)
-		if dir != "" && !filepath.IsAbs(dir) {
-			dir = filepath.Join(inst.Dir, dir)
-		}
-		lg, err := logging.Open(logging.Options{Dir: dir, Level: config.Get(v, param.LogLevel), Proc: proc})
+func openLogs(prog string, inst *config.Instance, stderr *syncWriter) (*logSet, error) {
+	ls := &logSet{byProc: map[string]*logging.Logger{}, netscape: prog != "AService", stderr: stderr}
+	for proc, v := range ls.valuesFor(inst) {
+		lg, err := logging.Open(ls.options(proc, inst, v))
 		if err != nil {
-			return nil, fmt.Errorf("log files: %w", err)
+			ls.close()
+			return ls, fmt.Errorf("log files: %w", err)
 		}
 		ls.byProc[proc] = lg
-		return lg, nil
 	}
-	var err error
+	ls.main = ls.byProc["AService"]
 	if ls.netscape {
-		v := inst.Daemon
-		if len(inst.Services) > 0 {
-			v = inst.Services[0].Values
-		}
-		ls.main, err = open("MMP", v)
-		return ls, err
-	}
-	if ls.main, err = open("AService", inst.Daemon); err != nil {
-		return ls, err
-	}
-	for _, svc := range inst.Services {
-		if _, err := open(svc.Protocol.ServiceName(), svc.Values); err != nil {
-			ls.close()
-			return ls, err
-		}
+		ls.main = ls.byProc["MMP"]
 	}
 	return ls, nil
+}
+
+// options are the logging options of one log file; a relative LogDir is
+// relative to the instance directory.
+func (ls *logSet) options(proc string, inst *config.Instance, v *config.Values) logging.Options {
+	dir := config.Get(v, param.LogDir)
+	if dir != "" && !filepath.IsAbs(dir) {
+		dir = filepath.Join(inst.Dir, dir)
+	}
+	o := logging.Options{Dir: dir, Level: config.Get(v, param.LogLevel), Proc: proc}
+	if ls.stderr != nil {
+		o.Stderr = ls.stderr
+	}
+	return o
 }
 
 // forService is the log of a service's sessions.

@@ -30,8 +30,9 @@ func (c *conn) capabilities() []string {
 	if !rev1 {
 		caps = append([]string{"IMAP4rev1"}, caps...)
 	}
-	// STARTTLS goes here once TLS exists: SSLEnable, a certificate, and
-	// !c.encrypted().
+	if c.s.StartTLSOffered() {
+		caps = append(caps, "STARTTLS")
+	}
 	if c.plainDisabled() {
 		caps = append(caps, "LOGINDISABLED")
 	} else {

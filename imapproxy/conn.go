@@ -175,7 +175,7 @@ func (c *conn) dispatch(ctx context.Context, cmd *wire.Command) (*proxy.Store, e
 			return nil, c.handleID(cmd)
 		}
 	case "STARTTLS":
-		return nil, c.handleStartTLS(cmd)
+		return nil, c.handleStartTLS(ctx, cmd)
 	case "LOGIN":
 		return c.handleLogin(ctx, cmd)
 	case "AUTHENTICATE":
@@ -202,14 +202,12 @@ func (c *conn) readResponse() ([]byte, error) {
 func storeDeadline() time.Time { return time.Now().Add(proxy.StoreTimeout) }
 
 // plainDisabled says whether clear-text passwords must be refused:
-// RestrictPlainPasswords without TLS. The MMP has no TLS yet, so the
-// connection is never encrypted; STARTTLS will change that, and
-// capabilities and LOGIN follow this one function.
+// RestrictPlainPasswords without TLS. Capabilities, LOGIN and
+// AUTHENTICATE follow this one function.
 func (c *conn) plainDisabled() bool {
 	return config.Get(c.v, param.RestrictPlainPasswords) && !c.encrypted()
 }
 
-// encrypted reports whether the client connection is protected by TLS.
-// This is the seam for STARTTLS and implicit-TLS ports: it will look at
-// the session's connection state.
-func (c *conn) encrypted() bool { return false }
+// encrypted reports whether the client connection is protected by TLS:
+// an SSLPorts port or after STARTTLS.
+func (c *conn) encrypted() bool { return c.s.TLS() }

@@ -13,6 +13,13 @@
 // the same connection; a success hands the store connection to the proxy's
 // byte pipe. Each command has its own file; replay.go is the store side.
 //
+// TLS (RFC 2595, RFC 3501 §6.2.1): with SSLEnable and a certificate
+// (tlsconf), STARTTLS is offered until the link is encrypted; octets the
+// client pipelined behind it are dropped, never executed. An SSLPorts port
+// is encrypted before the greeting (proxy.Session). RestrictPlainPasswords
+// replaces AUTH=PLAIN and AUTH=LOGIN by LOGINDISABLED and answers LOGIN and
+// AUTHENTICATE with NO [PRIVACYREQUIRED] until TLS is in effect.
+//
 // Typical usage:
 //
 //	srv := proxy.NewServer(proxy.Options{

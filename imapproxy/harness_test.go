@@ -12,6 +12,7 @@ import (
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // harness is a proxy with the IMAP protocol, an in-test Router and a fake
@@ -31,6 +32,7 @@ type setup struct {
 	listen   []string // addresses to listen on; default 127.0.0.1:0
 	greeting string   // of the fake store
 	users    map[string]string
+	storeTLS tlsconf.StoreOptions // with SSLBacksidePort
 }
 
 // storeUsers are the fake store's accounts by default.
@@ -55,10 +57,15 @@ func start(t testing.TB, su setup) *harness {
 		h.router.SetUser(name, &proxy.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
 			Attrs: map[string][]string{"uid": {name}}})
 	}
+	tc, err := tlsconf.Load(svc.Values, su.storeTLS)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.srv = proxy.NewServer(proxy.Options{
 		Service:  svc,
 		Protocol: imapproxy.New(imapproxy.Options{Host: "mmp1"}),
 		Router:   h.router,
+		TLS:      tc,
 	})
 	if len(su.listen) == 0 {
 		su.listen = []string{"127.0.0.1:0"}

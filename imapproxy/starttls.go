@@ -1,13 +1,39 @@
 package imapproxy
 
-import "github.com/openmmp/mmp/internal/wire"
+import (
+	"context"
+	"fmt"
 
-// handleStartTLS refuses STARTTLS: the MMP does not offer it yet. With
-// TLS it will answer "OK Begin TLS negotiation now", drop anything the
-// client pipelined behind the command (wire.Reader.Discard), run the
-// handshake, swap the session's client connection (proxy.Session.
-// SetClient) and the reader's source (wire.Reader.Reset), and recompute
-// the capabilities (RFC 3501 §6.2.1, RFC 2595).
-func (c *conn) handleStartTLS(cmd *wire.Command) error {
-	return errNoStartTLS
+	"github.com/openmmp/mmp/internal/wire"
+	"github.com/openmmp/mmp/logging"
+)
+
+// handleStartTLS answers STARTTLS (RFC 3501 §6.2.1, RFC 2595 §3.1): when
+// offered (SSLEnable, a certificate, not yet encrypted), "OK Begin TLS
+// negotiation now", then the handshake. Anything the client pipelined
+// behind the command was sent in clear text and may have been injected
+// by a man in the middle (CVE-2011-0411): it is dropped, never executed.
+// Afterwards the reader and writer use the *tls.Conn, and the capability
+// list is recomputed on demand (no STARTTLS, no LOGINDISABLED). A failed
+// handshake ends the session; proxy.Session.StartTLS logs it.
+func (c *conn) handleStartTLS(ctx context.Context, cmd *wire.Command) error {
+	if len(cmd.Args) != 0 {
+		return badArgs("STARTTLS takes no arguments")
+	}
+	if !c.s.StartTLSOffered() {
+		return errNoStartTLS
+	}
+	if n := c.r.Discard(); n > 0 {
+		logging.Notice(c.log, fmt.Sprintf("client %s sent %d octets behind STARTTLS before the TLS handshake; dropped", c.s.ClientAddr, n))
+	}
+	c.ok(cmd.Tag, "Begin TLS negotiation now")
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	if err := c.s.StartTLS(ctx); err != nil {
+		return errDone
+	}
+	c.r.Reset(c.s.Client)
+	c.w.Reset(c.s.Client)
+	return nil
 }

@@ -450,6 +450,18 @@ var (
 		Example: "993", Template: Commented,
 	}, parseOptionalPort)
 
+	SSLBacksideCAPEM = define(&Param{
+		Name: "SSLBacksideCAPEM", Where: I | P, Group: "SSL", Era: "Go", Type: "path",
+		Doc:     "PEM CA certificates the stores' certificates must chain to (SSLBacksidePort); unset uses the system's roots.",
+		Example: "/etc/openmmp/store-ca.pem", Template: Commented,
+	}, parsePath)
+
+	SSLBacksideVerify = define(&Param{
+		Name: "SSLBacksideVerify", Where: I | P, Group: "SSL", Era: "Go", Type: "bool",
+		Doc:     "Check the stores' certificates; no encrypts without authenticating, for self-signed lab stores only.",
+		Default: "yes", Template: Commented,
+	}, parseBool)
+
 	SSLCacheDir = define(&Param{
 		Name: "SSLCacheDir", Where: ips, Group: "SSL", Era: "S5+", Type: "directory",
 		Doc:     "NSS: directory holding the certificate database named by SSLCertPrefix.",

@@ -39,7 +39,8 @@ func configuredCapa(v *config.Values) [][]string {
 // without what depends on the connection, which is computed here so that
 // the list is always true for this connection. USER stays only while
 // clear-text passwords are allowed; SASL lists the mechanisms the MMP
-// implements (never the configured ones); STLS will be added with TLS.
+// implements (never the configured ones); STLS is offered while
+// the connection is not yet encrypted and TLS is configured.
 func (c *conn) capabilities() []string {
 	plain := !c.plainDisabled()
 	var out []string
@@ -54,8 +55,9 @@ func (c *conn) capabilities() []string {
 		}
 		out = append(out, strings.Join(l, " "))
 	}
-	// STLS goes here once TLS exists: SSLEnable, a certificate, and
-	// !c.encrypted().
+	if c.s.StartTLSOffered() {
+		out = append(out, "STLS")
+	}
 	if plain {
 		out = append(out, "SASL "+strings.Join(mechanisms, " "))
 	}

@@ -200,7 +200,7 @@ func (c *conn) dispatch(ctx context.Context, name string, args []string) (*proxy
 	case "APOP":
 		return nil, c.handleAPOP(args)
 	case "STLS":
-		return nil, c.handleSTLS(args)
+		return nil, c.handleSTLS(ctx, args)
 	case "QUIT":
 		return nil, c.handleQuit(args)
 	case "XQUERYAUTH":
@@ -233,7 +233,6 @@ func (c *conn) plainDisabled() bool {
 	return config.Get(c.v, param.RestrictPlainPasswords) && !c.encrypted()
 }
 
-// encrypted reports whether the client connection is protected by TLS.
-// This is the seam for STLS and implicit-TLS ports: it will look at the
-// session's connection state.
-func (c *conn) encrypted() bool { return false }
+// encrypted reports whether the client connection is protected by TLS:
+// an SSLPorts port or after STLS.
+func (c *conn) encrypted() bool { return c.s.TLS() }

@@ -21,6 +21,7 @@ import (
 	"github.com/openmmp/mmp/popproxy"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // popService loads a Sun 6.x style configuration with one POP service
@@ -130,11 +131,16 @@ func start(t testing.TB, su setup) *harness {
 			Attrs: map[string][]string{"uid": {name}}})
 	}
 	h.cache = authsvc.New(authsvc.Options{TTL: time.Hour})
+	tc, err := tlsconf.Load(svc.Values, tlsconf.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.srv = proxy.NewServer(proxy.Options{
 		Service:  svc,
 		Protocol: popproxy.New(popproxy.Options{Host: "mmp1", AuthCache: h.cache, Dir: su.dir}),
 		Router:   h.router,
 		Log:      lg,
+		TLS:      tc,
 	})
 	if len(su.listen) == 0 {
 		su.listen = []string{"127.0.0.1:0"}

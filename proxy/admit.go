@@ -135,9 +135,14 @@ func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
 }
 
 // checkUserAccess applies the per-user access filter, the attribute named
-// by TCPAccessAttr, after the directory lookup (spec §3.6, §4.1).
+// by TCPAccessAttr, after the directory lookup; a user without one gets
+// the filter of their domain, mailDomainAllowedServiceAccess (spec §3.6,
+// §4.1: the user's own rules are the more specific).
 func (s *Session) checkUserAccess(ctx context.Context, u *User, login string) error {
 	text := u.Attr(config.Get(s.Values, param.TCPAccessAttr))
+	if text == "" {
+		text = strings.Join(u.Attrs[AttrDomainAllowedServiceAccess], "$")
+	}
 	if text == "" {
 		return nil
 	}
@@ -177,8 +182,13 @@ func (s *Session) LoginFailed() {
 func (s *Session) LoginSucceeded() { s.srv.guards.badGuys.Success(s.ClientAddr.Addr()) }
 
 // TLS reports whether the client connection is encrypted (an SSL port or
-// after STARTTLS); access filters then see imaps, pops or smtps.
+// after STARTTLS); access filters then see imaps, pops or smtps. On an
+// SSL port it is true from the accept, so that TCPAccess, checked before
+// the handshake, already sees imaps, pops or smtps.
 func (s *Session) TLS() bool {
+	if s.implicit {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.Client.(*tls.Conn)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // Accept backoff after an error such as EMFILE: waiting gives sessions the
@@ -46,6 +47,12 @@ type Options struct {
 	// Dial connects to stores. Nil means a net.Dialer with ConnectTimeout;
 	// tests use it to count or fail connections.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// TLS is the service's TLS setup (tlsconf.Load): SSLPorts,
+	// STARTTLS/STLS and TLS to the stores. Nil means no TLS towards
+	// clients; SSLBacksidePort then still connects to stores with TLS,
+	// verified against the system's roots. SetTLS replaces it.
+	TLS *tlsconf.Config
 }
 
 // Server accepts the connections of one service. Its methods are safe for
@@ -56,6 +63,7 @@ type Server struct {
 	guards *guards // BadGuys and connection counts; survive Update
 	log    *slog.Logger
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	tls    atomic.Pointer[tlsconf.Config]
 
 	// base is cancelled by Close, so that directory lookups and store
 	// connections in progress give up at once.
@@ -84,6 +92,7 @@ func NewServer(opts Options) *Server {
 		sessions:  map[*Session]struct{}{},
 	}
 	s.svc.Store(opts.Service)
+	s.tls.Store(opts.TLS)
 	s.guards = newGuards(opts.Service)
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if opts.Log != nil {
@@ -241,7 +250,9 @@ func (s *Server) newSession(c net.Conn) *Session {
 		Log:        lg,
 		srv:        s,
 		start:      time.Now(),
+		tlsc:       s.tls.Load(),
 	}
+	sess.implicit = sess.tlsc.Implicit(local)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {

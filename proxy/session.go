@@ -13,6 +13,7 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // Protocol is the pre-login half of a proxy protocol (IMAP, POP, SMTP).
@@ -75,6 +76,9 @@ type Session struct {
 	srv    *Server
 	start  time.Time
 	piping atomic.Bool
+
+	tlsc     *tlsconf.Config // the TLS setup the session started with; may be nil
+	implicit bool            // accepted on an SSLPorts port: TLS from the start
 
 	// The client's reverse DNS name, looked up at most once (admit.go).
 	nameDone bool
@@ -162,10 +166,16 @@ func (s *Session) run(base context.Context, p Protocol) {
 	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
 	release, refusal := s.admit(ctx)
 	if refusal != "" {
-		p.Refuse(s, refusal)
+		// On an SSL port the refusal is only readable inside TLS.
+		if !s.implicit || s.implicitTLS(ctx) {
+			p.Refuse(s, refusal)
+		}
 		return
 	}
 	defer release()
+	if s.implicit && !s.implicitTLS(ctx) {
+		return
+	}
 	st, err := p.Login(ctx, s)
 	if err != nil {
 		if st != nil && st.Conn != nil {

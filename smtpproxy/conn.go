@@ -174,7 +174,7 @@ func (c *conn) dispatch(ctx context.Context, verb, arg string, line []byte) (*pr
 	case "RSET":
 		return nil, c.handleRset(arg)
 	case "STARTTLS":
-		return nil, c.handleStartTLS(arg)
+		return nil, c.handleStartTLS(ctx, arg)
 	}
 	if c.relay == nil {
 		switch verb {
@@ -214,7 +214,7 @@ func (c *conn) plainDisabled() bool {
 	return config.Get(c.v, param.RestrictPlainPasswords) && !c.s.TLS()
 }
 
-// offerStartTLS says whether the MMP offers its own STARTTLS. It never
-// does yet; with TLS support this is SSLEnable and not yet encrypted
-// (spec §4.4.1 step 6), and handleStartTLS does the upgrade.
-func (c *conn) offerStartTLS() bool { return false }
+// offerStartTLS says whether the MMP offers its own STARTTLS: SSLEnable,
+// a certificate, and not yet encrypted (spec §4.4.1 step 6);
+// handleStartTLS does the upgrade.
+func (c *conn) offerStartTLS() bool { return c.s.StartTLSOffered() }

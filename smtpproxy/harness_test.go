@@ -18,6 +18,7 @@ import (
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/smtpproxy"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // testHost is the MMP's host name in every test.
@@ -101,11 +102,17 @@ func start(t testing.TB, su setup) *harness {
 	h := &harness{t: t, dials: &dialLog{count: map[string]int{}}}
 	su.opts.Host = testHost
 	su.opts.Dial = h.dials.dial
+	svc := smtpService(t, su.settings)
+	tc, err := tlsconf.Load(svc.Values, tlsconf.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.srv = proxy.NewServer(proxy.Options{
-		Service:  smtpService(t, su.settings),
+		Service:  svc,
 		Protocol: smtpproxy.New(su.opts),
 		Router:   su.router,
 		Log:      su.log,
+		TLS:      tc,
 	})
 	if su.listen == "" {
 		su.listen = "127.0.0.1:0"

@@ -1,17 +1,44 @@
 package smtpproxy
 
-// handleStartTLS refuses STARTTLS: the MMP does not offer it yet, and the
-// relay's STARTTLS is never passed on, because TLS ends at the MMP (spec
-// §4.4.1 steps 6 and 7). With TLS it will answer "220 2.0.0 Ready to start
-// TLS", drop anything the client pipelined behind the command
-// (wire.Reader.Discard, RFC 3207 §4.2), run the handshake, swap the
-// session's client connection (proxy.Session.SetClient) and the reader's
-// source (wire.Reader.Reset), forget the EHLO (the client must send it
-// again, and the relay is introduced again with TLS=), and offerStartTLS
-// will say false.
-func (c *conn) handleStartTLS(arg string) error {
+import (
+	"context"
+	"fmt"
+
+	"github.com/openmmp/mmp/logging"
+)
+
+// handleStartTLS answers STARTTLS (RFC 3207), which ends at the MMP: the
+// relay's STARTTLS is never passed on (spec §4.4.1 steps 6 and 7). When
+// offered (SSLEnable, a certificate, not yet encrypted) the MMP answers
+// "220 2.0.0 Ready to start TLS" and runs the handshake. Anything the
+// client pipelined behind the command was sent in clear text and may have
+// been injected (RFC 3207 §4.2, CVE-2011-0411): it is dropped, never
+// executed. Afterwards everything learnt before is forgotten (RFC 3207
+// §4.2): the EHLO, an MMP login, and the relay connection itself, so that
+// the client must EHLO again (until then MAIL and the rest get "503 EHLO
+// first") and that EHLO introduces the client to a relay afresh, with
+// XPEHLO's TLS= (or XCLIENT, which Postfix accepts once per connection).
+// A failed handshake ends the session; proxy.Session.StartTLS logs it.
+func (c *conn) handleStartTLS(ctx context.Context, arg string) error {
 	if arg != "" {
 		return errNoArguments
 	}
-	return errNoStartTLS
+	if !c.offerStartTLS() {
+		return errNoStartTLS
+	}
+	if n := c.r.Discard(); n > 0 {
+		logging.Notice(c.log, fmt.Sprintf("client %s sent %d octets behind STARTTLS before the TLS handshake; dropped", c.s.ClientAddr, n))
+	}
+	c.w.WriteString("220 2.0.0 Ready to start TLS\r\n")
+	if err := c.w.Flush(); err != nil {
+		return err
+	}
+	c.dropRelay()
+	c.helo, c.esmtp, c.ehlo, c.pending, c.login = "", false, nil, false, ""
+	if err := c.s.StartTLS(ctx); err != nil {
+		return errDone
+	}
+	c.r.Reset(c.s.Client)
+	c.w.Reset(c.s.Client)
+	return nil
 }

@@ -36,6 +36,8 @@ func Pages() map[string]string {
 	pages["vdmap.5"] = vdmapPage()
 	pages["certmap.conf.5"] = certmapPage()
 	pages["ImapMMP.config.5"] = n4ConfigPage()
+	instancePages(pages)
+	pages["mmp-setup.8"] = setupPage()
 	return pages
 }
 
@@ -165,6 +167,9 @@ func frontEndPage(name string, svc param.Where) string {
 	p.pp()
 	p.text(strings.Join(envs, ", ") + ".")
 	p.text("Names are matched without regard to case.")
+	p.sh("SIGNALS")
+	p.tp(p.bold("SIGHUP"), "Refresh: read the --config file again, with the environment and command line as they were at start (they cannot change), and apply it as AService(8) does: a configuration with errors is logged and refused, the running one kept; otherwise sessions already open keep their settings and new ones get the new settings.")
+	p.tp(p.bold("SIGTERM")+", "+p.bold("SIGINT"), fmt.Sprintf("Stop accepting connections, let sessions go on for %v, then close them and exit.", daemon.ShutdownGrace))
 	exitStatus(&p)
 	p.sh("EXAMPLES")
 	p.example(name+" install -h ldap.airius.com:389 -b o=airius.com -p 143 -t 2",
@@ -189,21 +194,27 @@ func aservicePage() string {
 	p.sh("NAME")
 	p.text("AService - Messaging Multiplexor daemon running every service of an instance")
 	p.sh("SYNOPSIS")
-	p.raw(p.bold("AService") + ` [\fB\-c\fR \fIdir\fR] [\fB\-check\fR] [\fB\-f\fR] [\fB\-pidfile\fR \fIfile\fR]`)
+	p.raw(p.bold("AService") + ` [\fB\-c\fR \fIdir\fR] [\fB\-check\fR] [\fB\-f\fR] [\fB\-\-log\-stderr\fR] [\fB\-pidfile\fR \fIfile\fR]`)
 	p.sh("DESCRIPTION")
 	p.text("AService reads dir/AService.cfg and starts every protocol module of its ServiceList (IMAP, POP and SMTP proxies) in one process, each with its own configuration file, as the Sun Java System Messaging Multiplexor did. A missing X.cfg is created from X-def.cfg, and a missing X-def.cfg from the built-in template.")
 	p.sh("OPTIONS")
 	p.tp(p.bold("-c")+` \fIdir\fR, `+p.bold("--config")+` \fIdir\fR`, "Instance configuration directory; default ./config.")
 	p.tp(p.bold("-check"), "Validate every file of the instance and exit. Each problem is printed as file:line: Parameter: message, errors and warnings alike; unknown parameters get a suggestion. Nothing is written.")
-	p.tp(p.bold("-f")+", "+p.bold("--foreground"), "Stay in the foreground.")
-	p.tp(p.bold("-pidfile")+` \fIfile\fR`, "Write the process id to file.")
+	p.tp(p.bold("-f")+", "+p.bold("--foreground"), "Accepted for systemd units and scripts: AService always runs in the foreground and never detaches. start-msg(8) is what runs it in the background.")
+	p.tp(p.bold("--log-stderr"), "Write every log line to standard error as well as to the log files, for the systemd journal and containers.")
+	p.tp(p.bold("-pidfile")+` \fIfile\fR`, "Write the process id to file once every listening port is open, and remove the file at exit; start-msg(8) takes its appearance as the sign that the MMP is ready.")
+	p.sh("PRIVILEGES")
+	p.text("Started as root, AService opens every listening port first (ports below 1024 need root) and then switches to BeTheUser and BeTheGroup of AService.cfg, giving that user the directories of the pid file and refresh status file. Without BeTheUser it logs a warning and runs on as root. Log files are opened before the switch; on refresh they are re-opened as BeTheUser, so LogDir should belong to that user. A new privileged port added by a refresh cannot be opened after the switch. The systemd unit shows the alternative: run as the mail user with CAP_NET_BIND_SERVICE.")
+	p.sh("SIGNALS")
+	p.tp(p.bold("SIGHUP"), "Refresh (refresh(8)): re-read every file of the instance (the *.cfg files, vdmap, certmap.conf, ConnLimits and BGExcluded files). A configuration with errors is refused and the running one kept, each error logged as file:line: Parameter: message. Otherwise sessions already open keep their settings and new ones get the new settings; listening addresses and services added to ServiceList are opened, removed ones closed (their sessions go on); logs are re-opened with the new LogDir and LogLevel; the AService log gets a line \"refreshed:\" with a summary. If dir/run exists the outcome is also written to dir/run/AService-pid.refresh.")
+	p.tp(p.bold("SIGTERM")+", "+p.bold("SIGINT"), fmt.Sprintf("Stop accepting connections, let sessions go on for %v, then close them and exit (stop-msg(8)). A second signal ends the process at once.", daemon.ShutdownGrace))
 	exitStatus(&p)
 	p.sh("FILES")
 	for _, ctx := range []param.Where{param.AService, param.IMAP, param.POP, param.SMTP} {
 		p.tp(esc(ctx.FileName()), "and its template "+strings.TrimSuffix(ctx.FileName(), ".cfg")+"-def.cfg; see "+ctx.FileName()+"(5).")
 	}
 	p.sh("SEE ALSO")
-	p.raw(`\fBAService.cfg\fR(5), \fBImapProxyAService.cfg\fR(5), \fBPopProxyAService.cfg\fR(5), \fBSmtpProxyAService.cfg\fR(5), \fBvdmap\fR(5), \fBImapProxy\fR(8)`)
+	p.raw(`\fBAService.cfg\fR(5), \fBImapProxyAService.cfg\fR(5), \fBPopProxyAService.cfg\fR(5), \fBSmtpProxyAService.cfg\fR(5), \fBvdmap\fR(5), \fBImapProxy\fR(8), \fBstart\-msg\fR(8), \fBstop\-msg\fR(8), \fBrefresh\fR(8)`)
 	return p.String()
 }
 

@@ -1,0 +1,74 @@
+package daemon
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openmmp/mmp/internal/testenv"
+	"github.com/openmmp/mmp/internal/testenv/testcert"
+	"github.com/openmmp/mmp/internal/testenv/twostores"
+)
+
+// TestAServiceTLS: the SSL parameters of ImapProxyAService.cfg reach the
+// running service (daemon/tls.go): STARTTLS on the plain port, TLS from
+// the start on the SSLPorts port, and a login through it to Dovecot.
+func TestAServiceTLS(t *testing.T) {
+	env := twostores.Start(t)
+	cs := testcert.New(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "log"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	plainPort, sslPort := testenv.FreePort(t), testenv.FreePort(t)
+	files := map[string]string{
+		"AService.cfg": fmt.Sprintf("default:ServiceList ImapProxyAService@127.0.0.1:%d|127.0.0.1:%d\n", plainPort, sslPort) +
+			"default:LogDir log\ndefault:LogLevel 6\n",
+		"ImapProxyAService.cfg": fmt.Sprintf("default:LdapUrl \"ldap://%s:%d/%s\"\ndefault:BindDN \"%s\"\n"+
+			"default:BindPass %s\ndefault:BacksidePort %d\ndefault:BGExcluded 127.0.0.0|255.0.0.0\n"+
+			"default:SSLEnable yes\ndefault:SSLPorts %d\ndefault:SSLCertPEM %s\ndefault:SSLKeyPEM %s\n"+
+			"default:RestrictPlainPasswords yes\n",
+			env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.IMAPPort,
+			sslPort, cs.CertFile, cs.KeyFile),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := fmt.Sprintf("127.0.0.1:%d", plainPort)
+	ssl := fmt.Sprintf("127.0.0.1:%d", sslPort)
+	startDaemon(t, "AService", []string{"-c", dir}, plain)
+
+	c, err := net.Dial("tcp", plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	g, _ := bufio.NewReader(c).ReadString('\n')
+	if !strings.Contains(g, "STARTTLS") || !strings.Contains(g, "LOGINDISABLED") {
+		t.Errorf("plain greeting %q, want STARTTLS and LOGINDISABLED", g)
+	}
+
+	tc, err := tls.Dial("tcp", ssl, cs.ClientConfig("localhost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	cl := &imapClient{t: t, c: tc, r: bufio.NewReader(tc)}
+	if g := cl.line(); !strings.HasPrefix(g, "* OK ") || strings.Contains(g, "STARTTLS") || strings.Contains(g, "LOGINDISABLED") {
+		t.Fatalf("SSL port greeting %q", g)
+	}
+	bob := twostores.User("bob")
+	if got := cl.subject("LOGIN bob bobpw"); got != twostores.WelcomeSubject(bob) {
+		t.Errorf("bob sees %q", got)
+	}
+	cl.cmd("LOGOUT")
+}

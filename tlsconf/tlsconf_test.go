@@ -1,0 +1,236 @@
+package tlsconf_test
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openmmp/mmp/internal/testenv/testcert"
+	"github.com/openmmp/mmp/tlsconf"
+)
+
+func TestCipherSuites(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want []uint16
+		err  string
+	}{
+		{[]string{"all"}, nil, ""},
+		{nil, nil, ""},
+		{[]string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, ""},
+		{[]string{"SSL_RSA_WITH_AES_128_CBC_SHA"}, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{[]string{"TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_256_GCM_SHA384"},
+			[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, ""},
+		{[]string{"SSL_RSA_WITH_RC4_128_MD5"}, nil, "SSLCipherSpecs: SSL_RSA_WITH_RC4_128_MD5 is an insecure cipher"},
+		{[]string{"SSL_RSA_WITH_3DES_EDE_CBC_SHA"}, nil, "insecure"},
+		{[]string{"SSL_RSA_FIPS_WITH_DES_CBC_SHA"}, nil, "insecure"},
+		{[]string{"SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5"}, nil, "insecure"},
+		{[]string{"SSL_RSA_WITH_NULL_MD5"}, nil, "insecure"},
+		{[]string{"SSL_FOO"}, nil, "SSLCipherSpecs: unknown cipher SSL_FOO"},
+	} {
+		got, err := tlsconf.CipherSuites(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(tc.want) {
+			t.Errorf("%v = %v, %v; want %v", tc.in, got, err, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%v = %v; want %v", tc.in, got, tc.want)
+			}
+		}
+	}
+}
+
+func TestServerConfig(t *testing.T) {
+	cs := testcert.New(t)
+	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}, KeyPEM: []string{cs.KeyFile},
+		ClientCAPEM: cs.CAFile, CipherSpecs: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Client.MinVersion != tls.VersionTLS12 || c.Client.ClientAuth != tls.VerifyClientCertIfGiven || c.Client.ClientCAs == nil {
+		t.Fatalf("config = %+v", c.Client)
+	}
+	if !c.StartTLS() || c.Store != nil {
+		t.Fatalf("StartTLS %v, Store %v", c.StartTLS(), c.Store)
+	}
+	// SSLEnable off: no client config even with certificates.
+	c, err = tlsconf.Build(tlsconf.Settings{CertPEM: []string{cs.CertFile}, KeyPEM: []string{cs.KeyFile}})
+	if err != nil || c.Client != nil || c.StartTLS() {
+		t.Fatalf("SSLEnable no: %+v, %v", c, err)
+	}
+	// Errors name the parameter.
+	for _, tc := range []struct {
+		s    tlsconf.Settings
+		want string
+	}{
+		{tlsconf.Settings{Enable: true}, "SSLCertPEM"},
+		{tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}}, "SSLKeyPEM: 0 key files for 1"},
+		{tlsconf.Settings{Enable: true, CertPEM: []string{"/nonexistent"}, KeyPEM: []string{cs.KeyFile}}, "SSLCertPEM: open /nonexistent"},
+		{tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}, KeyPEM: []string{cs.ClientKeyFile}}, "private key does not match"},
+		{tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}, KeyPEM: []string{cs.KeyFile}, ClientCAPEM: cs.KeyFile}, "SSLClientCAPEM"},
+	} {
+		c, err := tlsconf.Build(tc.s)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want %q", tc.s, err, tc.want)
+		}
+		if c == nil || c.Client != nil || c.Enable != tc.s.Enable {
+			t.Errorf("on error the config must keep Enable and have no Client: %+v", c)
+		}
+	}
+}
+
+// TestSNI: with several certificates the client's server name chooses,
+// and the first is the default.
+func TestSNI(t *testing.T) {
+	cs := testcert.New(t)
+	otherCert, otherKey, err := cs.Issue("other", "mail.example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile, otherCert}, KeyPEM: []string{cs.KeyFile, otherKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"mail.example.org": "mail.example.org", "localhost": "localhost", "": "localhost"} {
+		cc, sc := net.Pipe()
+		go tls.Server(sc, c.Client).Handshake()
+		cl := tls.Client(cc, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+		if err := cl.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.ConnectionState().PeerCertificates[0].Subject.CommonName; got != want {
+			t.Errorf("SNI %q: certificate %s, want %s", name, got, want)
+		}
+		cc.Close()
+		sc.Close()
+	}
+}
+
+// TestEncryptedKey: a legacy-encrypted key is opened with the password of
+// the Internal (Software) Token line of sslpassword.conf.
+func TestEncryptedKey(t *testing.T) {
+	cs := testcert.New(t)
+	key := cs.EncryptedKey(t, "netscape!")
+	pwFile := filepath.Join(cs.Dir, "sslpassword.conf")
+	os.WriteFile(pwFile, []byte("# tokens\nOther Token:x\nInternal (Software) Token:netscape!\n"), 0o600)
+	s := tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}, KeyPEM: []string{key}, KeyPasswdFile: pwFile}
+	if _, err := tlsconf.Build(s); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(pwFile, []byte("Internal (Software) Token:wrong\n"), 0o600)
+	if _, err := tlsconf.Build(s); err == nil || !strings.Contains(err.Error(), "does not open the key") || strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("wrong password: %v", err)
+	}
+	s.KeyPasswdFile = ""
+	if _, err := tlsconf.Build(s); err == nil || !strings.Contains(err.Error(), "SSLKeyPasswdFile") {
+		t.Fatalf("no password file: %v", err)
+	}
+	// Netscape's SSLKeyPasswd gives the password itself.
+	s.KeyPasswd = "netscape!"
+	if _, err := tlsconf.Build(s); err != nil {
+		t.Fatalf("SSLKeyPasswd: %v", err)
+	}
+	s.KeyPasswd = ""
+	// Encrypted PKCS#8 is refused with the conversion command.
+	if _, err := exec.LookPath("openssl"); err == nil {
+		p8 := filepath.Join(cs.Dir, "p8.key")
+		out, err := exec.Command("openssl", "pkcs8", "-topk8", "-in", cs.KeyFile, "-out", p8, "-passout", "pass:x").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		s.KeyPEM = []string{p8}
+		if _, err := tlsconf.Build(s); err == nil || !strings.Contains(err.Error(), "openssl pkey -in "+p8+" -traditional -aes256") {
+			t.Fatalf("PKCS#8: %v", err)
+		}
+		// Following the advice gives a key that works.
+		legacy := filepath.Join(cs.Dir, "legacy.key")
+		out, err = exec.Command("openssl", "pkey", "-in", p8, "-passin", "pass:x", "-traditional", "-aes256", "-out", legacy, "-passout", "pass:netscape!").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		os.WriteFile(pwFile, []byte("Internal (Software) Token:netscape!\n"), 0o600)
+		s.KeyPEM, s.KeyPasswdFile = []string{legacy}, pwFile
+		if _, err := tlsconf.Build(s); err != nil {
+			t.Fatalf("converted key: %v", err)
+		}
+	}
+}
+
+// TestNSS: SSLEnable with an NSS database and no SSLCertPEM explains the
+// export; following the explanation gives PEM files that work.
+func TestNSS(t *testing.T) {
+	for _, tool := range []string{"certutil", "pk12util", "openssl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian libnss3-tools, openssl)", tool)
+		}
+	}
+	dir := t.TempDir()
+	run := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.Command(name, args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "noise"), []byte(strings.Repeat("openmmp noise ", 20)), 0o600)
+	run("certutil", "-N", "-d", "sql:"+dir, "--empty-password")
+	run("certutil", "-S", "-n", "Siroe.com Server-Cert", "-s", "CN=localhost", "-x", "-t", "CTu,Cu,Cu", "-d", "sql:"+dir,
+		"-z", filepath.Join(dir, "noise"), "-k", "ec", "-q", "nistp256", "--extSAN", "dns:localhost", "-v", "12")
+
+	s := tlsconf.Settings{Enable: true, NSS: tlsconf.NSSSettings{CacheDir: dir, Nicknames: []string{"Siroe.com", "Server-Cert"},
+		KeyFile: filepath.Join(dir, "key4.db"), SecmodFile: filepath.Join(dir, "secmod.db")}}
+	_, err := tlsconf.Build(s)
+	var nerr *tlsconf.NSSError
+	if !errors.As(err, &nerr) {
+		t.Fatalf("error %v, want an NSSError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`pk12util -o mmp.p12 -n "Siroe.com Server-Cert" -d sql:` + dir,
+		"openssl pkcs12 -in mmp.p12 -nokeys -out mmp.crt",
+		"openssl pkcs12 -in mmp.p12 -nocerts -nodes -out mmp.key",
+		"libnss3-tools", "SSLCertPEM", "SSLKeyPEM",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	// Follow the recipe, non-interactively: -W and -passin give the
+	// export password the tools would ask for.
+	cmds := nerr.Commands()
+	args := append(strings.Fields(strings.ReplaceAll(cmds[0], `"Siroe.com Server-Cert"`, "NICK")), "-W", "export")
+	for i, a := range args {
+		if a == "NICK" {
+			args[i] = "Siroe.com Server-Cert"
+		}
+	}
+	run(args[0], args[1:]...)
+	for _, c := range cmds[1:] {
+		f := append(strings.Fields(c), "-passin", "pass:export")
+		run(f[0], f[1:]...)
+	}
+	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{filepath.Join(dir, "mmp.crt")}, KeyPEM: []string{filepath.Join(dir, "mmp.key")}})
+	if err != nil {
+		t.Fatalf("the exported PEM files: %v", err)
+	}
+	if cn := c.Client.Certificates[0].Leaf.Subject.CommonName; cn != "localhost" {
+		t.Fatalf("exported certificate CN %q", cn)
+	}
+	// Without NSS files the message is the plain one.
+	if _, err := tlsconf.Build(tlsconf.Settings{Enable: true, NSS: tlsconf.NSSSettings{CacheDir: t.TempDir()}}); errors.As(err, &nerr) || err == nil {
+		t.Fatalf("empty dir: %v", err)
+	}
+}
