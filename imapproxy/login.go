@@ -100,12 +100,12 @@ func (c *conn) logIn(ctx context.Context, tag string, cr credentials) (*proxy.St
 	if text == "" {
 		text = "Logged in"
 	}
+	c.s.LoginSucceeded()
 	c.w.WriteString(tag + " OK " + text + "\r\n")
 	if err := c.w.Flush(); err != nil {
 		c.s.Release(nc)
 		return nil, err
 	}
-	c.s.LoginSucceeded()
 	logging.Notice(c.log, fmt.Sprintf("user '%s' (as '%s') from %s logged in to store %s", cr.user, route.Replay, c.s.ClientAddr, addr))
 	st := &proxy.Store{Conn: nc, Addr: addr, Login: cr.user}
 	// Commands the client pipelined behind its login, and anything the

@@ -95,14 +95,16 @@ func (c *conn) logIn(ctx context.Context, cr credentials) (*proxy.Store, error) 
 	if text == "" {
 		text = "Logged in"
 	}
+	// The login counts from the store's +OK: remember it before the client
+	// hears of it, so that its SMTP session right after finds the record.
+	c.s.LoginSucceeded()
+	c.remember(route)
 	c.ok(text)
 	if err := c.flush(); err != nil {
 		c.s.Release(nc)
 		return nil, err
 	}
-	c.s.LoginSucceeded()
 	logging.Notice(c.log, fmt.Sprintf("user '%s' (as '%s') from %s logged in to store %s", cr.user, route.Replay, c.s.ClientAddr, addr))
-	c.remember(route)
 	st := &proxy.Store{Conn: nc, Addr: addr, Login: cr.user}
 	// Commands the client pipelined behind its login, and anything the
 	// store sent after its reply, belong to the pipe now.
