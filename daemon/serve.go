@@ -27,7 +27,11 @@ const ShutdownGrace = 30 * time.Second
 
 // Compile-time check that the directory is a Router (style guide,
 // example 10).
-var _ proxy.Router = (*directory.Directory)(nil)
+var (
+	_ proxy.Router           = (*directory.Directory)(nil)
+	_ proxy.PreAuthenticator = (*directory.Directory)(nil)
+	_ proxy.PasswordReader   = (*directory.Directory)(nil)
+)
 
 // serve runs the services of an instance until SIGTERM or SIGINT, then
 // drains them for ShutdownGrace. prog is "AService" for the Sun 6.x

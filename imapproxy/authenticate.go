@@ -5,8 +5,10 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/proxy"
 )
 
@@ -29,6 +31,9 @@ func (c *conn) handleAuthenticate(ctx context.Context, cmd *wire.Command) (*prox
 		ir = append([]byte(nil), cmd.Args[1].Value...)
 	}
 	tag := cmd.Tag // cmd is reused by the next read of the command reader
+	if mech == "CRAM-MD5" && config.Get(c.v, param.CRAMs) && !hasIR {
+		return c.cramMD5(ctx, tag)
+	}
 	if mech != "PLAIN" && mech != "LOGIN" {
 		return nil, errMechanism
 	}

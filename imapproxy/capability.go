@@ -38,6 +38,11 @@ func (c *conn) capabilities() []string {
 	} else {
 		caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
 	}
+	if config.Get(c.v, param.CRAMs) {
+		// No clear-text password crosses the wire, so it is offered
+		// before TLS too (spec §4.2.2).
+		caps = append(caps, "AUTH=CRAM-MD5")
+	}
 	return caps
 }
 

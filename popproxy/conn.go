@@ -198,7 +198,7 @@ func (c *conn) dispatch(ctx context.Context, name string, args []string) (*proxy
 	case "AUTH":
 		return c.handleAuth(ctx, args)
 	case "APOP":
-		return nil, c.handleAPOP(args)
+		return c.handleAPOP(ctx, args)
 	case "STLS":
 		return nil, c.handleSTLS(ctx, args)
 	case "QUIT":

@@ -125,10 +125,11 @@ func start(t testing.TB, su setup) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lg.Close() })
-	h.router = &proxytest.Router{}
-	for name := range su.users {
+	h.router = &proxytest.Router{Passwords: map[string]string{}}
+	for name, pw := range su.users {
 		h.router.SetUser(name, &proxy.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
 			Attrs: map[string][]string{"uid": {name}}})
+		h.router.Passwords["uid="+name+",o=test"] = pw
 	}
 	h.cache = authsvc.New(authsvc.Options{TTL: time.Hour})
 	tc, err := tlsconf.Load(svc.Values, tlsconf.StoreOptions{})

@@ -1,6 +1,7 @@
 package popproxy_test
 
 import (
+	"crypto/md5"
 	"encoding/base64"
 	"fmt"
 	"net"
@@ -42,11 +43,14 @@ func TestGreeting(t *testing.T) {
 		if !regexp.MustCompile(`^\+OK hi <[0-9]+\.[0-9]+@mmp1>$`).MatchString(g) {
 			t.Fatalf("greeting %q, want +OK hi <random.clock@mmp1>", g)
 		}
-		// APOP itself needs clear-text passwords from the directory: refused.
-		cl.do("APOP alice 0123456789abcdef0123456789abcdef", "-ERR APOP is not available, use USER and PASS or AUTH")
+		// A wrong digest is refused by the MMP; the store never sees it.
+		cl.do("APOP alice 0123456789abcdef0123456789abcdef", "-ERR [AUTH] Authentication failed")
 		if h.store.conns() != 0 {
-			t.Error("APOP contacted the store")
+			t.Error("a wrong APOP digest reached the store")
 		}
+		// The right one: MD5 of the timestamp and the clear password.
+		stamp := g[strings.IndexByte(g, '<'):]
+		cl.do(fmt.Sprintf("APOP alice %x", md5.Sum([]byte(stamp+"alicepw"))), "+OK Logged in as alice.")
 	})
 }
 

@@ -66,10 +66,21 @@ func Service(t testing.TB, settings map[string]string, vdmap string) *config.Ser
 // Router is an in-memory proxy.Router: login user part (%U) or canonical
 // name (%s) → entry. It records every query.
 type Router struct {
-	mu      sync.Mutex
-	Users   map[string]*proxy.User // by Name.Canon, then by Name.User
-	Err     error                  // if set, every lookup fails with it
-	Queries []proxy.Query
+	mu        sync.Mutex
+	Users     map[string]*proxy.User // by Name.Canon, then by Name.User
+	Passwords map[string]string      // clear-text passwords by DN, for CRAM-MD5 and APOP
+	Err       error                  // if set, every lookup fails with it
+	Queries   []proxy.Query
+}
+
+// ClearPassword implements proxy.PasswordReader from Passwords.
+func (r *Router) ClearPassword(ctx context.Context, _ *config.Values, u *proxy.User) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pw, ok := r.Passwords[u.DN]; ok {
+		return pw, nil
+	}
+	return "", fmt.Errorf("proxytest: no clear password for %s: %w", u.DN, proxy.ErrNoUser)
 }
 
 // Lookup implements proxy.Router.
