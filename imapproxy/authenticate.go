@@ -34,6 +34,9 @@ func (c *conn) handleAuthenticate(ctx context.Context, cmd *wire.Command) (*prox
 	if mech == "CRAM-MD5" && config.Get(c.v, param.CRAMs) && !hasIR {
 		return c.cramMD5(ctx, tag)
 	}
+	if mech == "EXTERNAL" && c.externalOffered() {
+		return c.external(ctx, tag, ir, hasIR)
+	}
 	if mech != "PLAIN" && mech != "LOGIN" {
 		return nil, errMechanism
 	}

@@ -38,6 +38,9 @@ func (c *conn) capabilities() []string {
 	} else {
 		caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
 	}
+	if c.externalOffered() {
+		caps = append(caps, "AUTH=EXTERNAL")
+	}
 	if config.Get(c.v, param.CRAMs) {
 		// No clear-text password crosses the wire, so it is offered
 		// before TLS too (spec §4.2.2).

@@ -19,7 +19,13 @@ import (
 type credentials struct {
 	user string
 	pass logging.Secret
-	mech string // "LOGIN" or "PLAIN": how to replay to the store
+	mech string // "LOGIN", "PLAIN" or "PROXY": how to replay to the store
+
+	// For mech "PROXY" (a certificate login, external.go): the route
+	// already found, and the store administrator whose password pass is,
+	// who logs in on the user's behalf.
+	route *proxy.Route
+	admin string
 }
 
 // handleLogin answers LOGIN user password (RFC 3501 §6.2.3): atoms,
@@ -49,10 +55,13 @@ func (c *conn) logIn(ctx context.Context, tag string, cr credentials) (*proxy.St
 		logging.Notice(c.log, fmt.Sprintf("login from %s refused: empty name or NUL in the credentials", c.s.ClientAddr))
 		return nil, errAuthFailed
 	}
-	route, err := c.s.Route(ctx, cr.user)
-	if err == nil {
-		// PreAuth: the directory checks the password before any store does.
-		err = c.s.CheckPassword(ctx, route, string(cr.pass))
+	route, err := cr.route, error(nil)
+	if route == nil {
+		route, err = c.s.Route(ctx, cr.user)
+		if err == nil {
+			// PreAuth: the directory checks the password before any store does.
+			err = c.s.CheckPassword(ctx, route, string(cr.pass))
+		}
 	}
 	switch {
 	case err == nil:

@@ -97,11 +97,19 @@ func clip(b []byte) string {
 // "{m}" password, waiting for the store's "+" before each literal, or
 // all in one write when the store advertised LITERAL+ (RFC 7888). A client
 // that used AUTHENTICATE PLAIN is replayed with PLAIN, as is any login to
-// a store that has LOGINDISABLED but offers PLAIN.
+// a store that has LOGINDISABLED but offers PLAIN. A certificate login
+// (mech "PROXY") has no password of the user: it is replayed with PLAIN,
+// authzid = user, authcid = StoreAdmin (spec §4.2.5).
 func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool, text string, err error) {
 	known := sc.caps != nil
 	usePlain := cr.mech == "PLAIN" && (!known || sc.caps["AUTH=PLAIN"]) ||
-		known && sc.caps["LOGINDISABLED"] && sc.caps["AUTH=PLAIN"]
+		known && sc.caps["LOGINDISABLED"] && sc.caps["AUTH=PLAIN"] ||
+		cr.mech == "PROXY"
+	authz, authc := "", user
+	if cr.mech == "PROXY" {
+		// Spec §4.2.5: authzid = the user, authcid = StoreAdmin.
+		authz, authc = user, cr.admin
+	}
 	var b []byte
 	send := func() error {
 		sc.nc.SetWriteDeadline(storeDeadline())
@@ -123,7 +131,7 @@ func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool,
 		return final, err
 	}
 	if usePlain {
-		resp := wire.EncodePlain("", user, string(cr.pass))
+		resp := wire.EncodePlain(authz, authc, string(cr.pass))
 		b = append(b, tag+" AUTHENTICATE PLAIN"...)
 		if sc.caps["SASL-IR"] {
 			b = append(b, ' ')

@@ -34,6 +34,11 @@ type Route struct {
 	Replay string   // the login name to replay to the store (ReplayFormat)
 	Hosts  []string // the mail hosts, in the order to try them
 	Query  Query    // what the directory was asked, for CheckPassword
+
+	// ProxyAuth: no password of the user exists (a client certificate
+	// login, RouteCertificate); the protocol replays as StoreAdmin on
+	// behalf of Replay (spec §4.2.5).
+	ProxyAuth bool
 }
 
 // Route looks a login name up: it parses the name with the session's
