@@ -25,6 +25,10 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 5s ./imapproxy/
 //
+// The benchmark the project records (docs/benchmarks.md) is bench/: the
+// real ImapProxy as a separate process, slapd as the directory, memory
+// per idle session; these are the quicker in-process ones.
+//
 // BenchmarkLogin: connect, greeting, LOGIN, LOGOUT with 16 concurrent
 // clients (16 users: Dovecot limits connections per user and address).
 // BenchmarkFetch10MB / BenchmarkAppend10MB: one 10 MB message each way.

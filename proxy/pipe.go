@@ -28,26 +28,93 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); retur
 // errIdle ends a direction whose session was idle for the timeout.
 var errIdle = errors.New("proxy: idle timeout")
 
+// errQuiet ends a stretch of a direction that may park: its source sent
+// nothing for parkAfter.
+var errQuiet = errors.New("proxy: direction quiet")
+
+// parkAfter is how long the store → client direction of a TCP session
+// waits for data in a goroutine of its own before it parks (see Splice);
+// at most a quarter of the idle timeout. Bulk transfers and interactive
+// exchanges keep their goroutine; a session that goes quiet gives it up.
+const parkAfter = 250 * time.Millisecond
+
 // Splice is the session after login (spec §4.2.6): it sends the pending
 // octets, then moves data both ways without looking at it until both sides
 // have closed their sending half, either side fails, or nothing has moved
 // either way for idle (zero: no limit). Then it closes both connections.
 //
-// Between two TCP connections the kernel moves the data (splice(2)), and a
-// session waiting for data holds no buffer and no pipe: each direction
-// waits for readability with a zero-length probe, asks the kernel how much
-// is queued, and splices exactly that much, so Go's splice never has a
-// pipe checked out while it waits. Other connections (TLS, net.Pipe) are
-// copied through a pooled buffer borrowed only while data moves; those
+// Between two TCP connections on Linux the kernel moves the data
+// (splice(2)) through a pipe taken from a pool only while data flows: a
+// direction splices from its source until the socket has nothing more
+// queued, then returns the pipe before it waits. So a session waiting for
+// data holds no buffer and no pipe.
+//
+// Nor does an idle session hold a goroutine per direction. The calling
+// goroutine carries the client → store direction; it is the one that
+// notices when the connections are closed from outside (Server.Close). The
+// store → client direction runs in a goroutine of its own while data
+// flows, and after parkAfter without data it parks: its socket is handed
+// to one epoll instance of the process (EPOLLONESHOT) and the goroutine
+// ends; when the store sends again, a new goroutine takes over. An idle
+// session therefore costs one goroutine, the one that called Splice. When
+// the client has closed its sending half, the store → client direction no
+// longer parks and is carried to its end by the calling goroutine.
+//
+// Other connections (TLS, net.Pipe) are copied through a pooled buffer
+// borrowed only while data moves, in one goroutine per direction; those
 // with a socket underneath wait on that socket first.
 //
 // An end of stream on one side is passed on as a half-close (CloseWrite)
 // of the other, as IMAP and POP clients that shut down their sending half
 // after LOGOUT expect to still read the reply.
 func Splice(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) SpliceResult {
+	p := begin(client, store, idle, fromClient, fromStore)
+	if !p.isClosed() {
+		p.doneCh = make(chan struct{})
+		if !kernelSplice || !p.spliceTCP() {
+			p.copyBoth()
+		}
+	}
+	return p.result()
+}
+
+// SpliceAsync is Splice without a goroutine waiting for the session: it
+// sends the pending octets, starts the pipe and returns. When the session
+// is over and both connections are closed, done is called, in a goroutine
+// of the pipe, with what Splice would have returned. stop ends the session
+// from outside (server shutdown); it closes both connections, which alone
+// would not be noticed while no goroutine waits on them.
+//
+// Between TCP connections on Linux both directions park when quiet, so an
+// idle session costs no goroutine at all, only its state (a few hundred
+// octets beyond the connections); a timer enforces the idle timeout while
+// both are parked. Other connections are copied as Splice does, in
+// goroutines of their own.
+func SpliceAsync(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte, done func(SpliceResult)) (stop func()) {
+	p := begin(client, store, idle, fromClient, fromStore)
+	p.async = true
+	p.onDone = func() { done(p.result()) }
+	switch {
+	case p.isClosed():
+		go p.onDone()
+	case kernelSplice && p.startAsync():
+	default:
+		go func() {
+			p.copyBoth()
+			p.onDone()
+		}()
+	}
+	return p.closeBoth
+}
+
+// begin makes the pipe of a session and sends the pending octets.
+func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) *pipe {
 	p := &pipe{idle: idle, start: time.Now(), conns: [2]net.Conn{client, store}}
 	p.touch()
-	var res SpliceResult
+	up := &p.dirs[0]
+	up.p, up.src, up.dst = p, client, store
+	down := &p.dirs[1]
+	down.p, down.src, down.dst = p, store, client
 	write := func(dst net.Conn, b []byte, n *int64) error {
 		if len(b) == 0 {
 			return nil
@@ -59,29 +126,28 @@ func Splice(client, store net.Conn, idle time.Duration, fromClient, fromStore []
 		*n += int64(w)
 		return err
 	}
-	if err := write(store, fromClient, &res.FromClient); err != nil {
+	if err := write(store, fromClient, &p.pending[0]); err != nil {
 		p.fail(err)
-	} else if err := write(client, fromStore, &res.FromStore); err != nil {
+	} else if err := write(client, fromStore, &p.pending[1]); err != nil {
 		p.fail(err)
 	}
-	if p.err == nil {
-		up := &p.dirs[0]
-		up.src, up.dst = client, store
-		down := &p.dirs[1]
-		down.src, down.dst = store, client
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			p.run(up)
-		}()
-		p.run(down)
-		<-done
-		res.FromClient += p.dirs[0].n.Load()
-		res.FromStore += p.dirs[1].n.Load()
-	}
+	return p
+}
+
+// result closes both connections and reports the session.
+func (p *pipe) result() SpliceResult {
 	p.closeBoth()
-	res.Err, res.Idle = p.err, p.idleHit
-	return res
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	return SpliceResult{
+		FromClient: p.pending[0] + p.dirs[0].n.Load(),
+		FromStore:  p.pending[1] + p.dirs[1].n.Load(),
+		Err:        p.err,
+		Idle:       p.idleHit,
+	}
 }
 
 // pipe is the state shared by the two directions of one session.
@@ -92,24 +158,57 @@ type pipe struct {
 	conns [2]net.Conn
 	dirs  [2]direction
 
+	pending [2]int64 // octets sent before the pipe started, client → store and back
+
+	// Kernel splicing (spliceTCP, startAsync) only.
+	running atomic.Int32  // directions not over
+	doneCh  chan struct{} // Splice: closed when both directions are over
+	async   bool          // SpliceAsync: every direction may park
+	onDone  func()        // SpliceAsync: called when both directions are over
+
 	mu      sync.Mutex
 	closed  bool
+	noPark  bool        // Splice: the client → store direction is over, store → client stays in a goroutine
+	timer   *time.Timer // SpliceAsync: the idle timeout while no direction is active
 	err     error
 	idleHit bool
 }
 
+// Direction states, changed under pipe.mu.
+const (
+	dirActive = iota // a goroutine carries the direction
+	dirParked        // the poller watches its source; no goroutine
+	dirOver          // finished
+)
+
 // direction is one way of the pipe.
 type direction struct {
+	p        *pipe
 	src, dst net.Conn
 	n        atomic.Int64
 	rdl, wdl time.Time // read deadline last set on src, write deadline on dst
 	peek     [1]byte   // the probe's target, kept here so the probe does not allocate
+
+	// Kernel splicing (spliceTCP, startAsync) only.
+	state  int
+	parkID int32 // the poller's key, 0 before the first park
+	armed  bool  // the source is in the poller's epoll set
+	rsrc   syscall.RawConn
+	rdst   syscall.RawConn
+	kp     *kpipe // the pipe between spliceIn and spliceOut
 }
 
 func (p *pipe) touch() { p.last.Store(int64(time.Since(p.start))) }
 
+func (p *pipe) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
 // closeBoth closes both connections once; the other direction's pending
-// read or write then fails and it returns.
+// read or write then fails and it returns. A parked direction has no
+// goroutine to notice: it is finished here.
 func (p *pipe) closeBoth() {
 	p.mu.Lock()
 	if p.closed {
@@ -117,9 +216,19 @@ func (p *pipe) closeBoth() {
 		return
 	}
 	p.closed = true
+	var parked []*direction
+	for i := range p.dirs {
+		if d := &p.dirs[i]; d.state == dirParked {
+			d.state = dirOver
+			parked = append(parked, d)
+		}
+	}
 	p.mu.Unlock()
 	p.conns[0].Close()
 	p.conns[1].Close()
+	for _, d := range parked {
+		d.over()
+	}
 }
 
 // fail records the first error and ends the session.
@@ -136,21 +245,9 @@ func (p *pipe) fail(err error) {
 	p.closeBoth()
 }
 
-// run moves one direction until its source ends, then half-closes the
-// destination; on an error it ends the whole session.
-func (p *pipe) run(d *direction) {
-	if p.idle > 0 {
-		d.rdl = p.start.Add(time.Duration(p.last.Load()) + p.idle)
-		d.src.SetReadDeadline(d.rdl)
-	}
-	var err error
-	dst, dstTCP := d.dst.(*net.TCPConn)
-	src, srcTCP := d.src.(*net.TCPConn)
-	if dstTCP && srcTCP && canProbe {
-		err = p.splice(d, dst, src)
-	} else {
-		err = p.copy(d)
-	}
+// end passes a direction's end of stream on as a half-close, or ends the
+// session on an error.
+func (p *pipe) end(d *direction, err error) {
 	if err != nil {
 		p.fail(err)
 		return
@@ -162,6 +259,9 @@ func (p *pipe) run(d *direction) {
 	}
 }
 
+// idleEnd is when the session becomes idle if nothing moves before.
+func (p *pipe) idleEnd() time.Time { return p.start.Add(time.Duration(p.last.Load()) + p.idle) }
+
 // expired decides what a read deadline means: the session is idle if no
 // data moved either way for the timeout; otherwise the other direction was
 // busy, and the deadline moves to the new end of the idle period.
@@ -169,7 +269,7 @@ func (p *pipe) expired(d *direction, err error) error {
 	if p.idle <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
-	until := p.start.Add(time.Duration(p.last.Load()) + p.idle)
+	until := p.idleEnd()
 	if !time.Now().Before(until) {
 		return errIdle
 	}
@@ -184,59 +284,296 @@ func (p *pipe) expired(d *direction, err error) error {
 // deadline so that a peer that stops reading cannot hold the direction
 // for longer than the timeout. A deadline is renewed only when half of it
 // is used up, which keeps timer updates off the path of most chunks.
-func (p *pipe) extend(d *direction, now time.Time) {
-	if p.idle <= 0 {
-		return
-	}
-	if d.rdl.Sub(now) <= p.idle/2 {
-		d.rdl = now.Add(p.idle)
+// period is how far ahead the read deadline goes: the idle timeout, or
+// for a direction that may park, the shorter parkAfter.
+func (p *pipe) extend(d *direction, now time.Time, period time.Duration) {
+	if period > 0 && d.rdl.Sub(now) <= period/2 {
+		d.rdl = now.Add(period)
 		d.src.SetReadDeadline(d.rdl)
 	}
-	if d.wdl.Sub(now) <= p.idle/2 {
+	if p.idle > 0 && d.wdl.Sub(now) <= p.idle/2 {
 		d.wdl = now.Add(p.idle)
 		d.dst.SetWriteDeadline(d.wdl)
 	}
 }
 
-// splice moves one TCP → TCP direction in the kernel.
-func (p *pipe) splice(d *direction, dst, src *net.TCPConn) error {
-	rc, err := src.SyscallConn()
-	if err != nil {
-		return err
+// spliceTCP runs both directions of a TCP session with kernel splicing;
+// false if the connections are not both TCP (nothing was done then).
+func (p *pipe) spliceTCP() bool {
+	up, down := &p.dirs[0], &p.dirs[1]
+	if !up.initTCP() || !down.initTCP() {
+		return false
 	}
-	var avail int
-	var perr error
-	probe := func(fd uintptr) bool {
-		avail, perr = probeReadable(int(fd), d.peek[:])
-		return avail != 0 || perr != nil
+	p.running.Store(2)
+	// Store → client starts in a goroutine, so that the replies of a
+	// session that is busy right after login (LOGOUT, a first SELECT)
+	// need not go through the poller; it parks once quiet.
+	go p.flow(down)
+	p.flow(up)
+	// The client sent its last octet (or the session ended): the store's
+	// reply is carried to its end from here, without parking.
+	p.mu.Lock()
+	p.noPark = true
+	take := down.state == dirParked
+	if take {
+		down.state = dirActive
 	}
-	lr := &io.LimitedReader{R: src}
+	p.mu.Unlock()
+	if take {
+		p.flow(down)
+	}
+	<-p.doneCh
+	return true
+}
+
+// startAsync parks both directions of a TCP session; false if the
+// connections are not both TCP (nothing was done then).
+func (p *pipe) startAsync() bool {
+	up, down := &p.dirs[0], &p.dirs[1]
+	if !up.initTCP() || !down.initTCP() {
+		return false
+	}
+	p.running.Store(2)
+	for _, d := range []*direction{up, down} {
+		if !p.park(d) {
+			go p.flow(d)
+		}
+	}
+	return true
+}
+
+// initTCP fetches the raw connections of a TCP direction.
+func (d *direction) initTCP() bool {
+	src, ok1 := d.src.(*net.TCPConn)
+	dst, ok2 := d.dst.(*net.TCPConn)
+	if !ok1 || !ok2 {
+		return false
+	}
+	var err1, err2 error
+	d.rsrc, err1 = src.SyscallConn()
+	d.rdst, err2 = dst.SyscallConn()
+	return err1 == nil && err2 == nil
+}
+
+// mayPark says whether d may park: with SpliceAsync either direction,
+// with Splice the store → client direction while the client → store one
+// runs.
+func (p *pipe) mayPark(d *direction) bool {
+	if !pollerUsable() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.parkable(d)
+}
+
+// parkable is mayPark with p.mu held, the poller known usable.
+func (p *pipe) parkable(d *direction) bool {
+	if p.closed {
+		return false
+	}
+	return p.async || d == &p.dirs[1] && !p.noPark
+}
+
+// flow moves one direction of a TCP session until its end, or until it
+// parks.
+func (p *pipe) flow(d *direction) {
 	for {
-		avail, perr, d.peek[0] = 0, nil, 0
-		if err := rc.Read(probe); err != nil {
-			if err = p.expired(d, err); err != nil {
+		err := p.spliceDir(d)
+		if err == errQuiet {
+			if p.park(d) {
+				return
+			}
+			continue // parking refused: wait here
+		}
+		p.end(d, err)
+		d.over()
+		return
+	}
+}
+
+// over marks a direction finished; the last one ends the session.
+func (d *direction) over() {
+	p := d.p
+	p.mu.Lock()
+	d.state = dirOver
+	if p.async && p.idle > 0 && !p.closed {
+		p.watchIdle() // the other direction may be parked
+	}
+	p.mu.Unlock()
+	forget(d)
+	if p.running.Add(-1) != 0 {
+		return
+	}
+	if p.async {
+		p.onDone()
+	} else {
+		close(p.doneCh)
+	}
+}
+
+// park hands a quiet direction to the poller; false if it may not park
+// (any more) or the poller refused.
+func (p *pipe) park(d *direction) bool {
+	if !pollerUsable() {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.parkable(d) {
+		return false
+	}
+	if err := arm(d); err != nil {
+		return false
+	}
+	d.state = dirParked
+	if p.async && p.idle > 0 {
+		p.watchIdle()
+	}
+	return true
+}
+
+// watchIdle starts the idle timer of an asynchronous pipe when no
+// direction is active (a direction that runs enforces the timeout with
+// its read deadline). p.mu is held.
+func (p *pipe) watchIdle() {
+	parked := false
+	for i := range p.dirs {
+		switch p.dirs[i].state {
+		case dirActive:
+			return
+		case dirParked:
+			parked = true
+		}
+	}
+	if !parked {
+		return
+	}
+	left := time.Until(p.idleEnd())
+	if p.timer == nil {
+		p.timer = time.AfterFunc(left, p.idleCheck)
+	} else {
+		p.timer.Reset(left)
+	}
+}
+
+// idleCheck is the idle timer's call.
+func (p *pipe) idleCheck() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	for i := range p.dirs {
+		if p.dirs[i].state == dirActive {
+			p.mu.Unlock()
+			return
+		}
+	}
+	if left := time.Until(p.idleEnd()); left > 0 {
+		p.timer.Reset(left)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.fail(errIdle)
+}
+
+// wake is the poller's call for a parked direction whose source is
+// readable (data, end of stream or an error): a new goroutine takes it.
+func (d *direction) wake() {
+	p := d.p
+	p.mu.Lock()
+	if d.state != dirParked {
+		p.mu.Unlock()
+		return
+	}
+	d.state = dirActive
+	p.mu.Unlock()
+	go p.flow(d)
+}
+
+// spliceDir moves one TCP direction in the kernel until its source ends
+// (nil), fails, the session is idle (errIdle) or, for a direction that
+// may park, its source was quiet for parkAfter (errQuiet).
+func (p *pipe) spliceDir(d *direction) error {
+	period := p.idle
+	if p.mayPark(d) {
+		period = parkAfter
+		if p.idle > 0 {
+			period = min(period, p.idle/4)
+		}
+	}
+	now := time.Now()
+	switch {
+	case period == p.idle && p.idle > 0:
+		d.rdl = p.idleEnd()
+	case period > 0:
+		d.rdl = now.Add(period)
+		if p.idle > 0 {
+			d.rdl = minTime(d.rdl, p.idleEnd())
+		}
+	default:
+		d.rdl = time.Time{}
+	}
+	d.src.SetReadDeadline(d.rdl)
+	for {
+		n, err := d.spliceIn()
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				return err
+			}
+			if p.idle > 0 && !time.Now().Before(p.idleEnd()) {
+				return errIdle
+			}
+			if period != p.idle && p.mayPark(d) {
+				return errQuiet
+			}
+			if err := p.expired(d, err); err != nil {
 				return err
 			}
 			continue
 		}
-		if perr != nil {
-			return perr
-		}
-		if avail < 0 { // end of stream
+		if n == 0 { // end of stream
 			return nil
 		}
-		p.extend(d, time.Now())
-		lr.N = int64(avail)
-		n, err := dst.ReadFrom(lr)
-		d.n.Add(n)
+		p.extend(d, time.Now(), period)
+		w, err := d.spliceOut(n)
+		d.n.Add(int64(w))
 		p.touch()
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return nil
-		}
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// copyBoth runs the directions of a session that cannot splice, one
+// goroutine each.
+func (p *pipe) copyBoth() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.runCopy(&p.dirs[0])
+	}()
+	p.runCopy(&p.dirs[1])
+	<-done
+}
+
+// runCopy moves one direction until its source ends, then half-closes the
+// destination; on an error it ends the whole session.
+func (p *pipe) runCopy(d *direction) {
+	if p.idle > 0 {
+		d.rdl = p.idleEnd()
+		d.src.SetReadDeadline(d.rdl)
+	}
+	p.end(d, p.copy(d))
 }
 
 // copy moves one direction through a buffer borrowed while data moves.
@@ -292,7 +629,7 @@ func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool) error {
 	for {
 		n, err := d.src.Read(buf)
 		if n > 0 {
-			p.extend(d, time.Now())
+			p.extend(d, time.Now(), p.idle)
 			w, werr := d.dst.Write(buf[:n])
 			d.n.Add(int64(w))
 			p.touch()

@@ -6,12 +6,17 @@ import (
 	"crypto/sha256"
 	"io"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
 	. "github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
 )
+
+// async makes spliceSession use SpliceAsync instead of Splice
+// (TestSpliceAsync runs the tests of this file that way too).
+var async bool
 
 // session starts Splice between two loopback TCP connections and returns
 // the test's ends: the client's and the store's.
@@ -20,7 +25,12 @@ func spliceSession(t *testing.T, idle time.Duration, fromClient, fromStore []byt
 	c, pc := proxytest.TCPPair(t)
 	ps, s := proxytest.TCPPair(t)
 	ch := make(chan SpliceResult, 1)
-	go func() { ch <- Splice(pc, ps, idle, fromClient, fromStore) }()
+	if async {
+		stop := SpliceAsync(pc, ps, idle, fromClient, fromStore, func(r SpliceResult) { ch <- r })
+		t.Cleanup(stop)
+	} else {
+		go func() { ch <- Splice(pc, ps, idle, fromClient, fromStore) }()
+	}
 	t.Cleanup(func() { c.Close(); s.Close() })
 	return c, s, ch
 }
@@ -188,5 +198,91 @@ func TestSpliceNotTCP(t *testing.T) {
 	r := wait(t, done, 5*time.Second)
 	if r.FromClient != int64(len(data)) || r.FromStore != int64(len(data)) {
 		t.Errorf("Splice counted %d/%d, want %d both ways", r.FromClient, r.FromStore, len(data))
+	}
+}
+
+// SpliceAsync passes the same tests as Splice.
+func TestSpliceAsync(t *testing.T) {
+	async = true
+	defer func() { async = false }()
+	for name, test := range map[string]func(*testing.T){
+		"BothWays":    TestSpliceBothWays,
+		"HalfClose":   TestSpliceHalfClose,
+		"IdleTimeout": TestSpliceIdleTimeout,
+		"Reset":       TestSpliceReset,
+	} {
+		t.Run(name, test)
+	}
+}
+
+// An idle session holds one goroutine with Splice (the caller's) and
+// none with SpliceAsync, however many exchanges it had; stop ends it.
+func TestSpliceIdleGoroutines(t *testing.T) {
+	for _, mode := range []bool{false, true} {
+		async = mode
+		const n = 20
+		proxytest.Settle(5*time.Second, func() bool { return true })
+		base := runtime.NumGoroutine()
+		type sess struct {
+			c, s *net.TCPConn
+			done <-chan SpliceResult
+		}
+		var ss []sess
+		for range n {
+			c, s, done := spliceSession(t, time.Minute, nil, nil)
+			for _, m := range []string{"a NOOP\r\n", "a OK\r\n"} {
+				src, dst := c, s
+				if m[2] == 'O' && m[3] == 'K' {
+					src, dst = s, c
+				}
+				io.WriteString(src, m)
+				buf := make([]byte, len(m))
+				if _, err := io.ReadFull(dst, buf); err != nil || string(buf) != m {
+					t.Fatalf("echo %q: %q, %v", m, buf, err)
+				}
+			}
+			ss = append(ss, sess{c, s, done})
+		}
+		want := n // the goroutines that called Splice
+		if mode {
+			want = 0
+		}
+		var got int
+		ok := proxytest.Settle(5*time.Second, func() bool {
+			got = runtime.NumGoroutine() - base
+			return got <= want
+		})
+		if !ok {
+			t.Errorf("async %v: %d idle sessions hold %d goroutines, want at most %d", mode, n, got, want)
+		}
+		// The other side closing ends the session, parked or not.
+		for _, x := range ss {
+			x.c.Close()
+			x.s.Close()
+			if r := wait(t, x.done, 5*time.Second); r.FromClient != 8 || r.FromStore != 6 {
+				t.Errorf("async %v: Splice = %+v, want 8/6 octets", mode, r)
+			}
+		}
+	}
+	async = false
+}
+
+// stop ends an idle asynchronous session at once, as Server.Close must.
+func TestSpliceAsyncStop(t *testing.T) {
+	c, pc := proxytest.TCPPair(t)
+	ps, s := proxytest.TCPPair(t)
+	done := make(chan SpliceResult, 1)
+	stop := SpliceAsync(pc, ps, time.Minute, nil, nil, func(r SpliceResult) { done <- r })
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	r := wait(t, done, 5*time.Second)
+	if r.Idle || r.FromClient != 0 || r.FromStore != 0 {
+		t.Errorf("SpliceAsync after stop = %+v", r)
+	}
+	for _, conn := range []net.Conn{c, s} {
+		conn.SetReadDeadline(time.Now().Add(time.Second))
+		if n, err := conn.Read(make([]byte, 1)); err == nil {
+			t.Errorf("read %d octets after stop, want end of stream", n)
+		}
 	}
 }

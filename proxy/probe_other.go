@@ -8,6 +8,20 @@ import "errors"
 // direction then copies through a pooled buffer (io.Copy-like).
 const canProbe = false
 
+// kernelSplice is false: no splice(2), so TCP sessions are copied too.
+const kernelSplice = false
+
+var errNoSplice = errors.New("proxy: kernel splicing is not supported on this system")
+
 func probeReadable(fd int, peek []byte) (int, error) {
 	return 0, errors.New("proxy: probeReadable is not supported on this system")
 }
+
+func (d *direction) spliceIn() (int, error)       { return 0, errNoSplice }
+func (d *direction) spliceOut(n int) (int, error) { return 0, errNoSplice }
+
+func pollerUsable() bool     { return false }
+func arm(d *direction) error { return errNoSplice }
+func forget(d *direction)    {}
+
+type kpipe struct{}

@@ -274,8 +274,13 @@ func (s *Server) endSession(sess *Session) {
 // session id, answered with the protocol's internal-error reply when the
 // client is still in the MMP's hands, and costs only that connection.
 func (s *Server) serveConn(sess *Session) {
-	defer s.endSession(sess)
-	defer sess.closeAll()
+	handedOff := false
+	defer func() {
+		if !handedOff { // else the pipe ends the session when it is over
+			sess.closeAll()
+			s.endSession(sess)
+		}
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			sess.Log.Error(fmt.Sprintf("internal error, closing the connection: %v", v))
@@ -287,7 +292,7 @@ func (s *Server) serveConn(sess *Session) {
 			}
 		}
 	}()
-	sess.run(s.base, s.opts.Protocol)
+	handedOff = sess.run(s.base, s.opts.Protocol)
 }
 
 // Close stops the server at once: listeners and every session, logged in

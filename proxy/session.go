@@ -88,6 +88,7 @@ type Session struct {
 	mu     sync.Mutex
 	stores map[net.Conn]struct{} // store connections opened and not released
 	closed bool
+	stop   func() // ends the pipe (SpliceAsync) once the session is piping
 }
 
 // Timeout is the session's idle Timeout (spec §4.7).
@@ -152,7 +153,11 @@ func (s *Session) closeAll() {
 	client := s.Client
 	stores := s.stores
 	s.stores = nil
+	stop := s.stop
 	s.mu.Unlock()
+	if stop != nil {
+		stop() // a parked pipe has no goroutine to notice the close
+	}
 	client.Close()
 	for c := range stores {
 		c.Close()
@@ -160,7 +165,7 @@ func (s *Session) closeAll() {
 }
 
 // run is the life of a session: the protocol's dialogue, then the pipe.
-func (s *Session) run(base context.Context, p Protocol) {
+func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
 	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
@@ -170,11 +175,15 @@ func (s *Session) run(base context.Context, p Protocol) {
 		if !s.implicit || s.implicitTLS(ctx) {
 			p.Refuse(s, refusal)
 		}
-		return
+		return false
 	}
-	defer release()
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 	if s.implicit && !s.implicitTLS(ctx) {
-		return
+		return false
 	}
 	st, err := p.Login(ctx, s)
 	if err != nil {
@@ -182,23 +191,42 @@ func (s *Session) run(base context.Context, p Protocol) {
 			s.Release(st.Conn)
 		}
 		s.Log.Info(fmt.Sprintf("client %s closed before login: %v", s.ClientAddr, err))
-		return
+		return false
 	}
 	if st == nil {
 		s.Log.Info(fmt.Sprintf("client %s left before login", s.ClientAddr))
-		return
+		return false
 	}
 	s.piping.Store(true)
 	timeout := s.Timeout()
-	res := Splice(s.Client, st.Conn, timeout, st.FromClient, st.FromStore)
-	s.Release(st.Conn)
-	how := "closed"
-	switch {
-	case res.Idle:
-		how = "closed after idle timeout"
-	case res.Err != nil:
-		how = fmt.Sprintf("closed on error (%v)", res.Err)
+	store, login, addr := st.Conn, st.Login, st.Addr
+	// From here the pipe owns the session: its goroutines (or none, while
+	// idle) end it, and this goroutine returns so that its stack, grown
+	// during the login, is freed. The lock is not held while the pending
+	// octets are written, so a client that does not read cannot stall a
+	// Close; a close that races with the start ends the pipe through the
+	// sockets it closes, and stop makes sure.
+	stop := SpliceAsync(s.Client, store, timeout, st.FromClient, st.FromStore, func(res SpliceResult) {
+		s.Release(store)
+		how := "closed"
+		switch {
+		case res.Idle:
+			how = "closed after idle timeout"
+		case res.Err != nil:
+			how = fmt.Sprintf("closed on error (%v)", res.Err)
+		}
+		logging.Notice(s.Log, fmt.Sprintf("session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
+			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond)))
+		release()
+		s.closeAll()
+		s.srv.endSession(s)
+	})
+	s.mu.Lock()
+	closed := s.closed
+	s.stop = stop
+	s.mu.Unlock()
+	if closed {
+		stop()
 	}
-	logging.Notice(s.Log, fmt.Sprintf("session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
-		st.Login, how, s.ClientAddr, st.Addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond)))
+	return true
 }

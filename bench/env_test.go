@@ -1,0 +1,287 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openmmp/mmp/internal/testenv"
+	"github.com/openmmp/mmp/internal/testenv/dovecot"
+	"github.com/openmmp/mmp/internal/testenv/slapd"
+)
+
+// The users of the benchmark: u000 … u063, all with the password pw, all
+// on the one Dovecot. u000 has the big message.
+const (
+	numUsers = 64
+	password = "pw"
+	bigSize  = 10 << 20
+)
+
+func userName(i int) string { return fmt.Sprintf("u%03d", i%numUsers) }
+
+// bigMessage is an RFC 822 message of exactly bigSize octets, in lines of
+// 1000 octets as a real large message would be.
+func bigMessage() string {
+	head := "From: bench@example.com\r\nTo: u000@example.com\r\nSubject: 10 MiB\r\n" +
+		"Date: Mon, 1 Jan 2001 00:00:00 +0000\r\nMessage-ID: <big@example.com>\r\n\r\n"
+	line := strings.Repeat("x", 998) + "\r\n"
+	var b strings.Builder
+	b.Grow(bigSize)
+	b.WriteString(head)
+	for b.Len()+len(line) <= bigSize {
+		b.WriteString(line)
+	}
+	b.WriteString(strings.Repeat("y", bigSize-b.Len()))
+	return b.String()
+}
+
+// ldif is the directory: one entry per user, mailHost the store.
+func ldif(mailHost string) string {
+	var b strings.Builder
+	b.WriteString("dn: ou=People,o=internet\nobjectClass: top\nobjectClass: organizationalUnit\nou: People\n")
+	for i := range numUsers {
+		u := userName(i)
+		fmt.Fprintf(&b, `
+dn: uid=%[1]s,ou=People,o=internet
+objectClass: top
+objectClass: person
+objectClass: organizationalPerson
+objectClass: inetOrgPerson
+objectClass: inetUser
+objectClass: inetMailUser
+objectClass: inetLocalMailRecipient
+uid: %[1]s
+cn: Bench %[1]s
+sn: %[1]s
+mail: %[1]s@example.com
+userPassword: %[2]s
+mailHost: %[3]s
+mailUserStatus: active
+inetUserStatus: active
+`, u, password, mailHost)
+	}
+	return b.String()
+}
+
+// dovecotTuning lets one Dovecot hold thousands of idle sessions, as a
+// large site configures it: the login processes in high-performance mode
+// (each serves many connections instead of one process per connection)
+// and each imap process serving up to 1000 logged-in users, instead of one
+// process per user. Both paths, direct and through the MMP, log in to this
+// same configuration.
+const dovecotTuning = `# internal bench/: thousands of sessions
+service imap-login {
+  service_count = 0
+  client_limit = 1000
+  process_min_avail = 2
+  vsz_limit = 1G
+}
+service imap {
+  service_count = 0
+  client_limit = 1000
+  process_limit = 64
+  vsz_limit = 2G
+}
+service anvil {
+  client_limit = 2000
+}
+service log {
+  client_limit = 2000
+}
+service auth {
+  client_limit = 2000
+}
+service config {
+  client_limit = 2000
+}
+service stats {
+  client_limit = 2000
+}
+`
+
+// env is the directory, the store and the MMP in front of it.
+type env struct {
+	ldap   *slapd.Server
+	store  *dovecot.Server
+	mmp    *mmpProc
+	direct string // the store's IMAP address
+	proxy  string // the MMP's
+	noFile uint64 // RLIMIT_NOFILE in force
+	slapdV string
+	dovecV string
+	mmpCmd string // the MMP's command line, for the record
+}
+
+// storePgid is the process group of the Dovecot master (the fixture starts
+// it as a group leader and Dovecot writes its pid into base_dir).
+func (e *env) storePgid() (int, error) {
+	b, err := os.ReadFile(filepath.Join(e.store.Dir, "run", "master.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func startEnv(b *testing.B, gcview bool) *env {
+	b.Helper()
+	e := &env{noFile: raiseNoFile(1 << 16)}
+	var opts []dovecot.Option
+	for i := range numUsers {
+		opts = append(opts, dovecot.WithUser(userName(i), password))
+	}
+	opts = append(opts, dovecot.WithMessage(userName(0), bigMessage()), dovecot.WithConfig(dovecotTuning))
+	e.store = dovecot.Start(b, opts...)
+	e.direct = e.store.IMAPAddr()
+	e.dovecV = e.store.Version
+	e.ldap = slapd.Start(b, slapd.WithLDIF(ldif(e.store.Host)))
+	e.slapdV = slapdVersion()
+	bin := buildMMP(b, gcview)
+	e.mmp = startMMP(b, bin, e, gcview)
+	e.proxy = e.mmp.addr
+	return e
+}
+
+// slapdVersion is the first line of slapd -VV that names the version.
+func slapdVersion() string {
+	bin, err := testenv.LookPath("slapd")
+	if err != nil {
+		return "?"
+	}
+	out, _ := exec.Command(bin, "-VV").CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if i := strings.Index(l, "slapd "); i >= 0 {
+			f := strings.Fields(l[i:])
+			if len(f) > 1 {
+				return "OpenLDAP slapd " + f[1]
+			}
+		}
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// buildMMP builds cmd/ImapProxy (or, for -gcview, bench/imapproxy-gcview)
+// into a temporary directory.
+func buildMMP(b *testing.B, gcview bool) string {
+	b.Helper()
+	pkg, name := "./cmd/ImapProxy", "ImapProxy"
+	if gcview {
+		pkg, name = "./bench/imapproxy-gcview", "ImapProxy-gcview"
+	}
+	out := filepath.Join(b.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = testenv.RepoRoot(b)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out
+}
+
+// mmpProc is the MMP running as its own process.
+type mmpProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	gcview string // the expvar address with -gcview
+	out    string // its standard output and error
+	exited chan struct{}
+}
+
+func (m *mmpProc) pid() int { return m.cmd.Process.Pid }
+
+func startMMP(b *testing.B, bin string, e *env, gcview bool) *mmpProc {
+	b.Helper()
+	dir := b.TempDir()
+	m := &mmpProc{
+		addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b))),
+		out:    filepath.Join(dir, "ImapProxy.out"),
+		exited: make(chan struct{}),
+	}
+	logDir := filepath.Join(dir, "log")
+	if err := os.Mkdir(logDir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	// The Netscape command line, as scripts/demo starts the MMP. The
+	// default ConnLimits (20 per client address) would refuse the
+	// benchmark's thousands of sessions from 127.0.0.1.
+	args := []string{
+		"-p", m.addr,
+		"-h", net.JoinHostPort(e.ldap.Host, strconv.Itoa(e.ldap.Port)),
+		"-b", e.ldap.BaseDN,
+		"-D", e.ldap.ProxyDN,
+		"-w", e.ldap.ProxyPass,
+		"-c", strconv.Itoa(e.store.IMAPPort),
+		"--HostedDomains", "no",
+		"--ConnLimits", "0.0.0.0|0.0.0.0:100000",
+		"-o", logDir,
+	}
+	e.mmpCmd = "ImapProxy " + strings.Join(args, " ")
+	e.mmpCmd = strings.Replace(e.mmpCmd, "0.0.0.0|0.0.0.0:100000", "'0.0.0.0|0.0.0.0:100000'", 1)
+	f, err := os.Create(m.out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	m.cmd = exec.Command(bin, args...)
+	m.cmd.Dir = dir
+	m.cmd.Stdout, m.cmd.Stderr = f, f
+	m.cmd.Env = os.Environ()
+	if gcview {
+		m.gcview = net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b)))
+		m.cmd.Env = append(m.cmd.Env, "OPENMMP_GCVIEW="+m.gcview)
+	}
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := m.cmd.Start(); err != nil {
+		b.Fatalf("start %s: %v", bin, err)
+	}
+	go func() {
+		m.cmd.Wait()
+		close(m.exited)
+	}()
+	b.Cleanup(m.stop)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		cl, err := dial(m.addr)
+		if err == nil {
+			cl.logout()
+			return m
+		}
+		select {
+		case <-m.exited:
+			b.Fatalf("ImapProxy exited at start-up:\n%s", testenv.Tail(m.out, 4000))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("ImapProxy does not greet on %s: %v\n%s", m.addr, err, testenv.Tail(m.out, 4000))
+		}
+	}
+}
+
+// stop ends the MMP: SIGTERM (its sessions are closed by then), SIGKILL
+// to the group after 5 s.
+func (m *mmpProc) stop() {
+	syscall.Kill(m.pid(), syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(5 * time.Second):
+	}
+	syscall.Kill(-m.pid(), syscall.SIGKILL)
+	<-m.exited
+}
+
+// alive reports an MMP that died during the run.
+func (m *mmpProc) alive() error {
+	select {
+	case <-m.exited:
+		return errors.New("ImapProxy exited:\n" + testenv.Tail(m.out, 4000))
+	default:
+		return nil
+	}
+}
