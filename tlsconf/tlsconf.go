@@ -327,10 +327,13 @@ func decryptKey(file string, data []byte, password string, havePassword bool) ([
 				return nil, fmt.Errorf("SSLKeyPEM: %s is encrypted but SSLKeyPasswdFile names no readable password file", file)
 			}
 			der, err := x509.DecryptPEMBlock(b, []byte(password)) //nolint:staticcheck
+			// The legacy format has no integrity check: a wrong password
+			// passes the padding check about once in 256 tries and gives
+			// garbage, so a key that does not parse is a wrong password too.
+			if errors.Is(err, x509.IncorrectPasswordError) || err == nil && !parsesAsKey(der) {
+				return nil, fmt.Errorf("SSLKeyPEM: %s: the password from SSLKeyPasswdFile does not open the key", file)
+			}
 			if err != nil {
-				if errors.Is(err, x509.IncorrectPasswordError) {
-					return nil, fmt.Errorf("SSLKeyPEM: %s: the password from SSLKeyPasswdFile does not open the key", file)
-				}
 				return nil, fmt.Errorf("SSLKeyPEM: %s: %w", file, err)
 			}
 			return pem.EncodeToMemory(&pem.Block{Type: b.Type, Bytes: der}), nil
@@ -338,6 +341,19 @@ func decryptKey(file string, data []byte, password string, havePassword bool) ([
 			return pem.EncodeToMemory(b), nil
 		}
 	}
+}
+
+// parsesAsKey reports whether DER is a private key in one of the forms
+// crypto/tls reads (PKCS#1, PKCS#8, SEC 1).
+func parsesAsKey(der []byte) bool {
+	if _, err := x509.ParsePKCS1PrivateKey(der); err == nil {
+		return true
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(der); err == nil {
+		return true
+	}
+	_, err := x509.ParseECPrivateKey(der)
+	return err == nil
 }
 
 // nssFiles are the NSS database files the Sun MMP used (cert7/8 and key3
