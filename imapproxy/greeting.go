@@ -5,6 +5,7 @@ import (
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/proxy"
 )
 
 // greeting is the first line the client sees (spec §4.2.1):
@@ -19,38 +20,7 @@ func (c *conn) greeting() string {
 	return "* OK [CAPABILITY " + strings.Join(c.capabilities(), " ") + "] " + c.p.expandBanner(b)
 }
 
-// expandBanner replaces the escapes the Sun servers use in their own
-// banners (spec §4.2.1): %h host, %p protocol, %P product, %v short
-// version, %V long version, %% a percent sign. Other escapes stay as they
-// are, since a banner is text for people and must not fail.
+// expandBanner fills in the Banner's escapes for this protocol.
 func (p *Protocol) expandBanner(b string) string {
-	if !strings.Contains(b, "%") {
-		return b
-	}
-	var out strings.Builder
-	for i := 0; i < len(b); i++ {
-		if b[i] != '%' || i+1 == len(b) {
-			out.WriteByte(b[i])
-			continue
-		}
-		i++
-		switch b[i] {
-		case 'h':
-			out.WriteString(p.host)
-		case 'p':
-			out.WriteString("IMAP")
-		case 'P':
-			out.WriteString(Product)
-		case 'v':
-			out.WriteString(p.version)
-		case 'V':
-			out.WriteString(p.longVersion)
-		case '%':
-			out.WriteByte('%')
-		default:
-			out.WriteByte('%')
-			out.WriteByte(b[i])
-		}
-	}
-	return out.String()
+	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "IMAP", Product: Product, Version: p.version, LongVersion: p.longVersion})
 }
