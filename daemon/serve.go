@@ -55,7 +55,7 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	defer logs.close()
 	daemonLog := logs.main
 
-	dir := directory.New(directory.Options{Logger: daemonLog.Slog().With(logging.Category("LDAP"))})
+	dir := directory.New(directory.Options{Logger: daemonLog.Slog().With(logging.Category("LDAP")), StartTLS: startTLS(inst)})
 	defer dir.Close()
 
 	// The POP-before-SMTP memory is the process's: every POP service
@@ -294,4 +294,15 @@ func (ls *logSet) close() {
 	for _, lg := range ls.byProc {
 		lg.Close()
 	}
+}
+
+// startTLS says whether the process's directory connections start TLS:
+// LdapStartTLS in AService.cfg or in any service's file, since one
+// directory serves them all.
+func startTLS(inst *config.Instance) bool {
+	on := config.Get(inst.Daemon, param.LdapStartTLS)
+	for _, svc := range inst.Services {
+		on = on || config.Get(svc.Values, param.LdapStartTLS)
+	}
+	return on
 }

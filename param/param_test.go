@@ -34,6 +34,7 @@ var cases = map[string]paramCase{
 		invalid: []string{"http://h/o=x", "ldap://h:99999/o=x", ""}},
 	"BindDN":              {where: ips | V | N4, valid: []string{"cn=Directory Manager", ""}, invalid: []string{"Directory Manager"}},
 	"BindPass":            {where: ips | V | N4, aliases: []string{"BindPassword"}, valid: []string{"s3cr3t pass"}, invalid: []string{"a\r\nb"}},
+	"LdapStartTLS":        {where: A | ips, def: "no", valid: []string{"yes"}, invalid: []string{"tls"}},
 	"LdapCacheSize":       {where: I | P | V, def: "10000", valid: []string{"0", "500"}, invalid: []string{"-5"}},
 	"LdapCacheTTL":        {where: I | P | V, def: "900", valid: []string{"60"}, invalid: []string{"1m"}},
 	"LdapRefreshInterval": {where: ips, def: "2100", valid: []string{"600"}, invalid: []string{"soon"}},

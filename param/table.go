@@ -76,6 +76,12 @@ var (
 		Flag: "-w", Env: "BindPassword", Secret: true,
 	}, parseString)
 
+	LdapStartTLS = define(&Param{
+		Name: "LdapStartTLS", Where: A | ips, Group: "Directory", Era: "Go", Type: "bool",
+		Doc:     "Start TLS on every ldap:// directory connection of the process (never falling back to clear text); ldaps:// needs no switch.",
+		Default: "no", Template: Commented,
+	}, parseBool)
+
 	LdapCacheSize = define(&Param{
 		Name: "LdapCacheSize", Where: I | P | V, Group: "Directory", Era: "S6", Type: "entries",
 		Doc: "Entries in the cache of user-search results.", Default: "10000", Template: Live,
