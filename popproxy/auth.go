@@ -13,34 +13,35 @@ import (
 // mechanisms are the SASL mechanisms the MMP implements, in CAPA order.
 var mechanisms = []string{"PLAIN", "LOGIN"}
 
-// handleAuth answers AUTH (RFC 5034): with a mechanism, PLAIN (RFC 4616)
-// or LOGIN (draft-murchison-sasl-login), with or without an initial
-// response ("=" for an empty one); without one, the list of mechanisms,
-// as Outlook and other clients expect from the pre-RFC AUTH of RFC 1734
-// implementations. A client response of "*" cancels the exchange.
+// handleAuth answers AUTH (RFC 5034): with a mechanism, PLAIN (RFC 4616),
+// LOGIN (draft-murchison-sasl-login) or, when offered, EXTERNAL (RFC
+// 4422: a client certificate login, external.go), with or without an
+// initial response ("=" for an empty one); without one, the list of
+// mechanisms, as Outlook and other clients expect from the pre-RFC AUTH
+// of RFC 1734 implementations. A client response of "*" cancels the
+// exchange.
 func (c *conn) handleAuth(ctx context.Context, args []string) (*proxy.Store, error) {
 	if len(args) == 0 {
-		var mechs []string
-		if !c.plainDisabled() {
-			mechs = mechanisms
-		}
-		c.writeList("Supported authentication mechanisms follow", mechs)
+		c.writeList("Supported authentication mechanisms follow", c.offeredMechanisms())
 		return nil, nil
 	}
 	if len(args) > 2 {
 		return nil, badArgs("AUTH takes a mechanism and an optional initial response")
 	}
 	mech := strings.ToUpper(args[0])
+	var ir []byte
+	hasIR := len(args) == 2
+	if hasIR {
+		ir = []byte(args[1])
+	}
+	if mech == "EXTERNAL" && c.externalOffered() {
+		return c.external(ctx, ir, hasIR)
+	}
 	if mech != "PLAIN" && mech != "LOGIN" {
 		return nil, errMechanism
 	}
 	if c.plainDisabled() {
 		return nil, errPrivacy
-	}
-	var ir []byte
-	hasIR := len(args) == 2
-	if hasIR {
-		ir = []byte(args[1])
 	}
 	var cr credentials
 	var err error
@@ -53,6 +54,21 @@ func (c *conn) handleAuth(ctx context.Context, args []string) (*proxy.Store, err
 		return nil, err
 	}
 	return c.logIn(ctx, cr)
+}
+
+// offeredMechanisms are the SASL mechanisms this connection offers, for
+// CAPA and a bare AUTH: the password mechanisms while clear-text
+// passwords are allowed, and EXTERNAL when a client certificate can log
+// in (spec §3.7).
+func (c *conn) offeredMechanisms() []string {
+	var mechs []string
+	if !c.plainDisabled() {
+		mechs = append(mechs, mechanisms...)
+	}
+	if c.externalOffered() {
+		mechs = append(mechs, "EXTERNAL")
+	}
+	return mechs
 }
 
 // saslPlain runs PLAIN: one message "authzid NUL authcid NUL passwd". An

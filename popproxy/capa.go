@@ -39,7 +39,9 @@ func configuredCapa(v *config.Values) [][]string {
 // without what depends on the connection, which is computed here so that
 // the list is always true for this connection. USER stays only while
 // clear-text passwords are allowed; SASL lists the mechanisms the MMP
-// implements (never the configured ones); STLS is offered while
+// implements and offers on this connection (never the configured ones:
+// the password mechanisms while clear-text passwords are allowed,
+// EXTERNAL with a client certificate that can log in); STLS is offered while
 // the connection is not yet encrypted and TLS is configured.
 func (c *conn) capabilities() []string {
 	plain := !c.plainDisabled()
@@ -58,8 +60,8 @@ func (c *conn) capabilities() []string {
 	if c.s.StartTLSOffered() {
 		out = append(out, "STLS")
 	}
-	if plain {
-		out = append(out, "SASL "+strings.Join(mechanisms, " "))
+	if mechs := c.offeredMechanisms(); len(mechs) > 0 {
+		out = append(out, "SASL "+strings.Join(mechs, " "))
 	}
 	return out
 }

@@ -18,7 +18,12 @@ import (
 type credentials struct {
 	user string
 	pass logging.Secret
-	mech string // "USER" (USER/PASS), "PLAIN" or "LOGIN" (AUTH)
+	mech string // "USER" (USER/PASS), "PLAIN" or "LOGIN" (AUTH), "PROXY"
+	// For mech "PROXY" (a certificate login, external.go): the route
+	// already found, and the store administrator whose password pass is,
+	// replayed as AUTH PLAIN on the user's behalf (spec §4.3.4).
+	route *proxy.Route
+	admin string
 }
 
 // viaAUTH says the client used AUTH, which the replay repeats when the
@@ -38,10 +43,13 @@ func (c *conn) logIn(ctx context.Context, cr credentials) (*proxy.Store, error) 
 		c.s.LoginFailed()
 		return nil, errAuthFailed
 	}
-	route, err := c.s.Route(ctx, cr.user)
-	if err == nil {
-		// PreAuth: the directory checks the password before any store does.
-		err = c.s.CheckPassword(ctx, route, string(cr.pass))
+	route, err := cr.route, error(nil)
+	if route == nil {
+		route, err = c.s.Route(ctx, cr.user)
+		if err == nil {
+			// PreAuth: the directory checks the password before any store does.
+			err = c.s.CheckPassword(ctx, route, string(cr.pass))
+		}
 	}
 	switch {
 	case err == nil:

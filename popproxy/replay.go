@@ -131,16 +131,21 @@ func userPassSafe(user, pass string) bool {
 // CAPA offers SASL PLAIN, as are credentials that USER and PASS cannot
 // carry; everything else goes as "USER name" and "PASS password". CAPA
 // is asked only when it can change the choice, which keeps the common
-// USER/PASS login at two round trips.
+// USER/PASS login at two round trips. A certificate login (mech
+// "PROXY") has no password of the user: it goes straight to AUTH PLAIN
+// with authzid = user, authcid = StoreAdmin (spec §4.3.4).
 func (c *conn) replay(sc *storeConn, user string, cr credentials) (ok bool, text string, err error) {
 	pass := string(cr.pass)
+	if cr.mech == "PROXY" {
+		return sc.authPlain(user, cr.admin, pass)
+	}
 	simple := userPassSafe(user, pass)
 	if cr.viaAUTH() || !simple {
 		if err := sc.capa(); err != nil {
 			return false, "", err
 		}
 		if sc.sasl["PLAIN"] {
-			return sc.authPlain(user, pass)
+			return sc.authPlain("", user, pass)
 		}
 		if !simple {
 			return false, "", errUnreplayable
@@ -153,12 +158,12 @@ func (c *conn) replay(sc *storeConn, user string, cr credentials) (ok bool, text
 	return sc.command("PASS " + pass)
 }
 
-// authPlain runs AUTH PLAIN (RFC 5034) with an empty authorization
-// identity: with the initial response on the command line when the line
-// stays within 255 octets, else in answer to the store's "+" (RFC 5034
-// §4 requires exactly that split).
-func (sc *storeConn) authPlain(user, pass string) (ok bool, text string, err error) {
-	resp := wire.EncodePlain("", user, pass)
+// authPlain runs AUTH PLAIN (RFC 5034) with the authorization identity
+// authz (empty but for a proxy login): with the initial response on the
+// command line when the line stays within 255 octets, else in answer to
+// the store's "+" (RFC 5034 §4 requires exactly that split).
+func (sc *storeConn) authPlain(authz, user, pass string) (ok bool, text string, err error) {
+	resp := wire.EncodePlain(authz, user, pass)
 	if cmd := "AUTH PLAIN " + resp; len(cmd) <= wire.MaxPOPLine-2 {
 		if err := sc.send(cmd); err != nil {
 			return false, "", err
