@@ -3,7 +3,7 @@
 // AUTH, RFC 4616 PLAIN, draft-murchison-sasl-login LOGIN).
 //
 // Before login it speaks POP3 itself: the greeting, CAPA, USER and PASS,
-// AUTH (PLAIN, LOGIN), QUIT, and the MMP's own XQUERYAUTH, which tells an
+// AUTH (PLAIN, LOGIN, and EXTERNAL with a client certificate), QUIT, and the MMP's own XQUERYAUTH, which tells an
 // SMTP proxy in another process who last logged in from an address
 // (POP-before-SMTP, spec §4.3.3). Once it has credentials it asks the
 // proxy.Router where the user's store is, connects to it, and replays the
