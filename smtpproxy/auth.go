@@ -16,13 +16,21 @@ import (
 // a clear-text password that RestrictPlainPasswords forbids on this link:
 // that the MMP refuses itself, so the password never crosses the network.
 // With SmtpAuth directory the MMP performs PLAIN and LOGIN, with or
-// without an initial response.
+// without an initial response. EXTERNAL, a client certificate login, is
+// always the MMP's, in either mode (external.go); so is the answer to a
+// second AUTH once the MMP has logged the client in.
 func (c *conn) handleAuth(ctx context.Context, arg string, line []byte) (*proxy.Store, error) {
 	mech, ir, hasIR := strings.Cut(arg, " ")
 	mech = strings.ToUpper(mech)
 	ir = strings.TrimSpace(ir)
 	if mech == "" || strings.Contains(ir, " ") {
 		return nil, errAuthSyntax
+	}
+	if c.login != "" {
+		return nil, errAlreadyAuth
+	}
+	if mech == "EXTERNAL" {
+		return nil, c.external(ctx, ir, hasIR)
 	}
 	plain := mech == "PLAIN" || mech == "LOGIN"
 	if !c.directoryAuth {
@@ -33,8 +41,6 @@ func (c *conn) handleAuth(ctx context.Context, arg string, line []byte) (*proxy.
 		return c.handOff(ctx, line)
 	}
 	switch {
-	case c.login != "":
-		return nil, errAlreadyAuth
 	case !plain:
 		return nil, errMechanism
 	case c.plainDisabled():
@@ -163,6 +169,13 @@ func (c *conn) logIn(ctx context.Context, mech, user string, pass logging.Secret
 		c.log.Warn(fmt.Sprintf("user '%s' from %s: password check failed: %v", user, c.s.ClientAddr, err))
 		return errAuthTemp
 	}
+	return c.loggedIn(ctx, mech, user)
+}
+
+// loggedIn finishes a login the MMP checked (a password with SmtpAuth
+// directory, or a client certificate): the relay is told who logged in
+// (announceLogin) before the client hears 235.
+func (c *conn) loggedIn(ctx context.Context, mech, user string) error {
 	c.s.LoginSucceeded()
 	c.login = user
 	if err := c.announceLogin(); err != nil {

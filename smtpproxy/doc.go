@@ -29,7 +29,11 @@
 // AUTH PLAIN and LOGIN itself: it finds the user with the directory
 // (proxy.Session.Route), checks the password with an LDAP bind
 // (PasswordChecker) and then tells the relay who logged in, with
-// "LOGIN=<user>" in XPEHLO or XCLIENT. POP-before-SMTP (spec §4.3.3) asks
+// "LOGIN=<user>" in XPEHLO or XCLIENT. AUTH EXTERNAL, a client
+// certificate mapped through certmap.conf, is always the MMP's, since TLS
+// ends here: it is offered with SmtpAuth directory, and with relay when
+// the announcement is XPEHLO (which can be sent again with LOGIN=).
+// POP-before-SMTP (spec §4.3.3) asks
 // an authsvc.Querier whether the client's address logged in with POP
 // recently; if so XPEHLO carries CHANNEL=<PopBeforeSmtpKludgeChannel> and
 // XCLIENT carries LOGIN=<that POP user>. A client with neither is

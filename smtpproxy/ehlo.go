@@ -95,13 +95,16 @@ func validHelo(s string) bool {
 // which offers its own. AUTH depends on who performs it: with SmtpAuth
 // relay the relay's mechanisms are passed on, less PLAIN and LOGIN when
 // RestrictPlainPasswords forbids them on this link; with SmtpAuth
-// directory the MMP offers its own PLAIN and LOGIN instead.
+// directory the MMP offers its own PLAIN and LOGIN instead. EXTERNAL is
+// the MMP's in both modes, when externalOffered: the relay's never
+// reaches the client, since the relay cannot see the client certificate.
 func (c *conn) filterKeywords(relay []string) []string {
 	extra := config.Get(c.v, param.EhloKeywords)
 	allowed := func(kw string) bool {
 		return slices.Contains(passedKeywords, kw) || slices.ContainsFunc(extra, func(e string) bool { return strings.EqualFold(e, kw) })
 	}
 	var out []string
+	relayAuth := false
 	for _, l := range relay {
 		kw, params, _ := strings.Cut(l, " ")
 		kw = strings.ToUpper(kw)
@@ -110,6 +113,7 @@ func (c *conn) filterKeywords(relay []string) []string {
 		case kw == "AUTH":
 			if a := c.relayAuth(params); a != "" {
 				out = append(out, a)
+				relayAuth = true
 			}
 		case allowed(kw):
 			out = append(out, l)
@@ -118,8 +122,15 @@ func (c *conn) filterKeywords(relay []string) []string {
 	if c.offerStartTLS() {
 		out = append(out, "STARTTLS")
 	}
+	var own []string
 	if c.directoryAuth && !c.plainDisabled() {
-		out = append(out, "AUTH PLAIN LOGIN")
+		own = append(own, "PLAIN", "LOGIN")
+	}
+	if c.externalOffered() && (c.directoryAuth || !relayAuth) {
+		own = append(own, "EXTERNAL")
+	}
+	if len(own) > 0 {
+		out = append(out, "AUTH "+strings.Join(own, " "))
 	}
 	return out
 }
@@ -132,10 +143,14 @@ func (c *conn) relayAuth(mechs string) string {
 	}
 	var keep []string
 	for _, m := range strings.Fields(mechs) {
-		if c.plainDisabled() && (strings.EqualFold(m, "PLAIN") || strings.EqualFold(m, "LOGIN")) {
+		if c.plainDisabled() && (strings.EqualFold(m, "PLAIN") || strings.EqualFold(m, "LOGIN")) ||
+			strings.EqualFold(m, "EXTERNAL") {
 			continue
 		}
 		keep = append(keep, m)
+	}
+	if c.externalOffered() {
+		keep = append(keep, "EXTERNAL")
 	}
 	if len(keep) == 0 {
 		return ""
