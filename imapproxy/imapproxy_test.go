@@ -383,3 +383,25 @@ func TestVdmapByLocalAddress(t *testing.T) {
 		t.Errorf("lookup on 127.0.0.3 = %+v, want domain three.example", q.Name)
 	}
 }
+
+// RestrictPlainPasswords is a vdmap property (spec §2.10): the address
+// of one virtual domain may refuse plain passwords before TLS while
+// another accepts them.
+func TestVdmapRestrictPlainPasswords(t *testing.T) {
+	h := start(t, setup{
+		vdmap:  "vdmap strict 127.0.0.2\nstrict:RestrictPlainPasswords yes\n",
+		listen: []string{"127.0.0.2:0", "127.0.0.3:0"},
+	})
+	strict := h.dialAddr(h.addrs[0])
+	if g := strict.line(); !strings.Contains(g, "LOGINDISABLED") || strings.Contains(g, "AUTH=PLAIN") {
+		t.Errorf("greeting on the strict address %q, want LOGINDISABLED and no AUTH=PLAIN", g)
+	}
+	strict.send("a LOGIN alice alicepw\r\n")
+	strict.expect("a NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
+	open := h.dialAddr(h.addrs[1])
+	if g := open.line(); strings.Contains(g, "LOGINDISABLED") {
+		t.Errorf("greeting on the other address %q, want no LOGINDISABLED", g)
+	}
+	open.send("a LOGIN alice alicepw\r\n")
+	open.loggedIn("a", "alice")
+}
