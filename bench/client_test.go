@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -26,8 +27,12 @@ const ioTimeout = 30 * time.Second
 
 // dial connects and reads the greeting (skipping Dovecot's "Waiting for
 // authentication process" placeholder).
-func dial(addr string) (*client, error) {
-	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+func dial(addr string) (*client, error) { return dialWith(addr, nil) }
+
+// dialWith is dial, with implicit TLS (a full handshake, no resumption)
+// when tc is not nil.
+func dialWith(addr string, tc *tls.Config) (*client, error) {
+	c, err := dialConn(addr, tc)
 	if err != nil {
 		return nil, err
 	}
@@ -49,9 +54,27 @@ func dial(addr string) (*client, error) {
 	}
 }
 
+// dialConn connects, with a TLS handshake when tc is not nil.
+func dialConn(addr string, tc *tls.Config) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil || tc == nil {
+		return c, err
+	}
+	t := tls.Client(c, tc)
+	t.SetDeadline(time.Now().Add(ioTimeout))
+	if err := t.Handshake(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	return t, nil
+}
+
 // login dials and logs in.
-func login(addr, user, pass string) (*client, error) {
-	cl, err := dial(addr)
+func login(addr, user, pass string) (*client, error) { return loginWith(addr, nil, user, pass) }
+
+// loginWith is login, over implicit TLS when tc is not nil.
+func loginWith(addr string, tc *tls.Config, user, pass string) (*client, error) {
+	cl, err := dialWith(addr, tc)
 	if err != nil {
 		return nil, err
 	}
@@ -145,4 +168,72 @@ func literalAtEnd(line string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// popClient is a minimal POP3 client.
+type popClient struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+// dialPOP connects and reads the +OK greeting.
+func dialPOP(addr string) (*popClient, error) {
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		return nil, err
+	}
+	cl := &popClient{c: c, r: bufio.NewReaderSize(c, 1024)}
+	c.SetDeadline(time.Now().Add(ioTimeout))
+	if err := cl.ok(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("greeting from %s: %w", addr, err)
+	}
+	return cl, nil
+}
+
+// ok reads one reply line and fails on anything but +OK.
+func (cl *popClient) ok() error {
+	l, err := cl.r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(l, "+OK") {
+		return fmt.Errorf("%q", strings.TrimRight(l, "\r\n"))
+	}
+	return nil
+}
+
+func (cl *popClient) do(cmd string) error {
+	cl.c.SetDeadline(time.Now().Add(ioTimeout))
+	if _, err := io.WriteString(cl.c, cmd+"\r\n"); err != nil {
+		return err
+	}
+	if err := cl.ok(); err != nil {
+		verb, _, _ := strings.Cut(cmd, " ")
+		return fmt.Errorf("%s: %w", verb, err)
+	}
+	return nil
+}
+
+// popLogin connects, says USER and PASS, and QUIT.
+func popLogin(addr, user, pass string) error {
+	cl, err := dialPOP(addr)
+	if err != nil {
+		return err
+	}
+	err = cl.do("USER " + user)
+	if err == nil {
+		err = cl.do("PASS " + pass)
+	}
+	if err != nil {
+		cl.c.Close()
+		return fmt.Errorf("POP3 login %s at %s: %w", user, addr, err)
+	}
+	return cl.quit()
+}
+
+func (cl *popClient) quit() error {
+	err := cl.do("QUIT")
+	cl.c.Close()
+	return err
 }

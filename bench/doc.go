@@ -16,13 +16,22 @@
 //   - the resident memory per idle logged-in session with 5,000 sessions
 //     open: for the MMP, (VmRSS after − VmRSS before) / 5,000 of its
 //     process; for Dovecot, the same with the proportional set size (Pss)
-//     summed over all its processes.
+//     summed over all its processes;
+//   - POP3 logins per second (USER, PASS, QUIT, 16 clients), directly to
+//     Dovecot's POP3 and through a PopProxy process;
+//   - IMAP over implicit TLS, logins per second and FETCH of the 10 MiB
+//     message: directly to Dovecot's IMAPS and through the SSL port of the
+//     ImapProxy (TLS to the client, clear text to the store: TLS offload);
+//     the certificate comes from internal/testenv/testcert;
+//   - IMAP logins per second through an ImapProxy with PreAuth (-pre),
+//     auth cache warm and off (--AuthCacheSize 0); these have no direct
+//     counterpart.
 //
 // Rows that compare rates alternate direct and MMP rounds, so that drift of
 // the machine (other load, CPU frequency) hits both alike; the median round
 // is reported, with every round and the CPU time each process used in the
 // details. The benchmark needs slapd, ldap-utils and Dovecot (scripts/deps
-// installs them) and runs for about two minutes; every process it starts
+// installs them) and runs for about three minutes; every process it starts
 // is stopped at the end, and every port is chosen at run time.
 //
 // Flags (after the package): -record, -sessions N, -clients N, -rounds N,

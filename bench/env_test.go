@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
+	"github.com/openmmp/mmp/internal/testenv/testcert"
 )
 
 // The users of the benchmark: u000 … u063, all with the password pw, all
@@ -91,6 +93,18 @@ service imap {
   process_limit = 64
   vsz_limit = 2G
 }
+service pop3-login {
+  service_count = 0
+  client_limit = 1000
+  process_min_avail = 2
+  vsz_limit = 1G
+}
+service pop3 {
+  service_count = 0
+  client_limit = 1000
+  process_limit = 64
+  vsz_limit = 2G
+}
 service anvil {
   client_limit = 2000
 }
@@ -108,18 +122,30 @@ service stats {
 }
 `
 
-// env is the directory, the store and the MMP in front of it.
+// env is the directory, the store and the MMPs in front of it.
 type env struct {
-	ldap   *slapd.Server
-	store  *dovecot.Server
-	mmp    *mmpProc
-	direct string // the store's IMAP address
-	proxy  string // the MMP's
-	noFile uint64 // RLIMIT_NOFILE in force
-	slapdV string
-	dovecV string
-	mmpCmd string // the MMP's command line, for the record
+	ldap    *slapd.Server
+	store   *dovecot.Server
+	cert    *testcert.Set
+	tlsConf *tls.Config // the client's: trusts the test CA
+	mmp     *mmpProc    // ImapProxy: clear text on proxy, implicit TLS on proxyS
+	pop     *mmpProc    // PopProxy
+	preWarm *mmpProc    // ImapProxy -pre, auth cache on (default)
+	preCold *mmpProc    // ImapProxy -pre --AuthCacheSize 0
+	direct  string      // the store's IMAP address
+	directS string      // the store's IMAPS address
+	directP string      // the store's POP3 address
+	proxy   string      // the MMP's
+	proxyS  string      // the MMP's SSL port (TLS to the client, clear text to the store)
+	noFile  uint64      // RLIMIT_NOFILE in force
+	slapdV  string
+	dovecV  string
+	mmpCmd  string   // the MMP's command line, for the record
+	cmds    []string // the other proxies' command lines
 }
+
+// procs is every proxy process of the run.
+func (e *env) procs() []*mmpProc { return []*mmpProc{e.mmp, e.pop, e.preWarm, e.preCold} }
 
 // storePgid is the process group of the Dovecot master (the fixture starts
 // it as a group leader and Dovecot writes its pid into base_dir).
@@ -138,16 +164,51 @@ func startEnv(b *testing.B, gcview bool) *env {
 	for i := range numUsers {
 		opts = append(opts, dovecot.WithUser(userName(i), password))
 	}
-	opts = append(opts, dovecot.WithMessage(userName(0), bigMessage()), dovecot.WithConfig(dovecotTuning))
+	e.cert = testcert.New(b, "localhost", "127.0.0.1")
+	e.tlsConf = e.cert.ClientConfig("localhost")
+	opts = append(opts, dovecot.WithMessage(userName(0), bigMessage()), dovecot.WithConfig(dovecotTuning),
+		dovecot.WithTLS(e.cert.CertFile, e.cert.KeyFile))
 	e.store = dovecot.Start(b, opts...)
 	e.direct = e.store.IMAPAddr()
+	e.directS = e.store.IMAPSAddr()
+	e.directP = e.store.POP3Addr()
 	e.dovecV = e.store.Version
 	e.ldap = slapd.Start(b, slapd.WithLDIF(ldif(e.store.Host)))
 	e.slapdV = slapdVersion()
 	bin := buildMMP(b, gcview)
-	e.mmp = startMMP(b, bin, e, gcview)
-	e.proxy = e.mmp.addr
+	sslAddr := freeAddr(b)
+	var cmd string
+	e.mmp, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, gcview, imapReady,
+		"-ps", sslAddr, "--SSLEnable", "yes", "--SSLCertPEM", e.cert.CertFile, "--SSLKeyPEM", e.cert.KeyFile)
+	e.mmpCmd = cmd
+	e.proxy, e.proxyS = e.mmp.addr, sslAddr
+	e.preWarm, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, false, imapReady, "-pre")
+	e.cmds = append(e.cmds, cmd)
+	e.preCold, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, false, imapReady, "-pre", "--AuthCacheSize", "0")
+	e.cmds = append(e.cmds, cmd)
+	e.pop, cmd = startMMP(b, buildPkg(b, "./cmd/PopProxy", "PopProxy"), "PopProxy", e, e.store.POP3Port, false, popReady)
+	e.cmds = append(e.cmds, cmd)
 	return e
+}
+
+func freeAddr(b *testing.B) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b)))
+}
+
+func imapReady(addr string) error {
+	cl, err := dial(addr)
+	if err == nil {
+		cl.logout()
+	}
+	return err
+}
+
+func popReady(addr string) error {
+	cl, err := dialPOP(addr)
+	if err == nil {
+		cl.quit()
+	}
+	return err
 }
 
 // slapdVersion is the first line of slapd -VV that names the version.
@@ -176,6 +237,12 @@ func buildMMP(b *testing.B, gcview bool) string {
 	if gcview {
 		pkg, name = "./bench/imapproxy-gcview", "ImapProxy-gcview"
 	}
+	return buildPkg(b, pkg, name)
+}
+
+// buildPkg builds a command into a temporary directory.
+func buildPkg(b *testing.B, pkg, name string) string {
+	b.Helper()
 	out := filepath.Join(b.TempDir(), name)
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = testenv.RepoRoot(b)
@@ -187,6 +254,7 @@ func buildMMP(b *testing.B, gcview bool) string {
 
 // mmpProc is the MMP running as its own process.
 type mmpProc struct {
+	name   string
 	cmd    *exec.Cmd
 	addr   string
 	gcview string // the expvar address with -gcview
@@ -196,12 +264,17 @@ type mmpProc struct {
 
 func (m *mmpProc) pid() int { return m.cmd.Process.Pid }
 
-func startMMP(b *testing.B, bin string, e *env, gcview bool) *mmpProc {
+// startMMP starts bin (ImapProxy or PopProxy, called name) with the
+// Netscape command line in front of the store's port storePort, extra
+// arguments appended, and waits until ready succeeds on its clear-text
+// port. It returns the process and its command line, for the record.
+func startMMP(b *testing.B, bin, name string, e *env, storePort int, gcview bool, ready func(string) error, extra ...string) (*mmpProc, string) {
 	b.Helper()
 	dir := b.TempDir()
 	m := &mmpProc{
-		addr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b))),
-		out:    filepath.Join(dir, "ImapProxy.out"),
+		name:   name,
+		addr:   freeAddr(b),
+		out:    filepath.Join(dir, name+".out"),
 		exited: make(chan struct{}),
 	}
 	logDir := filepath.Join(dir, "log")
@@ -217,13 +290,14 @@ func startMMP(b *testing.B, bin string, e *env, gcview bool) *mmpProc {
 		"-b", e.ldap.BaseDN,
 		"-D", e.ldap.ProxyDN,
 		"-w", e.ldap.ProxyPass,
-		"-c", strconv.Itoa(e.store.IMAPPort),
+		"-c", strconv.Itoa(storePort),
 		"--HostedDomains", "no",
 		"--ConnLimits", "0.0.0.0|0.0.0.0:100000",
 		"-o", logDir,
 	}
-	e.mmpCmd = "ImapProxy " + strings.Join(args, " ")
-	e.mmpCmd = strings.Replace(e.mmpCmd, "0.0.0.0|0.0.0.0:100000", "'0.0.0.0|0.0.0.0:100000'", 1)
+	args = append(args, extra...)
+	cmdLine := name + " " + strings.Join(args, " ")
+	cmdLine = strings.Replace(cmdLine, "0.0.0.0|0.0.0.0:100000", "'0.0.0.0|0.0.0.0:100000'", 1)
 	f, err := os.Create(m.out)
 	if err != nil {
 		b.Fatal(err)
@@ -248,18 +322,17 @@ func startMMP(b *testing.B, bin string, e *env, gcview bool) *mmpProc {
 	b.Cleanup(m.stop)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		cl, err := dial(m.addr)
+		err := ready(m.addr)
 		if err == nil {
-			cl.logout()
-			return m
+			return m, cmdLine
 		}
 		select {
 		case <-m.exited:
-			b.Fatalf("ImapProxy exited at start-up:\n%s", testenv.Tail(m.out, 4000))
+			b.Fatalf("%s exited at start-up:\n%s", name, testenv.Tail(m.out, 4000))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("ImapProxy does not greet on %s: %v\n%s", m.addr, err, testenv.Tail(m.out, 4000))
+			b.Fatalf("%s does not greet on %s: %v\n%s", name, m.addr, err, testenv.Tail(m.out, 4000))
 		}
 	}
 }
@@ -280,7 +353,7 @@ func (m *mmpProc) stop() {
 func (m *mmpProc) alive() error {
 	select {
 	case <-m.exited:
-		return errors.New("ImapProxy exited:\n" + testenv.Tail(m.out, 4000))
+		return errors.New(m.name + " exited:\n" + testenv.Tail(m.out, 4000))
 	default:
 		return nil
 	}

@@ -71,6 +71,18 @@ func (m meter) since(a cpuUse) cpuUse {
 // own user over and over for d, and returns logins per second and their
 // number.
 func measureLogins(addr string, clients int, d time.Duration) (float64, int64, error) {
+	return measureRate(clients, d, func(user string) error {
+		cl, err := login(addr, user, password)
+		if err == nil {
+			err = cl.logout()
+		}
+		return err
+	})
+}
+
+// measureRate runs clients goroutines, each calling once with its own user
+// over and over for d, and returns calls per second and their number.
+func measureRate(clients int, d time.Duration, once1 func(user string) error) (float64, int64, error) {
 	var count atomic.Int64
 	var first error
 	var once sync.Once
@@ -83,11 +95,7 @@ func measureLogins(addr string, clients int, d time.Duration) (float64, int64, e
 			defer wg.Done()
 			user := userName(i)
 			for time.Now().Before(deadline) {
-				cl, err := login(addr, user, password)
-				if err == nil {
-					err = cl.logout()
-				}
-				if err != nil {
+				if err := once1(user); err != nil {
 					once.Do(func() { first = err })
 					return
 				}

@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"slices"
@@ -52,6 +54,36 @@ type results struct {
 	noopCPU               cpuUse          // both ways together
 
 	mem memResult
+
+	// The rows added to the same run: POP3, TLS, PreAuth. Index 0 is
+	// direct (for PreAuth: auth cache warm), 1 through the MMP (cold).
+	pop, tlsLogin, tlsFetch, preAuth pair
+	tlsDirect, tlsMMP                string // protocol and cipher suite negotiated
+	cmds                             []string
+}
+
+// pair is one row measured two ways in alternating rounds.
+type pair struct {
+	rate [2][]float64 // per round
+	cpu  [2]cpuUse
+	n    [2]int64 // logins, or octets fetched
+}
+
+func (p *pair) median(i int) float64 { return median(p.rate[i]) }
+
+// alternate runs rounds of the two measurements, alternating, each with
+// its meter.
+func (p *pair) alternate(rounds int, meters [2]meter, fns [2]func() (float64, int64, error), check func(error)) {
+	for range rounds {
+		for i := range 2 {
+			c0 := meters[i].snap()
+			rate, n, err := fns[i]()
+			check(err)
+			p.cpu[i].add(meters[i].since(c0))
+			p.rate[i] = append(p.rate[i], rate)
+			p.n[i] += n
+		}
+	}
 }
 
 type memResult struct {
@@ -94,7 +126,7 @@ func BenchmarkMMP(b *testing.B) {
 		fmt.Fprintf(os.Stderr, "bench: warning: the machine is busy before the run (%.0f %% of one core); see the \"rest\" CPU in the details\n", r.idleCPU)
 	}
 	e := startEnv(b, *flagGCView)
-	r.slapd, r.dovecot, r.mmpCmd, r.noFile = e.slapdV, e.dovecV, e.mmpCmd, e.noFile
+	r.slapd, r.dovecot, r.mmpCmd, r.noFile, r.cmds = e.slapdV, e.dovecV, e.mmpCmd, e.noFile, e.cmds
 	pgid, err := e.storePgid()
 	if err != nil {
 		b.Fatalf("Dovecot's master pid: %v", err)
@@ -105,8 +137,10 @@ func BenchmarkMMP(b *testing.B) {
 	}
 	check := func(err error) {
 		b.Helper()
-		if err == nil {
-			err = e.mmp.alive()
+		for _, p := range e.procs() {
+			if err == nil {
+				err = p.alive()
+			}
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -198,6 +232,8 @@ func BenchmarkMMP(b *testing.B) {
 		percentile(r.noopMMP, .5), percentile(r.noopMMP, .99))
 	check(cd.logout())
 	check(cm.logout())
+
+	extraRows(e, r, m, progress, check)
 	r.took = time.Since(t0)
 
 	b.ReportMetric(median(r.loginDirect), "direct-logins/s")
@@ -206,6 +242,14 @@ func BenchmarkMMP(b *testing.B) {
 	b.ReportMetric(median(r.fetchMMP), "mmp-fetch-MB/s")
 	b.ReportMetric(float64(percentile(r.noopDirect, .5).Microseconds()), "direct-noop-p50-µs")
 	b.ReportMetric(float64(percentile(r.noopMMP, .5).Microseconds()), "mmp-noop-p50-µs")
+	b.ReportMetric(r.pop.median(0), "direct-pop-logins/s")
+	b.ReportMetric(r.pop.median(1), "mmp-pop-logins/s")
+	b.ReportMetric(r.tlsLogin.median(0), "direct-tls-logins/s")
+	b.ReportMetric(r.tlsLogin.median(1), "mmp-tls-logins/s")
+	b.ReportMetric(r.tlsFetch.median(0), "direct-tls-fetch-MB/s")
+	b.ReportMetric(r.tlsFetch.median(1), "mmp-tls-fetch-MB/s")
+	b.ReportMetric(r.preAuth.median(0), "mmp-preauth-warm-logins/s")
+	b.ReportMetric(r.preAuth.median(1), "mmp-preauth-cold-logins/s")
 	if !r.mem.skipped {
 		b.ReportMetric(r.mem.mmpPer(), "mmp-KiB/session")
 		b.ReportMetric(r.mem.storePer(), "dovecot-KiB/session")
@@ -303,4 +347,94 @@ func setFlags() string {
 		}
 	})
 	return strings.Join(s, " ")
+}
+
+// extraRows measures POP3 logins, IMAP over implicit TLS (logins and
+// FETCH) and PreAuth logins, after the main rows, each with its own
+// warm-up.
+func extraRows(e *env, r *results, m meter, progress func(string, ...any), check func(error)) {
+	mPop := meter{mmpPid: e.pop.pid(), storePgid: m.storePgid}
+	mWarm := meter{mmpPid: e.preWarm.pid(), storePgid: m.storePgid}
+	mCold := meter{mmpPid: e.preCold.pid(), storePgid: m.storePgid}
+	direct := meter{mmpPid: m.mmpPid, storePgid: m.storePgid}
+
+	// Warm-up: every user once each new way.
+	progress("warming up POP3, TLS and PreAuth: %d users, each way", numUsers)
+	for i := range numUsers {
+		u := userName(i)
+		check(popLogin(e.directP, u, password))
+		check(popLogin(e.pop.addr, u, password))
+		for _, t := range []struct {
+			addr string
+			tc   *tls.Config
+		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}} {
+			cl, err := loginWith(t.addr, t.tc, u, password)
+			if err == nil {
+				err = cl.logout()
+			}
+			check(err)
+		}
+	}
+
+	// POP3: USER, PASS, QUIT.
+	popFn := func(addr string) func() (float64, int64, error) {
+		return func() (float64, int64, error) {
+			return measureRate(*flagClients, *flagLoginTime, func(u string) error { return popLogin(addr, u, password) })
+		}
+	}
+	r.pop.alternate(*flagRounds, [2]meter{direct, mPop}, [2]func() (float64, int64, error){popFn(e.directP), popFn(e.pop.addr)}, check)
+	progress("POP3 logins/s: direct %s, MMP %s", list(r.pop.rate[0], 0), list(r.pop.rate[1], 0))
+
+	// IMAP logins over implicit TLS: Dovecot's IMAPS, the MMP's SSL port.
+	tlsFn := func(addr string) func() (float64, int64, error) {
+		return func() (float64, int64, error) {
+			return measureRate(*flagClients, *flagLoginTime, func(u string) error {
+				cl, err := loginWith(addr, e.tlsConf, u, password)
+				if err == nil {
+					err = cl.logout()
+				}
+				return err
+			})
+		}
+	}
+	r.tlsLogin.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){tlsFn(e.directS), tlsFn(e.proxyS)}, check)
+	progress("TLS logins/s: direct %s, MMP %s", list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[1], 0))
+
+	// FETCH over TLS, one connection each way.
+	cd, err := loginWith(e.directS, e.tlsConf, userName(0), password)
+	check(err)
+	cm, err := loginWith(e.proxyS, e.tlsConf, userName(0), password)
+	check(err)
+	r.tlsDirect, r.tlsMMP = tlsState(cd.c), tlsState(cm.c)
+	for _, cl := range []*client{cd, cm} {
+		_, err := cl.do("EXAMINE INBOX")
+		check(err)
+		_, err = cl.do("FETCH 1 BODY.PEEK[]")
+		check(err)
+	}
+	fetchFn := func(cl *client) func() (float64, int64, error) {
+		return func() (float64, int64, error) { return measureFetch(cl, *flagFetchTime) }
+	}
+	r.tlsFetch.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){fetchFn(cd), fetchFn(cm)}, check)
+	progress("TLS FETCH MB/s: direct %s, MMP %s", list(r.tlsFetch.rate[0], 0), list(r.tlsFetch.rate[1], 0))
+	check(cd.logout())
+	check(cm.logout())
+
+	// PreAuth: auth cache warm, then cold.
+	r.preAuth.alternate(*flagRounds, [2]meter{mWarm, mCold}, [2]func() (float64, int64, error){
+		func() (float64, int64, error) { return measureLogins(e.preWarm.addr, *flagClients, *flagLoginTime) },
+		func() (float64, int64, error) { return measureLogins(e.preCold.addr, *flagClients, *flagLoginTime) },
+	}, check)
+	progress("PreAuth logins/s: cache warm %s, cold %s", list(r.preAuth.rate[0], 0), list(r.preAuth.rate[1], 0))
+}
+
+// tlsState names the protocol version and cipher suite of a TLS
+// connection.
+func tlsState(c net.Conn) string {
+	t, ok := c.(*tls.Conn)
+	if !ok {
+		return "clear text"
+	}
+	st := t.ConnectionState()
+	return tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
 }

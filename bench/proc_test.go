@@ -49,6 +49,7 @@ type procStat struct {
 	pgrp  int
 	ticks int64 // utime + stime, in clock ticks
 	sys   int64 // stime: in the kernel on the process's behalf
+	child int64 // cutime + cstime: of its children that exited and were waited for
 }
 
 func readStat(pid int) (procStat, error) {
@@ -63,7 +64,7 @@ func readStat(pid int) (procStat, error) {
 		return procStat{}, fmt.Errorf("/proc/%d/stat: %q", pid, b)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return procStat{}, fmt.Errorf("/proc/%d/stat: %q", pid, b)
 	}
 	var st procStat
@@ -72,6 +73,9 @@ func readStat(pid int) (procStat, error) {
 	stt, _ := strconv.ParseInt(f[12], 10, 64)
 	st.ticks = ut + stt
 	st.sys = stt
+	cut, _ := strconv.ParseInt(f[13], 10, 64)
+	cst, _ := strconv.ParseInt(f[14], 10, 64)
+	st.child = cut + cst
 	return st, nil
 }
 
@@ -107,13 +111,16 @@ func groupPssKB(pgid int) (int64, int) {
 // clockTick is USER_HZ, 100 on every Linux architecture Go runs on.
 const clockTick = 100
 
-// groupCPU is the CPU time in seconds a process group has used so far
-// (live processes only: a child that exited took its time with it).
+// groupCPU is the CPU time in seconds a process group has used so far:
+// its live processes' own, plus that of their children that exited and
+// were waited for (cutime, cstime), so that a Dovecot process ending
+// during a measurement (its master reaps it) does not take its time with
+// it.
 func groupCPU(pgid int) float64 {
 	var t int64
 	for _, pid := range groupPids(pgid) {
 		if st, err := readStat(pid); err == nil {
-			t += st.ticks
+			t += st.ticks + st.child
 		}
 	}
 	return float64(t) / clockTick

@@ -93,6 +93,17 @@ func (r *results) markdown() string {
 		d, m := percentile(r.noopDirect, p), percentile(r.noopMMP, p)
 		w("| NOOP round trip, p%.0f | %s | %s | %.2f | | |", p*100, us(d), us(m), float64(m)/float64(d))
 	}
+	pd, pm := r.pop.median(0), r.pop.median(1)
+	w("| POP3 logins/s (USER, PASS, QUIT), %d concurrent clients, LDAP cache warm | %s | %s | %.2f | | |",
+		*flagClients, num(pd, 0), num(pm, 0), pm/pd)
+	td, tm := r.tlsLogin.median(0), r.tlsLogin.median(1)
+	w("| IMAP logins/s over implicit TLS, %d concurrent clients; direct: Dovecot IMAPS; MMP: TLS from the client, clear text to the store | %s | %s | %.2f | | |",
+		*flagClients, num(td, 0), num(tm, 0), tm/td)
+	tfd, tfm := r.tlsFetch.median(0), r.tlsFetch.median(1)
+	w("| FETCH of a 10 MiB message over implicit TLS, one connection; same TLS setup | %s MB/s | %s MB/s | %.2f | | |",
+		num(tfd, 0), num(tfm, 0), tfm/tfd)
+	w("| IMAP logins/s with PreAuth (`-pre`), auth cache warm, %d concurrent clients | — | %s | | | |", *flagClients, num(r.preAuth.median(0), 0))
+	w("| IMAP logins/s with PreAuth, auth cache off (`--AuthCacheSize 0`: one LDAP bind per login) | — | %s | | | |", num(r.preAuth.median(1), 0))
 	if !r.mem.skipped {
 		mm := r.mem
 		w("| resident memory per idle logged-in session, %s sessions | %s KiB (Dovecot, Pss of all its processes) | %s KiB (VmRSS of the MMP process) | | MMP < 8 KiB | %s |",
@@ -115,6 +126,26 @@ func (r *results) markdown() string {
 		num(float64(len(r.noopDirect)), 0), *flagRounds, us(percentile(r.noopDirect, .9)), us(percentile(r.noopMMP, .9)),
 		us(r.noopDirect[len(r.noopDirect)-1]), us(r.noopMMP[len(r.noopMMP)-1]))
 	w("  CPU meanwhile (both ways), in %% of one core: %s.", cpuLine(r.noopCPU))
+	perLogin := func(p pair, i int) string { return per(p.cpu[i].machine, float64(p.n[i]), 1e3, "ms") }
+	w("- POP3 logins/s per round (%v each, alternating): direct %s; MMP (PopProxy) %s.", *flagLoginTime, list(r.pop.rate[0], 0), list(r.pop.rate[1], 0))
+	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.pop.cpu[0]), cpuLine(r.pop.cpu[1]))
+	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
+		perLogin(r.pop, 0), perLogin(r.pop, 1), per(r.pop.cpu[1].mmp, float64(r.pop.n[1]), 1e3, "ms"))
+	w("- IMAP over TLS: the client makes a full handshake per connection (no session resumption), certificate ECDSA P-256; negotiated: direct %s, MMP %s.", r.tlsDirect, r.tlsMMP)
+	w("  Logins/s per round (%v each, alternating): direct %s; MMP %s.", *flagLoginTime, list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[1], 0))
+	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsLogin.cpu[0]), cpuLine(r.tlsLogin.cpu[1]))
+	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
+		perLogin(r.tlsLogin, 0), perLogin(r.tlsLogin, 1), per(r.tlsLogin.cpu[1].mmp, float64(r.tlsLogin.n[1]), 1e3, "ms"))
+	w("  FETCH MB/s per round (%v each, alternating): direct %s; MMP %s.", *flagFetchTime, list(r.tlsFetch.rate[0], 0), list(r.tlsFetch.rate[1], 0))
+	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsFetch.cpu[0]), cpuLine(r.tlsFetch.cpu[1]))
+	w("  CPU time of the whole machine per GB fetched: direct %s, through the MMP %s, of which the MMP process %s.",
+		per(r.tlsFetch.cpu[0].machine, float64(r.tlsFetch.n[0])/1e9, 1, "s"), per(r.tlsFetch.cpu[1].machine, float64(r.tlsFetch.n[1])/1e9, 1, "s"),
+		per(r.tlsFetch.cpu[1].mmp, float64(r.tlsFetch.n[1])/1e9, 1, "s"))
+	w("- PreAuth logins/s per round (%v each, alternating, one ImapProxy -pre process each): cache warm %s; cache off %s.", *flagLoginTime, list(r.preAuth.rate[0], 0), list(r.preAuth.rate[1], 0))
+	w("  CPU, in %% of one core (slapd is in \"rest of the machine\"): warm: %s; off: %s.", cpuLine(r.preAuth.cpu[0]), cpuLine(r.preAuth.cpu[1]))
+	w("  CPU time of the whole machine per login: warm %s (MMP %s), off %s (MMP %s).",
+		perLogin(r.preAuth, 0), per(r.preAuth.cpu[0].mmp, float64(r.preAuth.n[0]), 1e3, "ms"),
+		perLogin(r.preAuth, 1), per(r.preAuth.cpu[1].mmp, float64(r.preAuth.n[1]), 1e3, "ms"))
 	if !r.mem.skipped {
 		mm := r.mem
 		w("- Memory, direct: %s sessions opened by 16 clients in %v; Dovecot's Pss %s → %s KiB over %d → %d processes.",
@@ -146,6 +177,12 @@ func (r *results) markdown() string {
 	w("The MMP ran as its own process, started as")
 	w("")
 	w("    %s", r.mmpCmd)
+	w("")
+	w("and the other proxies of the POP3 and PreAuth rows (same directory and store) as")
+	w("")
+	for _, c := range r.cmds {
+		w("    %s", c)
+	}
 	return b.String()
 }
 
