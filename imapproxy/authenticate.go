@@ -94,21 +94,11 @@ func (c *conn) saslLogin(ir []byte, hasIR bool) (credentials, error) {
 		}
 		return decode(line)
 	}
-	var user []byte
-	var err error
-	if hasIR {
-		user, err = decode(ir)
-	} else {
-		user, err = step(wire.LoginUserChallenge)
-	}
+	user, pass, err := wire.LoginExchange(ir, hasIR, step, decode)
 	if err != nil {
 		return credentials{}, err
 	}
 	name := string(user)
-	pass, err := step(wire.LoginPassChallenge)
-	if err != nil {
-		return credentials{}, err
-	}
 	return credentials{user: name, pass: logging.Secret(pass), mech: "LOGIN"}, nil
 }
 

@@ -99,21 +99,11 @@ func (c *conn) saslLogin(ir string, hasIR bool) (string, logging.Secret, error) 
 		}
 		return decode(line)
 	}
-	var user []byte
-	var err error
-	if hasIR {
-		user, err = decode([]byte(ir))
-	} else {
-		user, err = step(wire.LoginUserChallenge)
-	}
+	user, pass, err := wire.LoginExchange([]byte(ir), hasIR, step, decode)
 	if err != nil {
 		return "", "", err
 	}
 	name := string(user)
-	pass, err := step(wire.LoginPassChallenge)
-	if err != nil {
-		return "", "", err
-	}
 	defer clear(pass)
 	return name, logging.Secret(pass), nil
 }

@@ -193,3 +193,27 @@ func CheckAPOP(timestamp, digest, password string) bool {
 	h.Write([]byte(password))
 	return hmac.Equal(h.Sum(nil), got)
 }
+
+// LoginExchange runs the steps of the SASL LOGIN mechanism
+// (draft-murchison-sasl-login) for any protocol: the user name, taken from
+// the initial response when the client sent one (decode turns it into
+// bytes), else asked with LoginUserChallenge; then the password, asked
+// with LoginPassChallenge. ask sends a challenge in the protocol's own
+// form ("+ " for IMAP and POP, "334 " for SMTP) and returns the client's
+// decoded answer. Errors from ask and decode are returned as they are, so
+// that each protocol keeps its own replies.
+func LoginExchange(ir []byte, hasIR bool, ask func(challenge string) ([]byte, error), decode func([]byte) ([]byte, error)) (user, pass []byte, err error) {
+	if hasIR {
+		user, err = decode(ir)
+	} else {
+		user, err = ask(LoginUserChallenge)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pass, err = ask(LoginPassChallenge)
+	if err != nil {
+		return nil, nil, err
+	}
+	return user, pass, nil
+}

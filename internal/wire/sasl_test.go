@@ -164,3 +164,23 @@ func TestCheckAPOP(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginExchange(t *testing.T) {
+	answers := map[string]string{LoginUserChallenge: "alice", LoginPassChallenge: "s3cret"}
+	var asked []string
+	ask := func(ch string) ([]byte, error) { asked = append(asked, ch); return []byte(answers[ch]), nil }
+	ident := func(b []byte) ([]byte, error) { return append([]byte("ir:"), b...), nil }
+	u, p, err := LoginExchange(nil, false, ask, ident)
+	if err != nil || string(u) != "alice" || string(p) != "s3cret" || len(asked) != 2 {
+		t.Errorf("LoginExchange(no IR) = %q, %q, %v after %v", u, p, err, asked)
+	}
+	asked = nil
+	u, p, err = LoginExchange([]byte("bob"), true, ask, ident)
+	if err != nil || string(u) != "ir:bob" || string(p) != "s3cret" || len(asked) != 1 || asked[0] != LoginPassChallenge {
+		t.Errorf("LoginExchange(IR) = %q, %q, %v after %v", u, p, err, asked)
+	}
+	_, _, err = LoginExchange(nil, false, func(string) ([]byte, error) { return nil, ErrCancelled }, ident)
+	if err != ErrCancelled {
+		t.Errorf("LoginExchange(cancelled) error = %v, want ErrCancelled", err)
+	}
+}
