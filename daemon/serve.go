@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/directory"
@@ -25,13 +26,9 @@ import (
 // before they are closed (stop-msg, spec §4.8).
 const ShutdownGrace = 30 * time.Second
 
-// Compile-time check that the directory is a Router (style guide,
-// example 10).
-var (
-	_ proxy.Router           = (*directory.Directory)(nil)
-	_ proxy.PreAuthenticator = (*directory.Directory)(nil)
-	_ proxy.PasswordReader   = (*directory.Directory)(nil)
-)
+// Compile-time check that the directory is the login pipeline's
+// account.Directory (style guide, example 10).
+var _ account.Directory = (*directory.Directory)(nil)
 
 // serve runs the services of an instance until SIGTERM or SIGINT, then
 // drains them for ShutdownGrace. prog is "AService" for the Sun 6.x
@@ -187,23 +184,25 @@ func refresh(sup *supervisor, opts serveOptions) {
 // newServer builds the proxy.Server of one service, or returns nil for a
 // protocol the MMP does not know.
 func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
-	protocol := protocolFor(svc, s.inst, s.dir, s.authCache)
+	protocol := protocolFor(svc, s.inst, s.authCache)
 	if protocol == nil {
 		return nil
 	}
-	srv := proxy.NewServer(proxy.Options{
+	opts := proxy.Options{
 		Service:  svc,
 		Protocol: protocol,
-		Router:   s.dir,
 		Log:      s.logs.forService(svc),
 		TLS:      serviceTLS(svc, s.logs.main),
-	})
-	return srv
+	}
+	if s.dir != nil { // a nil *Directory in the interface would not be a nil interface
+		opts.Directory = s.dir
+	}
+	return proxy.NewServer(opts)
 }
 
 // protocolFor returns the front end of a service, or nil for a protocol
 // the MMP does not know.
-func protocolFor(svc *config.Service, inst *config.Instance, dir *directory.Directory, authCache *authsvc.Cache) proxy.Protocol {
+func protocolFor(svc *config.Service, inst *config.Instance, authCache *authsvc.Cache) proxy.Protocol {
 	switch svc.Protocol {
 	case param.IMAP:
 		return imapproxy.New(imapproxy.Options{})
@@ -212,7 +211,7 @@ func protocolFor(svc *config.Service, inst *config.Instance, dir *directory.Dire
 		// directory, as every other file name is.
 		return popproxy.New(popproxy.Options{AuthCache: authCache, Dir: inst.Dir})
 	case param.SMTP:
-		return smtpProtocol(svc, dir, authCache)
+		return smtpProtocol(svc, authCache)
 	}
 	return nil
 }

@@ -3,32 +3,23 @@ package daemon
 import (
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/config"
-	"github.com/openmmp/mmp/directory"
 	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/smtpproxy"
 )
-
-// The directory checks SMTP AUTH passwords with SmtpAuth directory (style
-// guide, example 10: satisfied at compile time).
-var _ smtpproxy.PasswordChecker = (*directory.Directory)(nil)
 
 // smtpProtocol builds the SMTP submission proxy of one SmtpProxyAService
 // service (spec §4.4). One protocol serves the service for its whole life:
 // it holds the relay rotation and the relays being avoided, which the
 // service's sessions share.
 //
-// dir checks passwords for SmtpAuth directory; nil makes AUTH a temporary
-// failure in that mode. popLogins is the AuthService cache of a POP
+// popLogins is the AuthService cache of a POP
 // service in the same process, or nil. POP-before-SMTP asks the POP proxy
 // at PopBeforeSmtpServer with XQUERYAUTH when that is set (PopProxy runs
 // in another process or on another host, spec §4.3.3), else popLogins;
 // with neither there is no POP-before-SMTP.
-func smtpProtocol(svc *config.Service, dir *directory.Directory, popLogins *authsvc.Cache) proxy.Protocol {
+func smtpProtocol(svc *config.Service, popLogins *authsvc.Cache) proxy.Protocol {
 	var opts smtpproxy.Options
-	if dir != nil { // a nil *Directory in the interface would not be a nil interface
-		opts.Passwords = dir
-	}
 	if addr := config.Get(svc.Values, param.PopBeforeSmtpServer); addr != "" {
 		opts.PopBeforeSMTP = authsvc.Remote{Addr: addr}
 	} else if popLogins != nil {

@@ -131,7 +131,7 @@ func TestSMTPProtocolPopBeforeSMTP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := loadSMTPService(t, tc.cfg)
-			srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: smtpProtocol(svc, nil, tc.cache)})
+			srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: smtpProtocol(svc, tc.cache)})
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // The AuthenticationServer protocol.
@@ -31,7 +31,7 @@ import (
 //	request = "AUTH" SP login SP password64 SP client SP server *(SP attr "=" value) CRLF
 //	reply   = ("OK" / "NO" / "TEMP") [SP text] CRLF
 //
-//   - login is the login name with its domain (proxy.Name.Canon: user,
+//   - login is the login name with its domain (account.Name.Canon: user,
 //     CanonicalVirtualDomainDelim, domain, after DefaultDomain), and value
 //     is a value of a user attribute; both are written with every byte
 //     that is a control character, a blank, "%" or not ASCII as %XX
@@ -62,12 +62,12 @@ const maxAuthReply = 1024
 // askAuthServer asks the AuthenticationServer at addr about u's password.
 // Results are not cached: a service that accepts one-time passwords must
 // see each of them, and its own lockout policy every attempt.
-func (d *Directory) askAuthServer(ctx context.Context, addr string, q proxy.Query, u *proxy.User, password string) error {
+func (d *Directory) askAuthServer(ctx context.Context, addr string, q account.Query, u *account.User, password string) error {
 	line := authRequest(q, u, config.Get(q.Values, param.AuthenticationLdapAttributes), password)
 	verdict, text, err := d.authExchange(ctx, addr, line)
 	if err != nil {
 		d.authServerDown(addr, err)
-		return fmt.Errorf("directory: AuthenticationServer %s: %w: %w", addr, err, proxy.ErrUnavailable)
+		return fmt.Errorf("directory: AuthenticationServer %s: %w: %w", addr, err, account.ErrUnavailable)
 	}
 	d.authServerUp(addr)
 	switch verdict {
@@ -75,14 +75,14 @@ func (d *Directory) askAuthServer(ctx context.Context, addr string, q proxy.Quer
 		return nil
 	case "NO":
 		d.debugf(ctx, "directory: AuthenticationServer %s refused %q: %s", addr, u.DN, text)
-		return fmt.Errorf("directory: AuthenticationServer %s refused %q (%s): %w", addr, u.DN, text, proxy.ErrNoUser)
+		return fmt.Errorf("directory: AuthenticationServer %s refused %q (%s): %w", addr, u.DN, text, account.ErrNoUser)
 	default: // TEMP
-		return fmt.Errorf("directory: AuthenticationServer %s: no verdict for %q (%s): %w", addr, u.DN, text, proxy.ErrUnavailable)
+		return fmt.Errorf("directory: AuthenticationServer %s: no verdict for %q (%s): %w", addr, u.DN, text, account.ErrUnavailable)
 	}
 }
 
 // authRequest builds the request line, CRLF included.
-func authRequest(q proxy.Query, u *proxy.User, attrs []string, password string) string {
+func authRequest(q account.Query, u *account.User, attrs []string, password string) string {
 	var b strings.Builder
 	b.WriteString("AUTH ")
 	b.WriteString(authEscape(q.Name.Canon))

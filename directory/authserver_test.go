@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/account"
 )
 
 // fakeAuthServer is a third-party authentication service speaking the
@@ -100,7 +100,7 @@ func TestAuthServer(t *testing.T) {
 	q := query("joe", v)
 	q.Client = netip.MustParseAddr("::ffff:203.0.113.9")
 	q.Server = netip.MustParseAddr("192.168.10.5")
-	u := &proxy.User{DN: "uid=joe,ou=People,o=siroe.com", MailHosts: []string{store1}, Attrs: map[string][]string{
+	u := &account.User{DN: "uid=joe,ou=People,o=siroe.com", MailHosts: []string{store1}, Attrs: map[string][]string{
 		"mail": {"joe@siroe.com", "joseph@siroe.com"},
 		"cn":   {"Joe 100% Smith"},
 		"uid":  {"joe"},
@@ -116,18 +116,18 @@ func TestAuthServer(t *testing.T) {
 		{"garbage", "ErrUnavailable"},
 		{"long", "ErrUnavailable"},
 	} {
-		if err := d.PreAuth(t.Context(), q, u, tt.pw); errKind(err) != tt.want {
+		if err := d.CheckPassword(t.Context(), q, u, tt.pw); errKind(err) != tt.want {
 			t.Errorf("PreAuth(joe, %q) = %v, want %s", tt.pw, err, tt.want)
 		}
 	}
 	start := time.Now()
-	if err := d.PreAuth(t.Context(), q, u, "slow"); errKind(err) != "ErrUnavailable" {
+	if err := d.CheckPassword(t.Context(), q, u, "slow"); errKind(err) != "ErrUnavailable" {
 		t.Errorf("PreAuth(joe, slow) = %v, want ErrUnavailable", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("PreAuth(joe, slow) took %v, want about OpTimeout (500ms)", el)
 	}
-	if err := d.PreAuth(t.Context(), q, u, ""); errKind(err) != "ErrNoUser" {
+	if err := d.CheckPassword(t.Context(), q, u, ""); errKind(err) != "ErrNoUser" {
 		t.Errorf("PreAuth(joe, \"\") = %v, want ErrNoUser without asking", err)
 	}
 
@@ -146,7 +146,7 @@ func TestAuthServer(t *testing.T) {
 	addr := f.ln.Addr().String()
 	f.ln.Close()
 	for range 2 {
-		if err := d.PreAuth(t.Context(), q, u, "good"); errKind(err) != "ErrUnavailable" {
+		if err := d.CheckPassword(t.Context(), q, u, "good"); errKind(err) != "ErrUnavailable" {
 			t.Errorf("PreAuth(joe) with the AuthenticationServer down = %v, want ErrUnavailable", err)
 		}
 	}
@@ -169,7 +169,7 @@ func TestAuthServer(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
-	if err := d.PreAuth(t.Context(), q, u, "good"); err != nil {
+	if err := d.CheckPassword(t.Context(), q, u, "good"); err != nil {
 		t.Errorf("PreAuth(joe) with the AuthenticationServer back = %v", err)
 	}
 	if !strings.Contains(lb.String(), "AuthenticationServer "+addr+" is answering again") {

@@ -11,11 +11,11 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // certAttrNames are the names a certmap.conf may use for subject-DN
@@ -150,13 +150,13 @@ func certFilter(comps []subjectComp, m *cfgfmt.Map) string {
 // attribute holds the subject DN), exactly one entry, whose
 // userCertificate;binary must hold the certificate when verifycert is
 // on. The User is built as Lookup builds it (mail hosts, status checks,
-// attributes). Errors wrap proxy.ErrNoUser or proxy.ErrUnavailable.
-func (d *Directory) LookupCertificate(ctx context.Context, values *config.Values, cert *x509.Certificate, m *cfgfmt.Map) (*proxy.User, error) {
+// attributes). Errors wrap account.ErrNoUser or account.ErrUnavailable.
+func (d *Directory) LookupCertificate(ctx context.Context, values *config.Values, cert *x509.Certificate, m *cfgfmt.Map) (*account.User, error) {
 	if values == nil {
-		return nil, fmt.Errorf("directory: certificate lookup without configuration values: %w", proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: certificate lookup without configuration values: %w", account.ErrUnavailable)
 	}
 	if cert == nil || m == nil {
-		return nil, fmt.Errorf("directory: certificate lookup without a certificate or a map: %w", proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: certificate lookup without a certificate or a map: %w", account.ErrNoUser)
 	}
 	p, err := d.pool(values, searchPool)
 	if err != nil {
@@ -166,7 +166,7 @@ func (d *Directory) LookupCertificate(ctx context.Context, values *config.Values
 	subject := subjectDN(comps)
 	base, scope := d.certBase(values, p, comps, m)
 	if base == "" && scope == ldap.ScopeBaseObject {
-		return nil, fmt.Errorf("directory: certificate with an empty subject: %w", proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: certificate with an empty subject: %w", account.ErrNoUser)
 	}
 	attrs := userAttrs(values)
 	fetch := attrs
@@ -189,20 +189,20 @@ func (d *Directory) LookupCertificate(ctx context.Context, values *config.Values
 		func(b []byte) bool { return bytes.Equal(b, cert.Raw) }) {
 		logging.Notice(d.log, fmt.Sprintf("client certificate '%s': entry %q does not hold it in userCertificate (verifycert, certmap %s)",
 			subject, e.DN, m.Name))
-		return nil, fmt.Errorf("directory: %q does not hold the presented certificate: %w", e.DN, proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: %q does not hold the presented certificate: %w", e.DN, account.ErrNoUser)
 	}
-	q := proxy.Query{Name: proxy.Name{Orig: subject}, CertDN: subject, Values: values}
+	q := account.Query{Name: account.Name{Orig: subject}, CertDN: subject, Values: values}
 	return d.user(q, values, e, attrs)
 }
 
 // errCertNoEntry: a certificate search found nothing.
-var errCertNoEntry = fmt.Errorf("directory: no entry for the certificate: %w", proxy.ErrNoUser)
+var errCertNoEntry = fmt.Errorf("directory: no entry for the certificate: %w", account.ErrNoUser)
 
 // certSearch runs one certificate mapping search, which must find exactly
 // one entry.
 func (d *Directory) certSearch(ctx context.Context, p *pool, base string, scope int, filter string, attrs []string) (*ldap.Entry, error) {
 	if _, err := ldap.CompileFilter(filter); err != nil {
-		return nil, fmt.Errorf("directory: certmap filter %q: %w: %w", filter, err, proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: certmap filter %q: %w: %w", filter, err, account.ErrNoUser)
 	}
 	d.debugf(ctx, "directory: certificate search %q under %q on %s", filter, base, p.url)
 	var res *ldap.SearchResult
@@ -222,21 +222,19 @@ func (d *Directory) certSearch(ctx context.Context, p *pool, base string, scope 
 	switch {
 	case errors.Is(err, errAmbiguous):
 		n = 2
-	case errors.Is(err, proxy.ErrUnavailable):
+	case errors.Is(err, account.ErrUnavailable):
 		return nil, err
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject), ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidDNSyntax):
 		return nil, fmt.Errorf("directory: certificate search base %q does not exist: %w", base, errCertNoEntry)
 	case err != nil:
-		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, base, err, proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, base, err, account.ErrUnavailable)
 	}
 	switch {
 	case n == 0:
 		return nil, fmt.Errorf("directory: no entry matches %q under %q: %w", filter, base, errCertNoEntry)
 	case n > 1:
 		logging.Notice(d.log, fmt.Sprintf("client certificate: more than one entry matches %q under %q", filter, base))
-		return nil, fmt.Errorf("directory: more than one entry matches %q under %q: %w", filter, base, proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: more than one entry matches %q under %q: %w", filter, base, account.ErrNoUser)
 	}
 	return res.Entries[0], nil
 }
-
-var _ proxy.CertRouter = (*Directory)(nil)

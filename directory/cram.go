@@ -8,17 +8,17 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // ErrNoClearPassword means the directory holds no password in clear text
 // for the user (none readable by BindDN, or only hashed ones), or CRAMs is
 // off: a challenge-response login (CRAM-MD5, APOP) cannot be checked. It
-// wraps proxy.ErrNoUser, since the client's login fails; a protocol may
+// wraps account.ErrNoUser, since the client's login fails; a protocol may
 // prefer not to count it as a BadGuys failure, as it is not the client's.
-var ErrNoClearPassword = fmt.Errorf("directory: no clear-text password: %w", proxy.ErrNoUser)
+var ErrNoClearPassword = fmt.Errorf("directory: no clear-text password: %w", account.ErrNoUser)
 
 // ClearPassword returns u's password in clear text, for a protocol to
 // check a CRAM-MD5 or APOP response and to replay the login to the store
@@ -33,14 +33,14 @@ var ErrNoClearPassword = fmt.Errorf("directory: no clear-text password: %w", pro
 // a hash that cannot answer a challenge, and is skipped with a warning
 // that names the scheme (never the value). The first usable value wins.
 //
-// Errors wrap ErrNoClearPassword (and so proxy.ErrNoUser), proxy.ErrNoUser
-// when the entry is gone, or proxy.ErrUnavailable.
-func (d *Directory) ClearPassword(ctx context.Context, values *config.Values, u *proxy.User) (string, error) {
+// Errors wrap ErrNoClearPassword (and so account.ErrNoUser), account.ErrNoUser
+// when the entry is gone, or account.ErrUnavailable.
+func (d *Directory) ClearPassword(ctx context.Context, values *config.Values, u *account.User) (string, error) {
 	if values == nil {
-		return "", fmt.Errorf("directory: clear password without configuration values: %w", proxy.ErrUnavailable)
+		return "", fmt.Errorf("directory: clear password without configuration values: %w", account.ErrUnavailable)
 	}
 	if u == nil || u.DN == "" {
-		return "", fmt.Errorf("directory: clear password without a user entry: %w", proxy.ErrNoUser)
+		return "", fmt.Errorf("directory: clear password without a user entry: %w", account.ErrNoUser)
 	}
 	if !config.Get(values, param.CRAMs) {
 		return "", fmt.Errorf("directory: CRAMs is off: %w", ErrNoClearPassword)
@@ -53,11 +53,11 @@ func (d *Directory) ClearPassword(ctx context.Context, values *config.Values, u 
 	switch {
 	case err == nil:
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
-		return "", fmt.Errorf("directory: %q no longer exists: %w", u.DN, proxy.ErrNoUser)
-	case errors.Is(err, proxy.ErrUnavailable):
+		return "", fmt.Errorf("directory: %q no longer exists: %w", u.DN, account.ErrNoUser)
+	case errors.Is(err, account.ErrUnavailable):
 		return "", err
 	default:
-		return "", fmt.Errorf("directory: read userPassword of %q: %w: %w", u.DN, err, proxy.ErrUnavailable)
+		return "", fmt.Errorf("directory: read userPassword of %q: %w: %w", u.DN, err, account.ErrUnavailable)
 	}
 	var vals []string
 	if e != nil {

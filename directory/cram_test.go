@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // cramLDIF adds users whose userPassword is hashed, tagged clear text,
@@ -69,7 +69,7 @@ func TestClearPassword(t *testing.T) {
 		switch {
 		case tt.wantErr == "" && (err != nil || got != tt.want):
 			t.Errorf("ClearPassword(%s) = %q, %v; want %q", tt.login, got, err, tt.want)
-		case tt.wantErr != "" && (!errors.Is(err, ErrNoClearPassword) || !errors.Is(err, proxy.ErrNoUser) || got != ""):
+		case tt.wantErr != "" && (!errors.Is(err, ErrNoClearPassword) || !errors.Is(err, account.ErrNoUser) || got != ""):
 			t.Errorf("ClearPassword(%s) = %q, %v; want ErrNoClearPassword", tt.login, got, err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestClearPassword(t *testing.T) {
 		t.Errorf("ClearPassword(alice) as an anonymous BindDN = %v, want ErrNoClearPassword", err)
 	}
 	// The entry is gone.
-	gone := &proxy.User{DN: "uid=gone,ou=People,o=internet"}
+	gone := &account.User{DN: "uid=gone,ou=People,o=internet"}
 	if _, err := d.ClearPassword(t.Context(), v, gone); errKind(err) != "ErrNoUser" || errors.Is(err, ErrNoClearPassword) {
 		t.Errorf("ClearPassword(gone) = %v, want ErrNoUser", err)
 	}

@@ -15,14 +15,14 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
-var _ proxy.Router = (*Directory)(nil)
+var _ account.Directory = (*Directory)(nil)
 
 // Defaults of Options. Spec §4.7 leaves LDAP timeouts to the
 // implementation and suggests 30 s.
@@ -169,7 +169,7 @@ func (d *Directory) pool(v *config.Values, kind poolKind) (*pool, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return nil, fmt.Errorf("directory: closed: %w", proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: closed: %w", account.ErrUnavailable)
 	}
 	p := d.pools[key]
 	if p == nil {
@@ -206,10 +206,10 @@ func (d *Directory) checkStatus(what, attr, status string) error {
 	switch {
 	case slices.Contains(statusRefused, s):
 		logging.Notice(d.log, fmt.Sprintf("%s %s: '%s'", what, attr, status))
-		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, proxy.ErrNoUser)
+		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, account.ErrNoUser)
 	case slices.Contains(statusHeld, s):
 		logging.Notice(d.log, fmt.Sprintf("%s %s: '%s'", what, attr, status))
-		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, proxy.ErrUnavailable)
+		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, account.ErrUnavailable)
 	}
 	return nil
 }
@@ -239,7 +239,7 @@ func addAttrs(list []string, names ...string) []string {
 // filterValues returns the Expand callback of a search format for q: the
 // escapes of spec §3.8, each value escaped for a filter (RFC 4515), which
 // is what keeps a login name from adding terms to the filter.
-func filterValues(q proxy.Query) func(esc byte, arg string) string {
+func filterValues(q account.Query) func(esc byte, arg string) string {
 	return func(esc byte, _ string) string {
 		var s string
 		switch esc {
@@ -268,25 +268,25 @@ func filterValues(q proxy.Query) func(esc byte, arg string) string {
 
 // cachedUser is a lookup result as the cache keeps it.
 type cachedUser struct {
-	user *proxy.User
+	user *account.User
 }
 
 // Lookup finds the user of q (spec §4.5): the hosted domain first with
 // HostedDomains, then exactly one user entry, whose status must allow a
 // login and which must name a mail host. User.Attrs holds the attributes
-// fetched (keys in lower case) and, for a hosted domain, the domain's
-// under the AttrDomain* keys. The error wraps proxy.ErrNoUser (no such
+// fetched (keys in lower case) and, for a hosted domain, the domain's settings
+// in User.Domain. The error wraps account.ErrNoUser (no such
 // domain or entry, several entries, refused status, no mail host) or
-// proxy.ErrUnavailable (directory unreachable or too slow, account or
+// account.ErrUnavailable (directory unreachable or too slow, account or
 // domain on hold, configuration the server rejects, a domain claimed by
 // several organizations).
-func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, error) {
+func (d *Directory) Lookup(ctx context.Context, q account.Query) (*account.User, error) {
 	v := q.Values
 	if v == nil {
-		return nil, fmt.Errorf("directory: lookup without configuration values: %w", proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: lookup without configuration values: %w", account.ErrUnavailable)
 	}
 	if q.Name.User == "" {
-		return nil, fmt.Errorf("directory: empty login name: %w", proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: empty login name: %w", account.ErrNoUser)
 	}
 	p, err := d.pool(v, searchPool)
 	if err != nil {
@@ -324,7 +324,7 @@ func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, err
 	// cannot be told from our own bugs; this names the parameter.
 	if _, err := ldap.CompileFilter(filter); err != nil {
 		d.log.Error(fmt.Sprintf("directory: %s %q does not make a valid LDAP filter: %v", plan.formatName, plan.format.String(), err))
-		return nil, fmt.Errorf("directory: %s %q: %w: %w", plan.formatName, plan.format.String(), err, proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: %s %q: %w: %w", plan.formatName, plan.format.String(), err, account.ErrUnavailable)
 	}
 	d.debugf(ctx, "directory: search %q under %q on %s", filter, plan.base, p.url)
 	var res *ldap.SearchResult
@@ -346,20 +346,20 @@ func (d *Directory) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, err
 	switch {
 	case errors.Is(err, errAmbiguous):
 		n = 2
-	case errors.Is(err, proxy.ErrUnavailable):
+	case errors.Is(err, account.ErrUnavailable):
 		return nil, err
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		d.log.Error(fmt.Sprintf("directory: search base %q does not exist on %s", plan.base, p.url))
-		return nil, fmt.Errorf("directory: search base %q does not exist: %w", plan.base, proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: search base %q does not exist: %w", plan.base, account.ErrNoUser)
 	case err != nil:
-		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, plan.base, err, proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, plan.base, err, account.ErrUnavailable)
 	}
 	switch {
 	case n == 0:
-		return nil, fmt.Errorf("directory: no entry matches %q under %q: %w", filter, plan.base, proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: no entry matches %q under %q: %w", filter, plan.base, account.ErrNoUser)
 	case n > 1:
 		logging.Notice(d.log, fmt.Sprintf("user '%s': more than one entry matches %q under %q", q.Name.Orig, filter, plan.base))
-		return nil, fmt.Errorf("directory: more than one entry matches %q under %q: %w", filter, plan.base, proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: more than one entry matches %q under %q: %w", filter, plan.base, account.ErrNoUser)
 	}
 
 	u, err := d.user(q, v, res.Entries[0], attrs)
@@ -386,8 +386,8 @@ func (d *Directory) timeLimit() int {
 
 // user builds the User of entry e and applies the status and mail host
 // checks.
-func (d *Directory) user(q proxy.Query, v *config.Values, e *ldap.Entry, attrs []string) (*proxy.User, error) {
-	u := &proxy.User{DN: e.DN, Attrs: map[string][]string{}}
+func (d *Directory) user(q account.Query, v *config.Values, e *ldap.Entry, attrs []string) (*account.User, error) {
+	u := &account.User{DN: e.DN, Attrs: map[string][]string{}}
 	for _, a := range attrs {
 		if vals := e.GetEqualFoldAttributeValues(a); len(vals) > 0 {
 			u.Attrs[strings.ToLower(a)] = slices.Clip(vals)
@@ -410,14 +410,14 @@ func (d *Directory) user(q proxy.Query, v *config.Values, e *ldap.Entry, attrs [
 	}
 	if len(u.MailHosts) == 0 {
 		d.log.Warn(fmt.Sprintf("%s: entry %q has no mail host (MailHostAttrs %s)", who, e.DN, strings.Join(hostAttrs, " ")))
-		return nil, fmt.Errorf("directory: %q has none of the attributes %s: %w", e.DN, strings.Join(hostAttrs, " "), proxy.ErrNoUser)
+		return nil, fmt.Errorf("directory: %q has none of the attributes %s: %w", e.DN, strings.Join(hostAttrs, " "), account.ErrNoUser)
 	}
 	u.MailHosts = slices.Clip(u.MailHosts)
 	return u, nil
 }
 
 // cloneUser copies a cached User so that callers may change theirs.
-func cloneUser(u *proxy.User) *proxy.User {
+func cloneUser(u *account.User) *account.User {
 	c := *u
 	c.MailHosts = slices.Clone(u.MailHosts)
 	c.Attrs = maps.Clone(u.Attrs)
@@ -427,19 +427,19 @@ func cloneUser(u *proxy.User) *proxy.User {
 	return &c
 }
 
-// Bind checks a password with a simple bind as dn, without the
-// pre-authentication cache (PreAuth is what sessions call). It uses a pool
+// bindDN checks a password with a simple bind as dn, without the
+// pre-authentication cache (CheckPassword is what sessions call). It uses a pool
 // of its own, never one bound as BindDN, since a bind changes the identity
 // of the connection it is made on. An empty password is refused without
 // asking: LDAP takes it for an unauthenticated bind, which many servers let
-// succeed (RFC 4513 §5.1.2). Wrong credentials give proxy.ErrNoUser;
-// anything else that prevented a verdict gives proxy.ErrUnavailable.
-func (d *Directory) Bind(ctx context.Context, values *config.Values, dn, password string) error {
+// succeed (RFC 4513 §5.1.2). Wrong credentials give account.ErrNoUser;
+// anything else that prevented a verdict gives account.ErrUnavailable.
+func (d *Directory) bindDN(ctx context.Context, values *config.Values, dn, password string) error {
 	if values == nil {
-		return fmt.Errorf("directory: bind without configuration values: %w", proxy.ErrUnavailable)
+		return fmt.Errorf("directory: bind without configuration values: %w", account.ErrUnavailable)
 	}
 	if dn == "" || password == "" {
-		return fmt.Errorf("directory: empty DN or password: %w", proxy.ErrNoUser)
+		return fmt.Errorf("directory: empty DN or password: %w", account.ErrNoUser)
 	}
 	p, err := d.pool(values, bindPool)
 	if err != nil {
@@ -454,14 +454,14 @@ func (d *Directory) bind(ctx context.Context, p *pool, dn, password string) erro
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, proxy.ErrUnavailable):
+	case errors.Is(err, account.ErrUnavailable):
 		return err
 	case ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
 		ldap.LDAPResultNoSuchObject, ldap.LDAPResultInvalidDNSyntax):
 		d.debugf(ctx, "directory: bind as %q refused: %v", dn, err)
-		return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, proxy.ErrNoUser)
+		return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, account.ErrNoUser)
 	}
-	return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, proxy.ErrUnavailable)
+	return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, account.ErrUnavailable)
 }
 
 // debugf logs at Debug, formatting only when Debug is enabled: lookups

@@ -4,22 +4,21 @@
 // for PreAuth with a bind as the user or a third-party
 // AuthenticationServer, and reads clear-text passwords for CRAM-MD5 and
 // APOP (CRAMs). It is the only package that imports
-// github.com/go-ldap/ldap/v3; the rest of the MMP sees the small
-// proxy.Router interface that *Directory satisfies.
+// github.com/go-ldap/ldap/v3; the rest of the MMP sees the one
+// account.Directory interface that *Directory satisfies.
 //
 // Typical usage:
 //
 //	dir := directory.New(directory.Options{Logger: log})
 //	defer dir.Close()
-//	q := proxy.Query{Name: proxy.ParseName(login, vals), Client: c, Server: s, Values: vals}
+//	q := account.Query{Name: account.ParseName(login, vals), Client: c, Server: s, Values: vals}
 //	u, err := dir.Lookup(ctx, q)
 //	switch {
-//	case errors.Is(err, proxy.ErrNoUser):      // same reply as a wrong password
-//	case errors.Is(err, proxy.ErrUnavailable): // try again later
+//	case errors.Is(err, account.ErrNoUser):      // same reply as a wrong password
+//	case errors.Is(err, account.ErrUnavailable): // try again later
 //	}
-//	if preAuth { // PreAuth, or the domain's u.Attr(directory.AttrDomainPreAuth)
-//		if err := dir.PreAuth(ctx, q, u, password); err != nil { ... }
-//		log(proxy.PreAuthLine(time.Now(), sid, user, c, s))
+//	if preAuth { // PreAuth, or the domain's u.Domain.PreAuth
+//		if err := dir.CheckPassword(ctx, q, u, password); err != nil { ... }
 //	}
 //	connect(u.MailHosts[0])
 //
@@ -82,7 +81,7 @@
 // on the node means compound uids (Schema Reference): the domain's entries
 // are named uid<sep>domain, so %U in the filter stands for
 // user<sep>domain, the domain being the node's canonical name
-// (AttrDomainName): alice@sesta.com with "#" is searched as
+// (account.Domain.Name): alice@sesta.com with "#" is searched as
 // uid=alice#sesta.com.
 //
 // HostedDomains yes, LdapSchemaLevel 2 (Sun Schema 2): the organization
@@ -97,7 +96,7 @@
 // In both schemas the domain's inetDomainStatus and mailDomainStatus are
 // applied like the user's status, and mailAccessProxyPreAuth,
 // mailAccessProxyReplay and mailDomainAllowedServiceAccess are handed to
-// the protocols in User.Attrs under the AttrDomain* keys, for them to
+// the login pipeline in User.Domain, for it to
 // apply. A domain that is not found is logged as "domain '<d>' not found
 // in LDAP" and fails the login (ErrNoUser); the name is not searched for
 // anywhere else. A name without a domain (and no DefaultDomain to give it
@@ -108,7 +107,7 @@
 //
 // # Pre-authentication and passwords
 //
-// PreAuth binds as the user's DN with the password, or asks the
+// CheckPassword binds as the user's DN with the password, or asks the
 // AuthenticationServer with the line protocol documented in authserver.go.
 // Successful binds are cached for AuthCacheTTL in a cache of AuthCacheSize
 // entries, one entry per DN holding an HMAC of the password under a
@@ -116,8 +115,8 @@
 // password changed in the directory is refused once its entry is
 // AuthCacheTTL old, and the old password is never accepted from the cache
 // once the new one has been used. Failures and AuthenticationServer
-// answers are never cached. proxy.PreAuthLine writes the S6 log line of a
-// success. ClearPassword reads a clear-text userPassword (no scheme,
+// answers are never cached; the login pipeline (package proxy) writes the
+// S6 log line of a success. ClearPassword reads a clear-text userPassword (no scheme,
 // {CLEARTEXT} or {PLAIN}) for CRAM-MD5 and APOP when CRAMs is on, and
 // refuses hashed ones with a log line that names the scheme.
 //

@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // hostPort is the host:port of a slapd, for LdapUrl.
@@ -64,7 +64,7 @@ func TestFailoverTwoServers(t *testing.T) {
 						what := ""
 						if i%4 == 3 {
 							what = "PreAuth(alice)"
-							err = d.PreAuth(ctx, query("alice", v), alice, "alicepw")
+							err = d.CheckPassword(ctx, query("alice", v), alice, "alicepw")
 						} else {
 							login := fmt.Sprintf("user%03d", (w*37+i)%manyUsers)
 							what = "Lookup(" + login + ")"
@@ -117,7 +117,7 @@ func TestFailoverTwoServers(t *testing.T) {
 					t.Errorf("Lookup(%s) with both replicas stopped took %v, want less than OpTimeout + DialTimeout", login, el)
 				}
 			}
-			if err := d.PreAuth(ctxTimeout(t, 10*time.Second), query("alice", v), alice, "alicepw"); errKind(err) != "ErrUnavailable" {
+			if err := d.CheckPassword(ctxTimeout(t, 10*time.Second), query("alice", v), alice, "alicepw"); errKind(err) != "ErrUnavailable" {
 				t.Errorf("PreAuth(alice) with both replicas stopped = %v, want ErrUnavailable", err)
 			}
 
@@ -134,7 +134,7 @@ func TestFailoverTwoServers(t *testing.T) {
 				}
 				time.Sleep(100 * time.Millisecond)
 			}
-			if err := d.PreAuth(t.Context(), query("alice", v), alice, "alicepw"); err != nil {
+			if err := d.CheckPassword(t.Context(), query("alice", v), alice, "alicepw"); err != nil {
 				t.Errorf("PreAuth(alice) after the second replica restarted = %v", err)
 			}
 		})
@@ -213,10 +213,10 @@ func TestVdmapOwnPoolAndCache(t *testing.T) {
 	ma := main("alice")
 	ma.u = lookup(s1, ma, store1, 0).u
 	for range 2 {
-		if err := d.PreAuth(t.Context(), ma.q, ma.u, "alicepw"); err != nil {
+		if err := d.CheckPassword(t.Context(), ma.q, ma.u, "alicepw"); err != nil {
 			t.Fatalf("PreAuth(alice) = %v", err)
 		}
-		if err := d.PreAuth(t.Context(), oa.q, oa.u, "varrius-alice"); err != nil {
+		if err := d.CheckPassword(t.Context(), oa.q, oa.u, "varrius-alice"); err != nil {
 			t.Fatalf("PreAuth(alice) on the vdmap domain = %v", err)
 		}
 	}
@@ -230,8 +230,8 @@ func TestVdmapOwnPoolAndCache(t *testing.T) {
 
 // userAt is a login at one server address, and its lookup result.
 type userAt struct {
-	q proxy.Query
-	u *proxy.User
+	q account.Query
+	u *account.User
 }
 
 // TestStartTLS: with Options.StartTLS, ldap:// connections are encrypted
@@ -247,7 +247,7 @@ func TestStartTLS(t *testing.T) {
 		t.Fatalf("Lookup(alice) with StartTLS = %+v, %v; want %s", u, err, store1)
 	}
 	u := lookupUser(t, d, query("bob", v))
-	if err := d.PreAuth(t.Context(), query("bob", v), u, "bobpw"); err != nil {
+	if err := d.CheckPassword(t.Context(), query("bob", v), u, "bobpw"); err != nil {
 		t.Errorf("PreAuth(bob) with StartTLS = %v", err)
 	}
 	if log := s.Log(); strings.Count(log, "STARTTLS") < 2 {

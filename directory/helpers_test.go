@@ -15,10 +15,10 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // The mailHost values of two-stores.ldif (internal/testenv/twostores), and
@@ -197,8 +197,8 @@ func values(t testing.TB, s *slapd.Server, settings ...string) *config.Values {
 }
 
 // query builds the Query for a login name as a protocol would.
-func query(login string, v *config.Values) proxy.Query {
-	return proxy.Query{Name: proxy.ParseName(login, v), Values: v}
+func query(login string, v *config.Values) account.Query {
+	return account.Query{Name: account.ParseName(login, v), Values: v}
 }
 
 // newDir returns a Directory that logs into the returned buffer and is
@@ -237,9 +237,9 @@ func errKind(err error) string {
 	switch {
 	case err == nil:
 		return "nil"
-	case errors.Is(err, proxy.ErrNoUser):
+	case errors.Is(err, account.ErrNoUser):
 		return "ErrNoUser"
-	case errors.Is(err, proxy.ErrUnavailable):
+	case errors.Is(err, account.ErrUnavailable):
 		return "ErrUnavailable"
 	}
 	return "other"

@@ -9,41 +9,10 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
-)
-
-// Keys of proxy.User.Attrs that carry the attributes of the user's hosted
-// domain (HostedDomains yes) rather than of the user's entry. A colon
-// cannot occur in an LDAP attribute description (RFC 4512 §2.5), so these
-// never collide with a fetched attribute. A key is absent when the domain
-// node lacks the attribute, and all of them are absent with HostedDomains
-// no and for names without a domain.
-const (
-	// AttrDomainName is the domain's canonical name: its
-	// sunPreferredDomain, or else the name its DC-tree node stands for
-	// (Schema 1) or the domain the client named (Schema 2). It differs
-	// from the login's domain (%V) for alias domains and uplevel matches.
-	AttrDomainName = proxy.AttrDomainName
-	// AttrDomainDN is the DN of the domain node (Schema 1, after
-	// following aliases) or organization (Schema 2).
-	AttrDomainDN = proxy.AttrDomainDN
-	// AttrDomainPreAuth is mailAccessProxyPreAuth as stored ("yes" or
-	// "no"): it overrides PreAuth for the users of the domain (spec §2.3).
-	AttrDomainPreAuth = proxy.AttrDomainPreAuth
-	// AttrDomainReplay is mailAccessProxyReplay, which overrides
-	// ReplayFormat (spec §2.3). The Schema Reference writes a user
-	// attribute as %[attr]; the value given here is rewritten to the
-	// ReplayFormat syntax %A[attr], and the attributes it names have been
-	// fetched with the user. A value that does not parse is left out
-	// (and logged), so that ReplayFormat applies.
-	AttrDomainReplay = proxy.AttrDomainReplay
-	// AttrDomainAllowedServiceAccess holds the values of
-	// mailDomainAllowedServiceAccess: access filters, in the syntax of
-	// mailAllowedServiceAccess, for every user of the domain.
-	AttrDomainAllowedServiceAccess = proxy.AttrDomainAllowedServiceAccess
 )
 
 // maxAliasHops bounds how many aliasedObjectName links a domain lookup
@@ -66,7 +35,7 @@ type searchPlan struct {
 // domainInfo is what a lookup needs from a hosted domain's node. It is
 // cached, and never changed once built.
 type domainInfo struct {
-	name        string // canonical name, see AttrDomainName
+	name        string // canonical name, see account.Domain.Name
 	dn          string
 	base        string // the user subtree
 	filter      string // inetDomainSearchFilter, "" if absent
@@ -79,22 +48,32 @@ type domainInfo struct {
 	allowed     []string
 }
 
-// attach copies the domain's attributes into u.Attrs under the
-// AttrDomain* keys. A nil domain attaches nothing.
-func (dom *domainInfo) attach(u *proxy.User) {
+// attach gives u the domain's settings (account.Domain). A nil domain
+// attaches nothing.
+func (dom *domainInfo) attach(u *account.User) {
 	if dom == nil {
 		return
 	}
-	set := func(k string, v ...string) {
-		if len(v) > 0 && v[0] != "" {
-			u.Attrs[k] = slices.Clone(v)
-		}
+	u.Domain = &account.Domain{
+		Name:                 dom.name,
+		DN:                   dom.dn,
+		PreAuth:              parseYesNo(dom.preAuth),
+		Replay:               dom.replay,
+		AllowedServiceAccess: slices.Clone(dom.allowed),
 	}
-	set(AttrDomainName, dom.name)
-	set(AttrDomainDN, dom.dn)
-	set(AttrDomainPreAuth, dom.preAuth)
-	set(AttrDomainReplay, dom.replay)
-	set(AttrDomainAllowedServiceAccess, dom.allowed...)
+}
+
+// parseYesNo reads mailAccessProxyPreAuth: nil when absent or not a
+// boolean, so that the PreAuth parameter applies.
+func parseYesNo(s string) *bool {
+	if s == "" {
+		return nil
+	}
+	b, err := cfgfmt.ParseBool(s)
+	if err != nil {
+		return nil
+	}
+	return &b
 }
 
 // domainAttrs are read from a domain node.
@@ -106,7 +85,7 @@ var domainAttrs = []string{
 
 // plan decides the search base and filter template for q (spec §4.5); see
 // the package documentation.
-func (d *Directory) plan(ctx context.Context, p *pool, q proxy.Query) (searchPlan, error) {
+func (d *Directory) plan(ctx context.Context, p *pool, q account.Query) (searchPlan, error) {
 	v := q.Values
 	single := searchPlan{base: p.url.BaseDN, format: config.Get(v, param.SearchFormat), formatName: "SearchFormat"}
 	if !config.Get(v, param.HostedDomains) {
@@ -133,7 +112,7 @@ func (d *Directory) plan(ctx context.Context, p *pool, q proxy.Query) (searchPla
 	}
 	if dom == nil {
 		d.log.Error(fmt.Sprintf("domain '%s' not found in LDAP", q.Name.Domain))
-		return searchPlan{}, fmt.Errorf("directory: domain %q not found: %w", q.Name.Domain, proxy.ErrNoUser)
+		return searchPlan{}, fmt.Errorf("directory: domain %q not found: %w", q.Name.Domain, account.ErrNoUser)
 	}
 	who := fmt.Sprintf("domain '%s'", q.Name.Domain)
 	if err := d.checkStatus(who, "inetDomainStatus", dom.inetStatus); err != nil {
@@ -244,10 +223,10 @@ func (d *Directory) readDomainNode(ctx context.Context, p *pool, name, dn string
 				d.warnOnce("alias\x00"+dn, fmt.Sprintf("directory: domain %q: the alias target %q does not exist", name, dn))
 			}
 			return nil, nil
-		case errors.Is(err, proxy.ErrUnavailable):
+		case errors.Is(err, account.ErrUnavailable):
 			return nil, err
 		default:
-			return nil, fmt.Errorf("directory: read domain %q: %w: %w", dn, err, proxy.ErrUnavailable)
+			return nil, fmt.Errorf("directory: read domain %q: %w: %w", dn, err, account.ErrUnavailable)
 		}
 		if e == nil {
 			return nil, nil
@@ -255,7 +234,7 @@ func (d *Directory) readDomainNode(ctx context.Context, p *pool, name, dn string
 		if alias := e.GetEqualFoldAttributeValue("aliasedObjectName"); alias != "" {
 			if hop >= maxAliasHops {
 				d.log.Error(fmt.Sprintf("directory: domain %q: more than %d aliases, giving up at %q", name, maxAliasHops, dn))
-				return nil, fmt.Errorf("directory: domain %q: alias loop at %q: %w", name, dn, proxy.ErrNoUser)
+				return nil, fmt.Errorf("directory: domain %q: alias loop at %q: %w", name, dn, account.ErrNoUser)
 			}
 			dn = alias
 			continue
@@ -404,14 +383,14 @@ func (d *Directory) domain2(ctx context.Context, p *pool, v *config.Values, name
 	case errors.Is(err, errAmbiguous) || err == nil && len(dns) > 1:
 		d.log.Error(fmt.Sprintf("domain '%s': more than one organization under %q has it as sunPreferredDomain or associatedDomain (%s); refusing its users",
 			name, base, strings.Join(dns, "; ")))
-		return nil, fmt.Errorf("directory: domain %q: several organizations under %q: %w", name, base, proxy.ErrUnavailable)
-	case errors.Is(err, proxy.ErrUnavailable):
+		return nil, fmt.Errorf("directory: domain %q: several organizations under %q: %w", name, base, account.ErrUnavailable)
+	case errors.Is(err, account.ErrUnavailable):
 		return nil, err
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		d.log.Error(fmt.Sprintf("directory: UserGroupDN %q does not exist on %s", base, p.url))
-		return nil, fmt.Errorf("directory: domain search base %q does not exist: %w", base, proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: domain search base %q does not exist: %w", base, account.ErrUnavailable)
 	case err != nil:
-		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, base, err, proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: search %q under %q: %w: %w", filter, base, err, account.ErrUnavailable)
 	case len(dns) == 0:
 		return nil, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
 )
 
@@ -38,7 +39,7 @@ func runHosted(t *testing.T, s *slapd.Server, d *Directory, base []string, tests
 				t.Errorf("Lookup(%q) = %s %q, want %s [%s]", tt.login, u.DN, u.MailHosts, tt.wantDN, tt.wantHost)
 			}
 			for k, want := range tt.attrs {
-				if got := u.Attr(k); got != want {
+				if got := userAttr(u, k); got != want {
 					t.Errorf("Lookup(%q).Attr(%q) = %q, want %q", tt.login, k, got, want)
 				}
 			}
@@ -72,7 +73,7 @@ func TestSchema1(t *testing.T) {
 				AttrDomainName:                 "florizel.com",
 				AttrDomainPreAuth:              "yes",
 				AttrDomainReplay:               "%A[mailRoutingAddress]",
-				AttrDomainAllowedServiceAccess: "+imap:ALL",
+				AttrDomainAllowedServiceAccess: "+imap:ALL$-pop:*",
 				"mailRoutingAddress":           "rsmith@store.florizel.com", // fetched for the replay
 			}},
 		{login: "rsmith@florizel.com", wantErr: "ErrNoUser"}, // DomainSearchFormat (uid=%U) is not used
@@ -223,4 +224,41 @@ func TestDCName(t *testing.T) {
 			t.Errorf("dcName(%q, %q) = %q, want %q", tt.dn, tt.base, got, tt.want)
 		}
 	}
+}
+
+// Keys of the test tables for the fields of account.Domain.
+const (
+	AttrDomainName                 = "domain:name"
+	AttrDomainDN                   = "domain:dn"
+	AttrDomainPreAuth              = "domain:preauth"
+	AttrDomainReplay               = "domain:replay"
+	AttrDomainAllowedServiceAccess = "domain:allowed"
+)
+
+// userAttr reads an attribute of u, or a field of its domain for the
+// AttrDomain* keys, as text ("" when absent).
+func userAttr(u *account.User, key string) string {
+	d := u.Domain
+	if d == nil {
+		d = &account.Domain{}
+	}
+	switch key {
+	case AttrDomainName:
+		return d.Name
+	case AttrDomainDN:
+		return d.DN
+	case AttrDomainPreAuth:
+		if d.PreAuth == nil {
+			return ""
+		}
+		if *d.PreAuth {
+			return "yes"
+		}
+		return "no"
+	case AttrDomainReplay:
+		return d.Replay
+	case AttrDomainAllowedServiceAccess:
+		return strings.Join(d.AllowedServiceAccess, "$")
+	}
+	return u.Attr(key)
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // TestLookup runs the lookups of spec §4.5 against a real slapd seeded with
@@ -200,10 +200,10 @@ func TestLookupLog(t *testing.T) {
 	for _, login := range []string{"carol", "dave", "erin", "alice"} {
 		d.Lookup(t.Context(), query(login, v))
 	}
-	if err := d.Bind(t.Context(), v, "uid=alice,ou=People,o=internet", "alicepw"); err != nil {
+	if err := d.bindDN(t.Context(), v, "uid=alice,ou=People,o=internet", "alicepw"); err != nil {
 		t.Errorf("Bind(alice, alicepw) = %v, want nil", err)
 	}
-	d.Bind(t.Context(), v, "uid=alice,ou=People,o=internet", "wrong-secret")
+	d.bindDN(t.Context(), v, "uid=alice,ou=People,o=internet", "wrong-secret")
 	log := lb.String()
 	for _, want := range []string{
 		"level=INFO+2 msg=\"user 'carol' mailUserStatus: 'inactive'\"",
@@ -278,7 +278,7 @@ func TestBind(t *testing.T) {
 		{alice, "alicepw", "nil"},
 	}
 	for _, tt := range tests {
-		if err := d.Bind(t.Context(), v, tt.dn, tt.pw); errKind(err) != tt.want {
+		if err := d.bindDN(t.Context(), v, tt.dn, tt.pw); errKind(err) != tt.want {
 			t.Errorf("Bind(%q, %q) = %v, want %s", tt.dn, tt.pw, err, tt.want)
 		}
 	}
@@ -341,8 +341,8 @@ func TestLookupBadSearchFormat(t *testing.T) {
 }
 
 func TestFilterValues(t *testing.T) {
-	q := proxy.Query{
-		Name:   proxy.Name{Orig: "o*", Canon: "s(", User: "U)", Domain: `V\`},
+	q := account.Query{
+		Name:   account.Name{Orig: "o*", Canon: "s(", User: "U)", Domain: `V\`},
 		Client: netip.MustParseAddr("::ffff:192.0.2.1"),
 		Server: netip.MustParseAddr("2001:db8::1"),
 		CertDN: "cn=x,o=y",
@@ -353,7 +353,7 @@ func TestFilterValues(t *testing.T) {
 			t.Errorf("filterValues(%%%c) = %q, want %q", esc, got, want)
 		}
 	}
-	if got := filterValues(proxy.Query{})('C', ""); got != "" {
+	if got := filterValues(account.Query{})('C', ""); got != "" {
 		t.Errorf("filterValues(%%C) without a client = %q, want empty", got)
 	}
 }

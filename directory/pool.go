@@ -14,8 +14,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // Fail-over timing. A host that refused a connection is not dialled again
@@ -104,7 +104,7 @@ func (p *pool) get(ctx context.Context, avoid string) (*conn, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("directory: waiting for a free connection to %s: %w: %w", p.url.Hosts[0], ctx.Err(), proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: waiting for a free connection to %s: %w: %w", p.url.Hosts[0], ctx.Err(), account.ErrUnavailable)
 	}
 	refresh := p.refresh()
 	now := time.Now()
@@ -113,7 +113,7 @@ func (p *pool) get(ctx context.Context, avoid string) (*conn, error) {
 	if p.closed {
 		p.mu.Unlock()
 		<-p.sem
-		return nil, fmt.Errorf("directory: closed: %w", proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: closed: %w", account.ErrUnavailable)
 	}
 	var stale []*conn
 	var c *conn
@@ -331,7 +331,7 @@ func (d *Directory) markUp(scheme, host string) {
 func (d *Directory) dial(ctx context.Context, p *pool, avoid string) (*conn, error) {
 	hosts := d.dialOrder(p.url, avoid)
 	if len(hosts) == 0 {
-		return nil, fmt.Errorf("directory: every server of %s is down: %w", p.url, proxy.ErrUnavailable)
+		return nil, fmt.Errorf("directory: every server of %s is down: %w", p.url, account.ErrUnavailable)
 	}
 	var errs []error
 	for _, h := range hosts {
@@ -341,18 +341,18 @@ func (d *Directory) dial(ctx context.Context, p *pool, avoid string) (*conn, err
 			return c, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("directory: connect %s: %w: %w", hostID(p.url.Scheme, h), err, proxy.ErrUnavailable)
+			return nil, fmt.Errorf("directory: connect %s: %w: %w", hostID(p.url.Scheme, h), err, account.ErrUnavailable)
 		}
 		if !isNetwork(err) {
 			// The server answered, and refused our bind: a configuration
 			// problem that another replica would refuse the same way.
 			d.log.Error(fmt.Sprintf("directory: bind as %q to %s refused: %v", p.bindDN, hostID(p.url.Scheme, h), err))
-			return nil, fmt.Errorf("directory: bind as %q to %s: %w: %w", p.bindDN, hostID(p.url.Scheme, h), err, proxy.ErrUnavailable)
+			return nil, fmt.Errorf("directory: bind as %q to %s: %w: %w", p.bindDN, hostID(p.url.Scheme, h), err, account.ErrUnavailable)
 		}
 		d.markDown(p.url.Scheme, h, err)
 		errs = append(errs, fmt.Errorf("%s: %w", hostID(p.url.Scheme, h), err))
 	}
-	return nil, fmt.Errorf("directory: %w: %w", joinErrs(errs), proxy.ErrUnavailable)
+	return nil, fmt.Errorf("directory: %w: %w", joinErrs(errs), account.ErrUnavailable)
 }
 
 // joinErrs is errors.Join on one line, since the result ends up in a log
@@ -495,7 +495,7 @@ const (
 // withConn runs op on a connection of p, retrying on a fresh connection
 // after a network error. Errors the server answered are returned as they
 // are, for the caller to classify; anything else becomes
-// proxy.ErrUnavailable.
+// account.ErrUnavailable.
 func (d *Directory) withConn(ctx context.Context, p *pool, op func(c *conn) error) error {
 	avoid := ""
 	timeouts := 0
@@ -542,5 +542,5 @@ func (d *Directory) withConn(ctx context.Context, p *pool, op func(c *conn) erro
 	if last == nil {
 		last = ctx.Err()
 	}
-	return fmt.Errorf("directory: %w: %w", last, proxy.ErrUnavailable)
+	return fmt.Errorf("directory: %w: %w", last, account.ErrUnavailable)
 }

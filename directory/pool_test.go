@@ -265,7 +265,7 @@ func TestClose(t *testing.T) {
 	if _, err := d.Lookup(t.Context(), query("alice", v)); errKind(err) != "ErrUnavailable" {
 		t.Errorf("Lookup(alice) after Close = %v, want ErrUnavailable", err)
 	}
-	if err := d.Bind(t.Context(), v, "uid=alice,ou=People,o=internet", "alicepw"); errKind(err) != "ErrUnavailable" {
+	if err := d.bindDN(t.Context(), v, "uid=alice,ou=People,o=internet", "alicepw"); errKind(err) != "ErrUnavailable" {
 		t.Errorf("Bind(alice) after Close = %v, want ErrUnavailable", err)
 	}
 }

@@ -9,15 +9,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
-// PreAuth checks the password of a user that Lookup found, before the MMP
+// CheckPassword checks the password of a user that Lookup found, before the MMP
 // contacts the store (spec §2.3 PreAuth). The caller decides whether
 // pre-authentication applies: PreAuth in q.Values, overridden by the
-// domain's AttrDomainPreAuth ("yes" or "no") when the user has one.
+// domain's mailAccessProxyPreAuth (User.Domain.PreAuth) when the user has one.
 //
 // With AuthenticationServer set, that service decides (see
 // authserver.go for the protocol) and nothing is cached. Otherwise the
@@ -36,21 +36,21 @@ import (
 //
 // q is the Query the session gave Lookup: its Values, and for
 // AuthenticationServer its login name and addresses. The error wraps
-// proxy.ErrNoUser for a wrong password (and an empty one, never sent: an
+// account.ErrNoUser for a wrong password (and an empty one, never sent: an
 // LDAP bind with an empty password is an unauthenticated bind that many
-// servers accept, RFC 4513 §5.1.2), or proxy.ErrUnavailable when no
+// servers accept, RFC 4513 §5.1.2), or account.ErrUnavailable when no
 // verdict could be had (directory or AuthenticationServer down or too
 // slow). On success the session writes the line of proxy.PreAuthLine.
-func (d *Directory) PreAuth(ctx context.Context, q proxy.Query, u *proxy.User, password string) error {
+func (d *Directory) CheckPassword(ctx context.Context, q account.Query, u *account.User, password string) error {
 	v := q.Values
 	if v == nil {
-		return fmt.Errorf("directory: pre-authentication without configuration values: %w", proxy.ErrUnavailable)
+		return fmt.Errorf("directory: pre-authentication without configuration values: %w", account.ErrUnavailable)
 	}
 	if u == nil || u.DN == "" {
-		return fmt.Errorf("directory: pre-authentication without a user entry: %w", proxy.ErrNoUser)
+		return fmt.Errorf("directory: pre-authentication without a user entry: %w", account.ErrNoUser)
 	}
 	if password == "" {
-		return fmt.Errorf("directory: empty password for %q: %w", u.DN, proxy.ErrNoUser)
+		return fmt.Errorf("directory: empty password for %q: %w", u.DN, account.ErrNoUser)
 	}
 	if addr := config.Get(v, param.AuthenticationServer); addr != "" {
 		return d.askAuthServer(ctx, addr, q, u, password)

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
-	"github.com/openmmp/mmp/proxy"
 )
 
 const (
@@ -17,7 +17,7 @@ const (
 )
 
 // lookupUser looks login up and fails the test if that fails.
-func lookupUser(t testing.TB, d *Directory, q proxy.Query) *proxy.User {
+func lookupUser(t testing.TB, d *Directory, q account.Query) *account.User {
 	t.Helper()
 	u, err := d.Lookup(t.Context(), q)
 	if err != nil {
@@ -39,10 +39,10 @@ func TestPreAuth(t *testing.T) {
 	qa, qb := query("alice", v), query("bob", v)
 	alice, bob := lookupUser(t, d, qa), lookupUser(t, d, qb)
 
-	check := func(q proxy.Query, u *proxy.User, pw, want string, wantBinds int) {
+	check := func(q account.Query, u *account.User, pw, want string, wantBinds int) {
 		t.Helper()
 		before := s.CountBinds(u.DN)
-		if err := d.PreAuth(t.Context(), q, u, pw); errKind(err) != want {
+		if err := d.CheckPassword(t.Context(), q, u, pw); errKind(err) != want {
 			t.Errorf("PreAuth(%s, %q) = %v, want %s", u.DN, pw, err, want)
 		}
 		if got := s.CountBinds(u.DN) - before; got != wantBinds {
@@ -55,7 +55,7 @@ func TestPreAuth(t *testing.T) {
 	check(qa, alice, "wrong", "ErrNoUser", 1) // failures are not cached
 	check(qa, alice, "", "ErrNoUser", 0)      // never an unauthenticated bind
 	check(qa, alice, "alicepw", "nil", 0)     // a wrong password did not evict the right one
-	check(qa, &proxy.User{DN: "uid=nobody,ou=People,o=internet"}, "x", "ErrNoUser", 1)
+	check(qa, &account.User{DN: "uid=nobody,ou=People,o=internet"}, "x", "ErrNoUser", 1)
 
 	// The password changes in the directory: the cached one is accepted
 	// until AuthCacheTTL has passed since it was checked (spec §2.3), then
@@ -119,7 +119,7 @@ func TestPreAuthCacheOff(t *testing.T) {
 		u := lookupUser(t, d, query("alice", v))
 		before := s.CountBinds(aliceDN)
 		for range 3 {
-			if err := d.PreAuth(t.Context(), query("alice", v), u, "alicepw"); err != nil {
+			if err := d.CheckPassword(t.Context(), query("alice", v), u, "alicepw"); err != nil {
 				t.Fatalf("PreAuth(alice) with %s = %v", off, err)
 			}
 		}
@@ -137,24 +137,24 @@ func TestPreAuthDown(t *testing.T) {
 	d, _ := newDir(t, Options{OpTimeout: 2 * time.Second, DialTimeout: time.Second})
 	v := values(t, s)
 	alice, bob := lookupUser(t, d, query("alice", v)), lookupUser(t, d, query("bob", v))
-	if err := d.PreAuth(t.Context(), query("alice", v), alice, "alicepw"); err != nil {
+	if err := d.CheckPassword(t.Context(), query("alice", v), alice, "alicepw"); err != nil {
 		t.Fatalf("PreAuth(alice) = %v", err)
 	}
 	s.Stop()
 	start := time.Now()
-	if err := d.PreAuth(t.Context(), query("bob", v), bob, "bobpw"); errKind(err) != "ErrUnavailable" {
+	if err := d.CheckPassword(t.Context(), query("bob", v), bob, "bobpw"); errKind(err) != "ErrUnavailable" {
 		t.Errorf("PreAuth(bob) with slapd stopped = %v, want ErrUnavailable", err)
 	}
 	if el := time.Since(start); el > 3*time.Second {
 		t.Errorf("PreAuth(bob) with slapd stopped took %v", el)
 	}
-	if err := d.PreAuth(t.Context(), query("alice", v), alice, "alicepw"); err != nil {
+	if err := d.CheckPassword(t.Context(), query("alice", v), alice, "alicepw"); err != nil {
 		t.Errorf("PreAuth(alice) from the cache with slapd stopped = %v, want success", err)
 	}
 	s.Restart(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := d.PreAuth(t.Context(), query("bob", v), bob, "bobpw")
+		err := d.CheckPassword(t.Context(), query("bob", v), bob, "bobpw")
 		if err == nil {
 			break
 		}
@@ -173,13 +173,13 @@ func BenchmarkPreAuthCached(b *testing.B) {
 	v := values(b, s)
 	q := query("alice", v)
 	u := lookupUser(b, d, q)
-	if err := d.PreAuth(b.Context(), q, u, "alicepw"); err != nil {
+	if err := d.CheckPassword(b.Context(), q, u, "alicepw"); err != nil {
 		b.Fatal(err)
 	}
 	before := s.CountBinds(aliceDN)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := d.PreAuth(b.Context(), q, u, "alicepw"); err != nil {
+		if err := d.CheckPassword(b.Context(), q, u, "alicepw"); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -198,7 +198,7 @@ func BenchmarkPreAuthUncached(b *testing.B) {
 	u := lookupUser(b, d, q)
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := d.PreAuth(b.Context(), q, u, "alicepw"); err != nil {
+		if err := d.CheckPassword(b.Context(), q, u, "alicepw"); err != nil {
 			b.Fatal(err)
 		}
 	}

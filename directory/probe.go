@@ -17,11 +17,11 @@ import (
 //
 // The daemon has no use for it: its first lookup does the same work. A
 // lookup cannot stand in for it here, because a missing base DN and a user
-// who does not exist both end as proxy.ErrNoUser there, while an installer
+// who does not exist both end as account.ErrNoUser there, while an installer
 // must tell the two apart.
 //
 // The error names what failed: the connection (wrapping
-// proxy.ErrUnavailable), the bind, or the base DN, which does not exist or
+// account.ErrUnavailable), the bind, or the base DN, which does not exist or
 // is not readable by bindDN.
 func (d *Directory) Probe(ctx context.Context, u cfgfmt.LDAPURL, bindDN, bindPass string) (server string, err error) {
 	if len(u.Hosts) == 0 || u.BaseDN == "" {

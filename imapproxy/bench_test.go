@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
 	"github.com/openmmp/mmp/proxy"
@@ -68,11 +69,11 @@ func startBench(b *testing.B) *benchEnv {
 	opts = append(opts, dovecot.WithMessage("user0", bigMessage()))
 	store := dovecot.Start(b, opts...)
 	svc := proxytest.Service(b, map[string]string{"BacksidePort": strconv.Itoa(store.IMAPPort)}, "")
-	router := &proxytest.Router{}
+	router := &proxytest.Directory{}
 	for i := range benchUsers {
-		router.SetUser(fmt.Sprintf("user%d", i), &proxy.User{DN: "uid=x", MailHosts: []string{store.Host}})
+		router.SetUser(fmt.Sprintf("user%d", i), &account.User{DN: "uid=x", MailHosts: []string{store.Host}})
 	}
-	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: imapproxy.New(imapproxy.Options{}), Router: router})
+	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: imapproxy.New(imapproxy.Options{}), Directory: router})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

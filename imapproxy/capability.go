@@ -10,7 +10,7 @@ import (
 
 // capabilities is the effective pre-login list (spec §4.2.2): the
 // Capability parameter without the atoms that depend on the connection
-// (STARTTLS, LOGINDISABLED, AUTH=...), which are computed here so the list
+// (STARTTLS, LOGINDISABLED, AUTH=...), which are computed for the session so the list
 // is always true for this connection (7u1 behaviour, spec §7.15).
 // IMAP4rev1 is put first if the parameter forgot it: RFC 3501 requires it.
 func (c *conn) capabilities() []string {
@@ -33,18 +33,11 @@ func (c *conn) capabilities() []string {
 	if c.s.StartTLSOffered() {
 		caps = append(caps, "STARTTLS")
 	}
-	if c.plainDisabled() {
+	if c.s.PlainDisabled() {
 		caps = append(caps, "LOGINDISABLED")
-	} else {
-		caps = append(caps, "AUTH=PLAIN", "AUTH=LOGIN")
 	}
-	if c.externalOffered() {
-		caps = append(caps, "AUTH=EXTERNAL")
-	}
-	if config.Get(c.v, param.CRAMs) {
-		// No clear-text password crosses the wire, so it is offered
-		// before TLS too (spec §4.2.2).
-		caps = append(caps, "AUTH=CRAM-MD5")
+	for _, m := range c.s.Mechanisms() {
+		caps = append(caps, "AUTH="+m)
 	}
 	return caps
 }

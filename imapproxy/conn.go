@@ -14,7 +14,6 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/logging"
-	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/proxy"
 )
 
@@ -200,14 +199,3 @@ func (c *conn) readResponse() ([]byte, error) {
 
 // storeDeadline gives a store a bounded time for its next reply.
 func storeDeadline() time.Time { return time.Now().Add(proxy.StoreTimeout) }
-
-// plainDisabled says whether clear-text passwords must be refused:
-// RestrictPlainPasswords without TLS. Capabilities, LOGIN and
-// AUTHENTICATE follow this one function.
-func (c *conn) plainDisabled() bool {
-	return config.Get(c.v, param.RestrictPlainPasswords) && !c.encrypted()
-}
-
-// encrypted reports whether the client connection is protected by TLS:
-// an SSLPorts port or after STARTTLS.
-func (c *conn) encrypted() bool { return c.s.TLS() }

@@ -25,6 +25,6 @@
 //	srv := proxy.NewServer(proxy.Options{
 //		Service:  svc,
 //		Protocol: imapproxy.New(imapproxy.Options{}),
-//		Router:   dir,
+//		Directory:   dir,
 //	})
 package imapproxy

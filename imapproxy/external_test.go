@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/imapproxy"
@@ -28,7 +29,7 @@ import (
 // certRouter maps a certificate whose subject OU is a known user's name
 // to that user, as "FilterComps ou=uid" would.
 type certRouter struct {
-	proxytest.Router
+	proxytest.Directory
 	mu   sync.Mutex
 	maps []*cfgfmt.Map
 }
@@ -39,16 +40,16 @@ func (r *certRouter) used() []*cfgfmt.Map {
 	return r.maps
 }
 
-func (r *certRouter) LookupCertificate(ctx context.Context, _ *config.Values, c *x509.Certificate, m *cfgfmt.Map) (*proxy.User, error) {
+func (r *certRouter) LookupCertificate(ctx context.Context, _ *config.Values, c *x509.Certificate, m *cfgfmt.Map) (*account.User, error) {
 	r.mu.Lock()
 	r.maps = append(r.maps, m)
 	r.mu.Unlock()
 	for _, ou := range c.Subject.OrganizationalUnit {
-		if u, err := r.Lookup(ctx, proxy.Query{Name: proxy.Name{User: ou, Canon: ou}}); err == nil {
+		if u, err := r.Lookup(ctx, account.Query{Name: account.Name{User: ou, Canon: ou}}); err == nil {
 			return u, nil
 		}
 	}
-	return nil, fmt.Errorf("certRouter: %s: %w", c.Subject, proxy.ErrNoUser)
+	return nil, fmt.Errorf("certRouter: %s: %w", c.Subject, account.ErrNoUser)
 }
 
 // startExternal starts a proxy with TLS, SSLClientCAPEM and CertmapFile,
@@ -80,12 +81,12 @@ func startExternalRouter(t *testing.T, extra map[string]string) (*testcert.Set, 
 	}
 	svc := proxytest.Service(t, settings, "")
 	r := &certRouter{}
-	r.SetUser("alice", &proxy.User{DN: "uid=alice,o=test", MailHosts: []string{"127.0.0.1"}, Attrs: map[string][]string{"uid": {"alice"}}})
+	r.SetUser("alice", &account.User{DN: "uid=alice,o=test", MailHosts: []string{"127.0.0.1"}, Attrs: map[string][]string{"uid": {"alice"}}})
 	tc, err := tlsconf.Load(svc.Values, tlsconf.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: imapproxy.New(imapproxy.Options{Host: "mmp1"}), Router: r, TLS: tc})
+	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: imapproxy.New(imapproxy.Options{Host: "mmp1"}), Directory: r, TLS: tc})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
@@ -22,7 +23,7 @@ type harness struct {
 	srv    *proxy.Server
 	addr   string // the first listener
 	addrs  []string
-	router *proxytest.Router
+	router *proxytest.Directory
 	store  *fakeStore
 }
 
@@ -54,9 +55,9 @@ func start(t testing.TB, su setup) *harness {
 		settings[k] = v
 	}
 	svc := proxytest.Service(t, settings, su.vdmap)
-	h.router = &proxytest.Router{}
+	h.router = &proxytest.Directory{}
 	for name := range su.users {
-		h.router.SetUser(name, &proxy.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
+		h.router.SetUser(name, &account.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
 			Attrs: map[string][]string{"uid": {name}}})
 	}
 	tc, err := tlsconf.Load(svc.Values, su.storeTLS)
@@ -64,10 +65,10 @@ func start(t testing.TB, su setup) *harness {
 		t.Fatal(err)
 	}
 	h.srv = proxy.NewServer(proxy.Options{
-		Service:  svc,
-		Protocol: imapproxy.New(imapproxy.Options{Host: "mmp1"}),
-		Router:   h.router,
-		TLS:      tc,
+		Service:   svc,
+		Protocol:  imapproxy.New(imapproxy.Options{Host: "mmp1"}),
+		Directory: h.router,
+		TLS:       tc,
 	})
 	if len(su.listen) == 0 {
 		su.listen = []string{"127.0.0.1:0"}

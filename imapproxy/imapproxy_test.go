@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/account"
 )
 
 const defaultCaps = "IMAP4 IMAP4rev1 ACL QUOTA LITERAL+ NAMESPACE UIDPLUS CHILDREN BINARY LANGUAGE XSENDER X-NETSCAPE XSERVERINFO AUTH=PLAIN AUTH=LOGIN"
@@ -258,7 +258,7 @@ func TestStoreRefusalText(t *testing.T) {
 
 func TestLookupUnavailable(t *testing.T) {
 	h := start(t, setup{})
-	h.router.SetErr(fmt.Errorf("ldap down: %w", proxy.ErrUnavailable))
+	h.router.SetErr(fmt.Errorf("ldap down: %w", account.ErrUnavailable))
 	cl := h.greeted()
 	cl.send("a LOGIN alice alicepw\r\n")
 	cl.expect("a NO [UNAVAILABLE] Login is temporarily unavailable, try again later")
@@ -271,12 +271,12 @@ func TestLookupUnavailable(t *testing.T) {
 func TestStoreDownThenRetry(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"ServerDownAlert": "Store is down, sorry."}})
 	closedPort := "127.0.0.1:1"
-	h.router.SetUser("alice", &proxy.User{DN: "uid=alice", MailHosts: []string{closedPort, closedPort}})
+	h.router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{closedPort, closedPort}})
 	cl := h.greeted()
 	cl.send("a LOGIN alice alicepw\r\n")
 	cl.expect("* NO [ALERT] Store is down, sorry.", "a NO [UNAVAILABLE] Store is down, sorry.")
 	// Hosts are tried in turn: the second one works.
-	h.router.SetUser("alice", &proxy.User{DN: "uid=alice", MailHosts: []string{closedPort, "127.0.0.1"}})
+	h.router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{closedPort, "127.0.0.1"}})
 	cl.send("b LOGIN alice alicepw\r\n")
 	cl.loggedIn("b", "alice")
 }
@@ -341,7 +341,7 @@ func TestReplayFormat(t *testing.T) {
 		settings: map[string]string{"ReplayFormat": "%A[uid]@%V"},
 		users:    map[string]string{"jdoe@siroe.com": "pw"},
 	})
-	h.router.SetUser("john.doe@siroe.com", &proxy.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
+	h.router.SetUser("john.doe@siroe.com", &account.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
 		Attrs: map[string][]string{"uid": {"jdoe"}}})
 	cl := h.greeted()
 	cl.send("a LOGIN john.doe@siroe.com pw\r\n")
@@ -363,7 +363,7 @@ func TestVdmapByLocalAddress(t *testing.T) {
 		users:    map[string]string{"alice@two.example": "pw2", "alice@three.example": "pw3"},
 	})
 	for _, u := range []string{"alice@two.example", "alice@three.example"} {
-		h.router.SetUser(u, &proxy.User{DN: "uid=" + u, MailHosts: []string{"127.0.0.1"}})
+		h.router.SetUser(u, &account.User{DN: "uid=" + u, MailHosts: []string{"127.0.0.1"}})
 	}
 	c2 := h.dialAddr(h.addrs[0])
 	c2.line()

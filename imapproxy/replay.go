@@ -9,19 +9,63 @@ import (
 	"strings"
 
 	"github.com/openmmp/mmp/internal/wire"
+	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // storeConn is the MMP's side of a store connection during the replay
-// (spec §4.2.5).
+// (docs/reference.md §4.2.5).
 type storeConn struct {
+	c    *conn // the client's, to which untagged responses are forwarded
 	nc   net.Conn
 	r    *wire.Reader
 	caps map[string]bool // from the greeting's [CAPABILITY ...], upper case; nil if it had none
-	addr string
 }
 
-func newStoreConn(nc net.Conn) *storeConn {
-	return &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+// Greet reads a store's greeting (proxy.Replayer).
+func (c *conn) Greet(nc net.Conn) (proxy.StoreLogin, error) {
+	sc := &storeConn{c: c, nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+	if err := sc.greeting(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Rest returns what the store sent behind its reply (proxy.StoreLogin).
+func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
+
+// Replay logs the user in at the store with the MMP's own tag
+// (proxy.StoreLogin).
+func (sc *storeConn) Replay(rp proxy.Replay) (proxy.Verdict, string, error) {
+	sc.c.seq++
+	ok, text, err := sc.replay(fmt.Sprintf("MMP%d", sc.c.seq), rp)
+	switch {
+	case err != nil:
+		return proxy.Refused, "", err
+	case ok:
+		return proxy.Accepted, text, nil
+	}
+	return verdict(text), text, nil
+}
+
+// verdict reads a store's refusal (docs/reference.md §4.2.5 step 5). An
+// ordinary failed login, with or without [AUTHENTICATIONFAILED], is
+// Rejected and gets the same canned reply as an unknown user, so that the
+// store's own wording cannot tell a client that the name exists; a refusal
+// with another response code ([UNAVAILABLE], [EXPIRED], [ALERT] ...) tells
+// the user something they need, and is passed on with the store's text.
+func verdict(storeText string) proxy.Verdict {
+	code := ""
+	if strings.HasPrefix(storeText, "[") {
+		if end := strings.IndexByte(storeText, ']'); end > 0 {
+			code, _, _ = strings.Cut(storeText[1:end], " ")
+		}
+	}
+	switch strings.ToUpper(code) {
+	case "", "AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED":
+		return proxy.Rejected
+	}
+	return proxy.Refused
 }
 
 // greeting reads the store's greeting. Only "* OK" will do: PREAUTH means
@@ -87,9 +131,9 @@ func clip(b []byte) string {
 	return string(b)
 }
 
-// replay logs the user in to the store with the MMP's own tag and reports
-// whether the store accepted, with the text of its tagged reply (response
-// code included). err is for a store that broke the protocol or the
+// replay logs the user in to the store with tag and reports whether the
+// store accepted, with the text of its tagged reply (response code
+// included). err is for a store that broke the protocol or the
 // connection.
 //
 // The credentials are always sent as literals, never quoted, so that no
@@ -97,19 +141,17 @@ func clip(b []byte) string {
 // "{m}" password, waiting for the store's "+" before each literal, or
 // all in one write when the store advertised LITERAL+ (RFC 7888). A client
 // that used AUTHENTICATE PLAIN is replayed with PLAIN, as is any login to
-// a store that has LOGINDISABLED but offers PLAIN. A certificate login
-// (mech "PROXY") has no password of the user: it is replayed with PLAIN,
-// authzid = user, authcid = StoreAdmin (spec §4.2.5).
-func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool, text string, err error) {
+// a store that has LOGINDISABLED but offers PLAIN. A proxy login (a
+// client certificate) has no password of the user: it is replayed with
+// PLAIN, authzid = the user, authcid = StoreAdmin (docs/reference.md
+// §4.2.5).
+func (sc *storeConn) replay(tag string, rp proxy.Replay) (ok bool, text string, err error) {
 	known := sc.caps != nil
-	usePlain := cr.mech == "PLAIN" && (!known || sc.caps["AUTH=PLAIN"]) ||
+	proxyLogin := rp.AuthzID != ""
+	usePlain := rp.Mechanism == sasl.Plain && (!known || sc.caps["AUTH=PLAIN"]) ||
 		known && sc.caps["LOGINDISABLED"] && sc.caps["AUTH=PLAIN"] ||
-		cr.mech == "PROXY"
-	authz, authc := "", user
-	if cr.mech == "PROXY" {
-		// Spec §4.2.5: authzid = the user, authcid = StoreAdmin.
-		authz, authc = user, cr.admin
-	}
+		proxyLogin
+	authz, authc, user := rp.AuthzID, rp.User, rp.User
 	var b []byte
 	send := func() error {
 		sc.nc.SetWriteDeadline(storeDeadline())
@@ -127,11 +169,11 @@ func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool,
 			return false, nil
 		}
 		var final bool
-		final, ok, text, err = c.readStore(sc, tag, true)
+		final, ok, text, err = sc.readStore(tag, true)
 		return final, err
 	}
 	if usePlain {
-		resp := wire.EncodePlain(authz, authc, string(cr.pass))
+		resp := wire.EncodePlain(authz, authc, string(rp.Password))
 		b = append(b, tag+" AUTHENTICATE PLAIN"...)
 		if sc.caps["SASL-IR"] {
 			b = append(b, ' ')
@@ -150,7 +192,7 @@ func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool,
 		}
 	} else {
 		plus := sc.caps["LITERAL+"]
-		pass := string(cr.pass)
+		pass := string(rp.Password)
 		b = append(b, tag+" LOGIN "+wire.LiteralHeader(len(user), plus)+"\r\n"...)
 		if !plus {
 			if final, err := step(false); final || err != nil {
@@ -170,7 +212,7 @@ func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool,
 			return false, "", err
 		}
 	}
-	_, ok, text, err = c.readStore(sc, tag, false)
+	_, ok, text, err = sc.readStore(tag, false)
 	return ok, text, err
 }
 
@@ -178,7 +220,7 @@ func (c *conn) replay(sc *storeConn, tag, user string, cr credentials) (ok bool,
 // cont is set) or the tagged reply to tag. Untagged responses on the way
 // are forwarded to the client (spec §4.2.5 step 4), literals included.
 // final is true for the tagged reply, with ok for OK and text its text.
-func (c *conn) readStore(sc *storeConn, tag string, cont bool) (final, ok bool, text string, err error) {
+func (sc *storeConn) readStore(tag string, cont bool) (final, ok bool, text string, err error) {
 	for {
 		sc.nc.SetReadDeadline(storeDeadline())
 		line, err := sc.r.ReadLine()
@@ -197,7 +239,7 @@ func (c *conn) readStore(sc *storeConn, tag string, cont bool) (final, ok bool, 
 				return false, false, "", err
 			}
 		case bytes.HasPrefix(line, []byte("* ")):
-			if err := c.forward(sc, line); err != nil {
+			if err := sc.forward(line); err != nil {
 				return false, false, "", err
 			}
 		case bytes.HasPrefix(line, []byte(tag+" ")):
@@ -217,7 +259,8 @@ func (c *conn) readStore(sc *storeConn, tag string, cont bool) (final, ok bool, 
 
 // forward copies one untagged store response to the client, with the
 // literals it may carry ("... {n}" CRLF n octets, and the line goes on).
-func (c *conn) forward(sc *storeConn, line []byte) error {
+func (sc *storeConn) forward(line []byte) error {
+	c := sc.c
 	for {
 		c.w.Write(line)
 		c.w.WriteString("\r\n")

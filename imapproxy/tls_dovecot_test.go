@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
@@ -42,11 +43,11 @@ func startTLSProxy(tb testing.TB, cs *testcert.Set, storeCA string, settings map
 	if err != nil {
 		tb.Fatal(err)
 	}
-	router := &proxytest.Router{}
+	router := &proxytest.Directory{}
 	for u, host := range users {
-		router.SetUser(u, &proxy.User{DN: "uid=" + u, MailHosts: []string{host}})
+		router.SetUser(u, &account.User{DN: "uid=" + u, MailHosts: []string{host}})
 	}
-	p := &tlsProxy{srv: proxy.NewServer(proxy.Options{Service: svc, Protocol: imapproxy.New(imapproxy.Options{}), Router: router, TLS: tc})}
+	p := &tlsProxy{srv: proxy.NewServer(proxy.Options{Service: svc, Protocol: imapproxy.New(imapproxy.Options{}), Directory: router, TLS: tc})}
 	for _, a := range []*string{&p.plain, &p.ssl} {
 		addr := "127.0.0.1:0"
 		if a == &p.ssl {

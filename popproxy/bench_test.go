@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
 	"github.com/openmmp/mmp/popproxy"
 	"github.com/openmmp/mmp/proxy"
@@ -80,11 +81,11 @@ func BenchmarkLogin(b *testing.B) {
 	}
 	store := dovecot.Start(b, opts...)
 	svc := popService(b, map[string]string{"BacksidePort": strconv.Itoa(store.POP3Port), "ConnLimits": benchConnLimits}, "")
-	router := &proxytest.Router{}
+	router := &proxytest.Directory{}
 	for i := range benchUsers {
-		router.SetUser(fmt.Sprintf("user%d", i), &proxy.User{DN: "uid=x", MailHosts: []string{store.Host}})
+		router.SetUser(fmt.Sprintf("user%d", i), &account.User{DN: "uid=x", MailHosts: []string{store.Host}})
 	}
-	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: popproxy.New(popproxy.Options{}), Router: router})
+	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: popproxy.New(popproxy.Options{}), Directory: router})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -44,7 +44,7 @@ func configuredCapa(v *config.Values) [][]string {
 // EXTERNAL with a client certificate that can log in); STLS is offered while
 // the connection is not yet encrypted and TLS is configured.
 func (c *conn) capabilities() []string {
-	plain := !c.plainDisabled()
+	plain := !c.s.PlainDisabled()
 	var out []string
 	for _, l := range configuredCapa(c.v) {
 		switch strings.ToUpper(l[0]) {
@@ -60,7 +60,7 @@ func (c *conn) capabilities() []string {
 	if c.s.StartTLSOffered() {
 		out = append(out, "STLS")
 	}
-	if mechs := c.offeredMechanisms(); len(mechs) > 0 {
+	if mechs := c.s.Mechanisms(); len(mechs) > 0 {
 		out = append(out, "SASL "+strings.Join(mechs, " "))
 	}
 	return out

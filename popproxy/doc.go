@@ -32,6 +32,6 @@
 //	srv := proxy.NewServer(proxy.Options{
 //		Service:  svc,
 //		Protocol: popproxy.New(popproxy.Options{AuthCache: cache, Dir: inst.Dir}),
-//		Router:   dir,
+//		Directory:   dir,
 //	})
 package popproxy

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
@@ -29,7 +30,7 @@ import (
 // certRouter maps a certificate whose subject OU is a known user's name
 // to that user, as "FilterComps ou=uid" would.
 type certRouter struct {
-	proxytest.Router
+	proxytest.Directory
 	mu   sync.Mutex
 	maps []*cfgfmt.Map
 }
@@ -40,16 +41,16 @@ func (r *certRouter) used() []*cfgfmt.Map {
 	return r.maps
 }
 
-func (r *certRouter) LookupCertificate(ctx context.Context, _ *config.Values, c *x509.Certificate, m *cfgfmt.Map) (*proxy.User, error) {
+func (r *certRouter) LookupCertificate(ctx context.Context, _ *config.Values, c *x509.Certificate, m *cfgfmt.Map) (*account.User, error) {
 	r.mu.Lock()
 	r.maps = append(r.maps, m)
 	r.mu.Unlock()
 	for _, ou := range c.Subject.OrganizationalUnit {
-		if u, err := r.Lookup(ctx, proxy.Query{Name: proxy.Name{User: ou, Canon: ou}}); err == nil {
+		if u, err := r.Lookup(ctx, account.Query{Name: account.Name{User: ou, Canon: ou}}); err == nil {
 			return u, nil
 		}
 	}
-	return nil, fmt.Errorf("certRouter: %s: %w", c.Subject, proxy.ErrNoUser)
+	return nil, fmt.Errorf("certRouter: %s: %w", c.Subject, account.ErrNoUser)
 }
 
 // externalHarness is a POP proxy with TLS, SSLClientCAPEM and
@@ -86,13 +87,13 @@ func startExternal(t *testing.T, extra map[string]string) *externalHarness {
 	}
 	svc := popService(t, settings, "")
 	r := &certRouter{}
-	r.SetUser("alice", &proxy.User{DN: "uid=alice,o=test", MailHosts: []string{"127.0.0.1"}, Attrs: map[string][]string{"uid": {"alice"}}})
+	r.SetUser("alice", &account.User{DN: "uid=alice,o=test", MailHosts: []string{"127.0.0.1"}, Attrs: map[string][]string{"uid": {"alice"}}})
 	tc, err := tlsconf.Load(svc.Values, tlsconf.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cache := authsvc.New(authsvc.Options{TTL: time.Hour})
-	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: popproxy.New(popproxy.Options{Host: "mmp1", AuthCache: cache}), Router: r, TLS: tc})
+	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: popproxy.New(popproxy.Options{Host: "mmp1", AuthCache: cache}), Directory: r, TLS: tc})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

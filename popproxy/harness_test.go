@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
@@ -87,7 +88,7 @@ type harness struct {
 	srv    *proxy.Server
 	addr   string
 	addrs  []string
-	router *proxytest.Router
+	router *proxytest.Directory
 	store  *fakeStore
 	cache  *authsvc.Cache
 	logs   *syncBuffer
@@ -125,9 +126,9 @@ func start(t testing.TB, su setup) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lg.Close() })
-	h.router = &proxytest.Router{Passwords: map[string]string{}}
+	h.router = &proxytest.Directory{Passwords: map[string]string{}}
 	for name, pw := range su.users {
-		h.router.SetUser(name, &proxy.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
+		h.router.SetUser(name, &account.User{DN: "uid=" + name + ",o=test", MailHosts: []string{"127.0.0.1"},
 			Attrs: map[string][]string{"uid": {name}}})
 		h.router.Passwords["uid="+name+",o=test"] = pw
 	}
@@ -137,11 +138,11 @@ func start(t testing.TB, su setup) *harness {
 		t.Fatal(err)
 	}
 	h.srv = proxy.NewServer(proxy.Options{
-		Service:  svc,
-		Protocol: popproxy.New(popproxy.Options{Host: "mmp1", AuthCache: h.cache, Dir: su.dir}),
-		Router:   h.router,
-		Log:      lg,
-		TLS:      tc,
+		Service:   svc,
+		Protocol:  popproxy.New(popproxy.Options{Host: "mmp1", AuthCache: h.cache, Dir: su.dir}),
+		Directory: h.router,
+		Log:       lg,
+		TLS:       tc,
 	})
 	if len(su.listen) == 0 {
 		su.listen = []string{"127.0.0.1:0"}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/popproxy"
 	"github.com/openmmp/mmp/proxy"
 )
@@ -238,7 +239,7 @@ func TestStoreRefusalText(t *testing.T) {
 
 func TestLookupUnavailable(t *testing.T) {
 	h := start(t, setup{})
-	h.router.SetErr(fmt.Errorf("ldap down: %w", proxy.ErrUnavailable))
+	h.router.SetErr(fmt.Errorf("ldap down: %w", account.ErrUnavailable))
 	cl := h.greeted()
 	cl.do("USER alice", "+OK")
 	cl.do("PASS alicepw", "-ERR [SYS/TEMP] Login is temporarily unavailable, try again later")
@@ -322,7 +323,7 @@ func TestReplayFormatAndVdmap(t *testing.T) {
 		listen:   []string{"127.0.0.2:0"},
 		users:    map[string]string{"jdoe@two.example": "pw"},
 	})
-	h.router.SetUser("john@two.example", &proxy.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
+	h.router.SetUser("john@two.example", &account.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
 		Attrs: map[string][]string{"uid": {"jdoe"}}})
 	cl := h.greeted()
 	cl.do("USER john", "+OK")

@@ -2,32 +2,61 @@ package popproxy
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
 
 	"github.com/openmmp/mmp/internal/wire"
+	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // storeConn is the MMP's side of a store connection during the replay
 // (spec §4.3.4).
 type storeConn struct {
-	nc   net.Conn
-	r    *wire.Reader
-	addr string
+	nc net.Conn
+	r  *wire.Reader
 	// sasl are the mechanisms of the store's CAPA "SASL" line, upper
 	// case; nil until CAPA was asked.
 	sasl map[string]bool
 }
 
-func newStoreConn(nc net.Conn) *storeConn {
-	return &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+// Greet reads a store's greeting (proxy.Replayer).
+func (c *conn) Greet(nc net.Conn) (proxy.StoreLogin, error) {
+	sc := &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+	if err := sc.greeting(); err != nil {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// Rest returns what the store sent behind its reply (proxy.StoreLogin).
+func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
+
+// Replay logs the user in at the store (proxy.StoreLogin) and reads the
+// verdict from the RFC 2449 response code of a refusal: none or [AUTH]
+// is a wrong password, [SYS/TEMP] asks to try later, and any other code
+// ([IN-USE], [LOGIN-DELAY] ...) is passed on to the client.
+func (sc *storeConn) Replay(rp proxy.Replay) (proxy.Verdict, string, error) {
+	ok, text, err := sc.replay(rp)
+	switch {
+	case err != nil:
+		return proxy.Refused, "", err
+	case ok:
+		return proxy.Accepted, text, nil
+	}
+	switch responseCode(text) {
+	case "", "AUTH":
+		return proxy.Rejected, text, nil
+	case "SYS/TEMP":
+		return proxy.Deferred, text, nil
+	}
+	return proxy.Refused, text, nil
 }
 
 // errUnreplayable: the credentials cannot go in USER and PASS (a space or
 // line break would split the command) and the store offers no SASL PLAIN.
-var errUnreplayable = errors.New("the credentials cannot be replayed with USER/PASS and the store does not offer SASL PLAIN")
+var errUnreplayable = fmt.Errorf("%w: USER/PASS cannot carry them and the store does not offer SASL PLAIN", proxy.ErrCannotReplay)
 
 // greeting reads the store's greeting. Only "+OK" will do; "-ERR" (a
 // store refusing connections) counts as the store being unusable, so that
@@ -131,16 +160,18 @@ func userPassSafe(user, pass string) bool {
 // CAPA offers SASL PLAIN, as are credentials that USER and PASS cannot
 // carry; everything else goes as "USER name" and "PASS password". CAPA
 // is asked only when it can change the choice, which keeps the common
-// USER/PASS login at two round trips. A certificate login (mech
-// "PROXY") has no password of the user: it goes straight to AUTH PLAIN
-// with authzid = user, authcid = StoreAdmin (spec §4.3.4).
-func (c *conn) replay(sc *storeConn, user string, cr credentials) (ok bool, text string, err error) {
-	pass := string(cr.pass)
-	if cr.mech == "PROXY" {
-		return sc.authPlain(user, cr.admin, pass)
+// USER/PASS login at two round trips. A proxy login (a client
+// certificate) has no password of the user: it goes straight to AUTH
+// PLAIN with authzid = the user, authcid = StoreAdmin
+// (docs/reference.md §4.3.4).
+func (sc *storeConn) replay(rp proxy.Replay) (ok bool, text string, err error) {
+	user, pass := rp.User, string(rp.Password)
+	if rp.AuthzID != "" {
+		return sc.authPlain(rp.AuthzID, user, pass)
 	}
 	simple := userPassSafe(user, pass)
-	if cr.viaAUTH() || !simple {
+	viaAUTH := rp.SASL && (rp.Mechanism == sasl.Plain || rp.Mechanism == sasl.Login)
+	if viaAUTH || !simple {
 		if err := sc.capa(); err != nil {
 			return false, "", err
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/account"
 )
 
 // spoofWire is a spoof file as the spec has it: POP wire form, dot-stuffed,
@@ -61,7 +61,7 @@ func writeFile(t *testing.T, text string) string {
 // storeDown makes every user's mail host unreachable.
 func (h *harness) storeDown() {
 	for _, u := range []string{"alice", "bob"} {
-		h.router.SetUser(u, &proxy.User{DN: "uid=" + u, MailHosts: []string{"127.0.0.1:1"}})
+		h.router.SetUser(u, &account.User{DN: "uid=" + u, MailHosts: []string{"127.0.0.1:1"}})
 	}
 }
 
@@ -78,7 +78,7 @@ func TestStoreDownNoSpoof(t *testing.T) {
 	cl := h.greeted()
 	cl.login("alice", "alicepw", "-ERR [SYS/TEMP] Your POP server appears to be temporarily out of service.")
 	// The session stays usable.
-	h.router.SetUser("alice", &proxy.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
+	h.router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
 	cl.do("USER alice", "+OK")
 	cl.send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
@@ -220,7 +220,7 @@ func TestSpoofFileMissing(t *testing.T) {
 // hold; the store's [SYS/TEMP]) get the spoof rules too; without it they
 // are -ERR [SYS/TEMP].
 func TestSpoofTempFail(t *testing.T) {
-	held := fmt.Errorf("directory: user mailUserStatus is \"hold\": %w", proxy.ErrUnavailable)
+	held := fmt.Errorf("directory: user mailUserStatus is \"hold\": %w", account.ErrUnavailable)
 	file := writeFile(t, spoofWire)
 	tests := []struct {
 		name     string

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
@@ -35,11 +36,11 @@ func TestCurlPOP3TLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := &proxytest.Router{}
+	router := &proxytest.Directory{}
 	for _, a := range twostores.Accounts {
-		router.SetUser(a.UID, &proxy.User{DN: a.DN, MailHosts: []string{a.MailHost}})
+		router.SetUser(a.UID, &account.User{DN: a.DN, MailHosts: []string{a.MailHost}})
 	}
-	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: popproxy.New(popproxy.Options{Host: "mmp1"}), Router: router, TLS: tc})
+	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: popproxy.New(popproxy.Options{Host: "mmp1"}), Directory: router, TLS: tc})
 	t.Cleanup(func() { srv.Close() })
 	var addrs []string
 	for _, a := range []string{"127.0.0.1:0", "127.0.0.1:" + strconv.Itoa(sslPort)} {

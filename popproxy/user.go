@@ -5,6 +5,7 @@ import (
 
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // handleUser answers USER name (RFC 1939 §7). Every name is accepted
@@ -14,7 +15,7 @@ func (c *conn) handleUser(args []string) error {
 	if len(args) != 1 {
 		return badArgs("USER needs one user name")
 	}
-	if c.plainDisabled() {
+	if c.s.PlainDisabled() {
 		return errPrivacy
 	}
 	c.user = args[0]
@@ -34,8 +35,8 @@ func (c *conn) handlePass(ctx context.Context, args []string) (*proxy.Store, err
 	if len(args) != 1 {
 		return nil, badArgs("PASS needs a password")
 	}
-	if c.plainDisabled() {
+	if c.s.PlainDisabled() {
 		return nil, errPrivacy
 	}
-	return c.logIn(ctx, credentials{user: user, pass: logging.Secret(args[0]), mech: "USER"})
+	return c.logIn(ctx, sasl.Credentials{Mechanism: "USER", User: user, Password: logging.Secret(args[0])})
 }

@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // nonLoopback returns an address of this host that is not loopback, to
@@ -50,7 +50,7 @@ func TestXQueryAuth(t *testing.T) {
 // With a domain, the user is recorded as the directory knows them.
 func TestXQueryAuthDomain(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"AuthService": "yes", "AuthServiceTTL": "900", "DefaultDomain": "siroe.com"}})
-	h.router.SetUser("alice@siroe.com", &proxy.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
+	h.router.SetUser("alice@siroe.com", &account.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
 	cl := h.greeted()
 	cl.do("USER alice", "+OK")
 	cl.send("PASS alicepw\r\n")

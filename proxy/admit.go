@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/access"
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
@@ -21,9 +22,9 @@ import (
 const DNSTimeout = 5 * time.Second
 
 // ErrAccessDenied means a per-user or per-domain access filter refused the
-// client (spec §3.6). It wraps ErrNoUser: the client gets the reply of a
-// failed login, and the log says why.
-var ErrAccessDenied = fmt.Errorf("access filter refused the client: %w", ErrNoUser)
+// client (docs/reference.md §3.6). It wraps account.ErrNoUser: the client
+// gets the reply of a failed login, and the log says why.
+var ErrAccessDenied = fmt.Errorf("access filter refused the client: %w", account.ErrNoUser)
 
 // guards are a service's admission state: the BadGuys table and the
 // connection counts. They belong to the Server and outlive refreshes
@@ -138,10 +139,10 @@ func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
 // by TCPAccessAttr, after the directory lookup; a user without one gets
 // the filter of their domain, mailDomainAllowedServiceAccess (spec §3.6,
 // §4.1: the user's own rules are the more specific).
-func (s *Session) checkUserAccess(ctx context.Context, u *User, login string) error {
+func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login string) error {
 	text := u.Attr(config.Get(s.Values, param.TCPAccessAttr))
-	if text == "" {
-		text = strings.Join(u.Attrs[AttrDomainAllowedServiceAccess], "$")
+	if text == "" && u.Domain != nil {
+		text = strings.Join(u.Domain.AllowedServiceAccess, "$")
 	}
 	if text == "" {
 		return nil
@@ -167,19 +168,6 @@ func (s *Session) waitPenalty(ctx context.Context) error {
 	}
 	return s.srv.guards.badGuys.Wait(ctx, ip)
 }
-
-// LoginFailed counts an authentication failure against the client's
-// address: an unknown user or a password refused by the directory or the
-// store (spec §4.6; BadGuys apply whether or not PreAuth is on).
-func (s *Session) LoginFailed() {
-	ip := s.ClientAddr.Addr()
-	if badness, counted := s.srv.guards.badGuys.Failure(ip); counted {
-		logging.Notice(s.Log, fmt.Sprintf("badguy %s now has %d badness", ip, access.Seconds(badness)))
-	}
-}
-
-// LoginSucceeded forgives the client's address.
-func (s *Session) LoginSucceeded() { s.srv.guards.badGuys.Success(s.ClientAddr.Addr()) }
 
 // TLS reports whether the client connection is encrypted (an SSL port or
 // after STARTTLS); access filters then see imaps, pops or smtps. On an

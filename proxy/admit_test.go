@@ -3,14 +3,15 @@ package proxy_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // dialFrom connects from a chosen loopback address, so that one test can
@@ -67,8 +68,9 @@ func TestTCPAccessAtAccept(t *testing.T) {
 	}
 }
 
-// routeProto routes every line it reads as a login name and reports the
-// result, so that a test can watch BadGuys and per-user filters.
+// routeProto logs every line it reads in as a login name with the
+// password "pw", through the login pipeline without a store, and reports
+// the outcome, so that a test can watch BadGuys and per-user filters.
 type routeProto struct{ linkProto }
 
 func (p *routeProto) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, error) {
@@ -78,13 +80,12 @@ func (p *routeProto) Login(ctx context.Context, s *proxy.Session) (*proxy.Store,
 		if err != nil {
 			return nil, nil
 		}
-		_, err = s.Route(ctx, strings.TrimSpace(line))
+		res, err := s.Login(ctx, sasl.Credentials{Mechanism: "LOGIN", User: strings.TrimSpace(line), Password: "pw"}, nil)
 		switch {
-		case err == nil:
-			s.LoginSucceeded()
+		case err != nil:
+			return nil, err
+		case res.Outcome == proxy.LoggedIn:
 			s.Client.Write([]byte("OK\n"))
-		case errors.Is(err, proxy.ErrAccessDenied):
-			s.Client.Write([]byte("DENIED\n"))
 		default:
 			s.Client.Write([]byte("NO\n"))
 		}
@@ -92,12 +93,12 @@ func (p *routeProto) Login(ctx context.Context, s *proxy.Session) (*proxy.Store,
 }
 
 func TestBadGuysAndUserFilter(t *testing.T) {
-	router := &proxytest.Router{}
-	router.SetUser("alice", &proxy.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
-	router.SetUser("mallory", &proxy.User{DN: "uid=mallory", MailHosts: []string{"127.0.0.1"},
+	router := &proxytest.Directory{Passwords: map[string]string{"uid=alice": "pw", "uid=mallory": "pw"}}
+	router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
+	router.SetUser("mallory", &account.User{DN: "uid=mallory", MailHosts: []string{"127.0.0.1"},
 		Attrs: map[string][]string{"mailallowedserviceaccess": {"+pop:ALL"}}})
 	svc := proxytest.Service(t, map[string]string{"BGPenalty": "1", "BGMaxBadness": "1", "BGDecay": "60"}, "")
-	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: &routeProto{}, Router: router})
+	srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: &routeProto{}, Directory: router})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +137,9 @@ func TestBadGuysAndUserFilter(t *testing.T) {
 		t.Errorf("another client: %s after %v, want OK at once", got, took)
 	}
 	<-done
-	// A per-user filter allowing only POP refuses mallory on IMAP.
-	if got, _ := ask(good, bufio.NewReader(good), "mallory"); got != "DENIED" {
-		t.Errorf("mallory on IMAP: %s, want DENIED by her filter", got)
+	// A per-user filter allowing only POP refuses mallory on IMAP, her
+	// right password notwithstanding.
+	if got, _ := ask(good, bufio.NewReader(good), "mallory"); got != "NO" {
+		t.Errorf("mallory on IMAP: %s, want NO by her filter", got)
 	}
 }

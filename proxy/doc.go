@@ -16,7 +16,7 @@
 //	srv := proxy.NewServer(proxy.Options{
 //		Service:  svc,                      // *config.Service
 //		Protocol: imapproxy.New(imapproxy.Options{}),
-//		Router:   dir,                      // *directory.Directory
+//		Directory:   dir,                      // *directory.Directory
 //		Log:      lg,                       // *logging.Logger
 //	})
 //	lns, err := srv.Listen()                // every address of svc.Listen

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
@@ -29,49 +30,46 @@ var ErrStoreDown = errors.New("proxy: no store reachable")
 
 // Route says where a login goes.
 type Route struct {
-	Name   Name     // the login name taken apart (§3.8)
-	User   *User    // the directory entry
-	Replay string   // the login name to replay to the store (ReplayFormat)
-	Hosts  []string // the mail hosts, in the order to try them
-	Query  Query    // what the directory was asked, for CheckPassword
+	Name   account.Name  // the login name taken apart (docs/reference.md §3.8)
+	User   *account.User // the directory entry
+	Replay string        // the login name to replay to the store (ReplayFormat)
+	Hosts  []string      // the mail hosts, in the order to try them
+	Query  account.Query // what the directory was asked, for the password check
 
 	// ProxyAuth: no password of the user exists (a client certificate
-	// login, RouteCertificate); the protocol replays as StoreAdmin on
-	// behalf of Replay (spec §4.2.5).
+	// login); the store is logged in to as StoreAdmin on behalf of Replay
+	// (docs/reference.md §4.2.5).
 	ProxyAuth bool
 }
 
-// Route looks a login name up: it parses the name with the session's
-// values, asks the Router, and builds the replay name from ReplayFormat
-// (%U %V %s %o %A[attr]). Errors wrap ErrNoUser or ErrUnavailable so that
-// the protocol can choose its reply; ErrNoUser also covers an entry with
-// no mail host or with an empty replay name, since the user cannot log in
-// either way and the client must not learn why.
-func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
-	name := ParseName(login, s.Values)
-	if err := s.waitPenalty(ctx); err != nil {
-		return nil, err
-	}
-	if s.srv.opts.Router == nil {
-		return nil, fmt.Errorf("proxy: no directory configured: %w", ErrUnavailable)
-	}
-	q := Query{
+// route looks a login name up: it parses the name with the session's
+// values, asks the directory, applies the user's and the domain's access
+// filters, and builds the replay name from ReplayFormat. Errors wrap
+// account.ErrNoUser or account.ErrUnavailable; ErrNoUser also covers an
+// entry with no mail host or with an empty replay name, since the user
+// cannot log in either way and the client must not learn why.
+func (s *Session) route(ctx context.Context, login string) (*Route, error) {
+	name := account.ParseName(login, s.Values)
+	q := account.Query{
 		Name:   name,
 		Client: s.ClientAddr.Addr(),
 		Server: s.ServerAddr.Addr(),
 		Values: s.Values,
 	}
-	u, err := s.srv.opts.Router.Lookup(ctx, q)
+	u, err := s.srv.dir().Lookup(ctx, q)
 	if err == nil && u == nil {
-		err = fmt.Errorf("proxy: directory returned no entry for %q: %w", login, ErrNoUser)
+		err = fmt.Errorf("proxy: directory returned no entry for %q: %w", login, account.ErrNoUser)
 	}
 	if err != nil {
-		if errors.Is(err, ErrNoUser) {
-			s.LoginFailed()
-		}
 		return nil, err
 	}
-	if err := s.checkUserAccess(ctx, u, login); err != nil {
+	return s.newRoute(ctx, name, u, q)
+}
+
+// newRoute checks a user found by name or certificate and says where
+// their login goes.
+func (s *Session) newRoute(ctx context.Context, name account.Name, u *account.User, q account.Query) (*Route, error) {
+	if err := s.checkUserAccess(ctx, u, name.Orig); err != nil {
 		return nil, err
 	}
 	r := &Route{Name: name, User: u, Replay: ReplayName(name, u, s.Values), Query: q}
@@ -81,24 +79,24 @@ func (s *Session) Route(ctx context.Context, login string) (*Route, error) {
 		}
 	}
 	if len(r.Hosts) == 0 {
-		return nil, fmt.Errorf("proxy: %s has no mail host: %w", u.DN, ErrNoUser)
+		return nil, fmt.Errorf("proxy: %s has no mail host: %w", u.DN, account.ErrNoUser)
 	}
 	if r.Replay == "" {
 		return nil, fmt.Errorf("proxy: ReplayFormat %q gives an empty name for %s: %w",
-			config.Get(s.Values, param.ReplayFormat).String(), u.DN, ErrNoUser)
+			config.Get(s.Values, param.ReplayFormat).String(), u.DN, account.ErrNoUser)
 	}
 	return r, nil
 }
 
-// ReplayName expands ReplayFormat for a user (spec §3.8): %U user part,
-// %V domain, %s user+canonical delimiter+domain, %o the name as sent,
-// %A[attr] the first value of the user's attribute attr. The user's
+// ReplayName expands ReplayFormat for a user (docs/reference.md §3.8): %U
+// user part, %V domain, %s user+canonical delimiter+domain, %o the name as
+// sent, %A[attr] the first value of the user's attribute attr. The user's
 // domain's mailAccessProxyReplay, when it has one, takes ReplayFormat's
-// place (spec §2.3).
-func ReplayName(n Name, u *User, v *config.Values) string {
+// place (docs/reference.md §2.3).
+func ReplayName(n account.Name, u *account.User, v *config.Values) string {
 	f := config.Get(v, param.ReplayFormat)
-	if text := u.Attr(AttrDomainReplay); text != "" {
-		if df, err := cfgfmt.ParseFormat(text, cfgfmt.ReplayEscapes); err == nil {
+	if u.Domain != nil && u.Domain.Replay != "" {
+		if df, err := cfgfmt.ParseFormat(u.Domain.Replay, cfgfmt.ReplayEscapes); err == nil {
 			f = df
 		}
 	}

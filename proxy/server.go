@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openmmp/mmp/account"
+	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/tlsconf"
@@ -37,9 +40,10 @@ type Options struct {
 	// Protocol runs the pre-login dialogue of every session.
 	Protocol Protocol
 
-	// Router finds users. Nil makes every lookup fail with ErrUnavailable,
-	// which lets a server run (and answer CAPABILITY) without a directory.
-	Router Router
+	// Directory finds users and checks passwords. Nil makes every lookup
+	// fail with account.ErrUnavailable, which lets a server run (and
+	// answer CAPABILITY) without a directory.
+	Directory account.Directory
 
 	// Log receives connection, login and close lines. Nil discards them.
 	Log *logging.Logger
@@ -59,7 +63,7 @@ type Options struct {
 // concurrent use.
 type Server struct {
 	opts   Options
-	svc    atomic.Pointer[config.Service]
+	cfg    atomic.Pointer[configured]
 	guards *guards // BadGuys and connection counts; survive Update
 	log    *slog.Logger
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -77,6 +81,43 @@ type Server struct {
 	wg        sync.WaitGroup // serveConn goroutines
 }
 
+// configured is what Update installs at once: the service and the files
+// its configuration names that are read with it.
+type configured struct {
+	svc      *config.Service
+	certmaps certmaps
+}
+
+func newConfigured(svc *config.Service) *configured {
+	return &configured{svc: svc, certmaps: loadCertmaps(svc)}
+}
+
+// dir is the directory, or one that is always unavailable.
+func (s *Server) dir() account.Directory {
+	if s.opts.Directory == nil {
+		return noDirectory{}
+	}
+	return s.opts.Directory
+}
+
+// noDirectory answers every question with account.ErrUnavailable.
+type noDirectory struct{}
+
+var errNoDirectory = fmt.Errorf("proxy: no directory configured: %w", account.ErrUnavailable)
+
+func (noDirectory) Lookup(context.Context, account.Query) (*account.User, error) {
+	return nil, errNoDirectory
+}
+func (noDirectory) LookupCertificate(context.Context, *config.Values, *x509.Certificate, *cfgfmt.Map) (*account.User, error) {
+	return nil, errNoDirectory
+}
+func (noDirectory) CheckPassword(context.Context, account.Query, *account.User, string) error {
+	return errNoDirectory
+}
+func (noDirectory) ClearPassword(context.Context, *config.Values, *account.User) (string, error) {
+	return "", errNoDirectory
+}
+
 // sessionIDs numbers sessions process-wide, so that the "(id N)" of two
 // services in one AService process never collide in a shared log.
 var sessionIDs atomic.Uint64
@@ -91,7 +132,7 @@ func NewServer(opts Options) *Server {
 		listeners: map[net.Listener]struct{}{},
 		sessions:  map[*Session]struct{}{},
 	}
-	s.svc.Store(opts.Service)
+	s.cfg.Store(newConfigured(opts.Service))
 	s.tls.Store(opts.TLS)
 	s.guards = newGuards(opts.Service)
 	s.base, s.cancel = context.WithCancel(context.Background())
@@ -114,19 +155,19 @@ func NewServer(opts Options) *Server {
 func (s *Server) Update(svc *config.Service) {
 	if svc != nil {
 		s.guards.update(svc)
-		s.svc.Store(svc)
+		s.cfg.Store(newConfigured(svc))
 	}
 }
 
 // Service returns the configuration new sessions start with.
-func (s *Server) Service() *config.Service { return s.svc.Load() }
+func (s *Server) Service() *config.Service { return s.cfg.Load().svc }
 
 // Listen opens a listener on every address of the service. If one fails,
 // those already opened are closed and the error names the address. The
 // listeners belong to the server: Close and Shutdown close them.
 func (s *Server) Listen() ([]net.Listener, error) {
 	var lns []net.Listener
-	for _, a := range s.svc.Load().Listen {
+	for _, a := range s.cfg.Load().svc.Listen {
 		addr := a.String()
 		if !a.IP.IsValid() {
 			addr = ":" + addr
@@ -230,7 +271,8 @@ func (s *Server) isClosing() bool {
 // closing. The effective values are resolved here, once: a session keeps
 // them even if Update installs a new configuration while it runs.
 func (s *Server) newSession(c net.Conn) *Session {
-	svc := s.svc.Load()
+	cfg := s.cfg.Load()
+	svc := cfg.svc
 	local := addrPort(c.LocalAddr())
 	remote := addrPort(c.RemoteAddr())
 	id := sessionIDs.Add(1)
@@ -251,6 +293,7 @@ func (s *Server) newSession(c net.Conn) *Session {
 		srv:        s,
 		start:      time.Now(),
 		tlsc:       s.tls.Load(),
+		certmaps:   cfg.certmaps,
 	}
 	sess.implicit = sess.tlsc.Implicit(local)
 	s.mu.Lock()

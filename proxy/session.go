@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/sasl"
 	"github.com/openmmp/mmp/tlsconf"
 )
 
@@ -78,6 +81,7 @@ type Session struct {
 	piping atomic.Bool
 
 	tlsc     *tlsconf.Config // the TLS setup the session started with; may be nil
+	certmaps certmaps        // the certmap.conf files the session started with
 	implicit bool            // accepted on an SSLPorts port: TLS from the start
 
 	// The client's reverse DNS name, looked up at most once (admit.go).
@@ -102,6 +106,37 @@ func (s *Session) SetIdleDeadline() error {
 		return s.Client.SetReadDeadline(time.Now().Add(t))
 	}
 	return s.Client.SetReadDeadline(time.Time{})
+}
+
+// PlainDisabled says whether clear-text passwords must be refused:
+// RestrictPlainPasswords without TLS. Every protocol's capability list
+// and login commands follow this one function.
+func (s *Session) PlainDisabled() bool {
+	return config.Get(s.Values, param.RestrictPlainPasswords) && !s.TLS()
+}
+
+// Mechanisms lists the SASL mechanisms this session offers, in the order
+// the capability lists give them: PLAIN and LOGIN while clear-text
+// passwords are allowed, EXTERNAL when a client certificate can log in
+// (docs/reference.md §3.7), and CRAM-MD5 with CRAMs, which sends no
+// clear-text password and so is offered before TLS too.
+func (s *Session) Mechanisms() []string {
+	var m []string
+	if !s.PlainDisabled() {
+		m = append(m, sasl.Plain, sasl.Login)
+	}
+	if s.TLS() && s.CertificateLoginOffered() {
+		m = append(m, sasl.External)
+	}
+	if config.Get(s.Values, param.CRAMs) {
+		m = append(m, sasl.CramMD5)
+	}
+	return m
+}
+
+// Offers says whether mechanism (any letter case) is in Mechanisms.
+func (s *Session) Offers(mechanism string) bool {
+	return slices.ContainsFunc(s.Mechanisms(), func(m string) bool { return strings.EqualFold(m, mechanism) })
 }
 
 // SetClient replaces the client connection, for a STARTTLS upgrade: the
@@ -198,6 +233,10 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		return false
 	}
 	s.piping.Store(true)
+	// The pre-login deadlines do not apply to the pipe, which has its
+	// own idle timer.
+	s.Client.SetDeadline(time.Time{})
+	st.Conn.SetDeadline(time.Time{})
 	timeout := s.Timeout()
 	store, login, addr := st.Conn, st.Login, st.Addr
 	// From here the pipe owns the session: its goroutines (or none, while

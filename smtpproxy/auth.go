@@ -2,171 +2,125 @@ package smtpproxy
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
-	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // handleAuth answers AUTH after EHLO (RFC 4954). With SmtpAuth relay the
 // relay performs it and the command starts the pipe, unless it would send
 // a clear-text password that RestrictPlainPasswords forbids on this link:
 // that the MMP refuses itself, so the password never crosses the network.
-// With SmtpAuth directory the MMP performs PLAIN and LOGIN, with or
-// without an initial response. EXTERNAL, a client certificate login, is
-// always the MMP's, in either mode (external.go); so is the answer to a
-// second AUTH once the MMP has logged the client in.
+// With SmtpAuth directory the MMP performs every mechanism it offers
+// (ownMechanisms), with or without an initial response. EXTERNAL, a
+// client certificate login, is always the MMP's, in either mode; so is
+// the answer to a second AUTH once the MMP has logged the client in.
 func (c *conn) handleAuth(ctx context.Context, arg string, line []byte) (*proxy.Store, error) {
-	mech, ir, hasIR := strings.Cut(arg, " ")
-	mech = strings.ToUpper(mech)
+	name, ir, hasIR := strings.Cut(arg, " ")
+	name = strings.ToUpper(name)
 	ir = strings.TrimSpace(ir)
-	if mech == "" || strings.Contains(ir, " ") {
+	if name == "" || strings.Contains(ir, " ") {
 		return nil, errAuthSyntax
 	}
 	if c.login != "" {
 		return nil, errAlreadyAuth
 	}
-	if mech == "EXTERNAL" {
-		return nil, c.external(ctx, ir, hasIR)
-	}
-	plain := mech == "PLAIN" || mech == "LOGIN"
-	if !c.directoryAuth {
-		if plain && c.plainDisabled() {
-			logging.Notice(c.log, fmt.Sprintf("client %s: AUTH %s refused: clear-text passwords need TLS (RestrictPlainPasswords)", c.s.ClientAddr, mech))
-			return nil, errEncryption
-		}
-		return c.handOff(ctx, line)
-	}
-	switch {
-	case !plain:
-		return nil, errMechanism
-	case c.plainDisabled():
-		logging.Notice(c.log, fmt.Sprintf("client %s: AUTH %s refused: clear-text passwords need TLS (RestrictPlainPasswords)", c.s.ClientAddr, mech))
+	plain := name == sasl.Plain || name == sasl.Login
+	if plain && c.s.PlainDisabled() {
+		logging.Notice(c.log, fmt.Sprintf("client %s: AUTH %s refused: clear-text passwords need TLS (RestrictPlainPasswords)", c.s.ClientAddr, name))
 		return nil, errEncryption
 	}
-	var user string
-	var pass logging.Secret
-	var err error
-	if mech == "PLAIN" {
-		user, pass, err = c.saslPlain(ir, hasIR)
-	} else {
-		user, pass, err = c.saslLogin(ir, hasIR)
+	if !slices.Contains(c.ownMechanisms(), name) {
+		if !c.directoryAuth && name != sasl.External {
+			return c.handOff(ctx, line)
+		}
+		return nil, errMechanism
 	}
-	if err != nil {
+	m, ok := sasl.New(name, sasl.Options{Host: c.p.host})
+	if !ok {
+		return nil, errMechanism
+	}
+	var initial []byte
+	if hasIR {
+		initial = []byte(ir)
+	}
+	cr, err := sasl.Exchange(m, initial, func(challenge []byte) ([]byte, error) {
+		c.w.WriteString("334 " + base64.StdEncoding.EncodeToString(challenge) + "\r\n")
+		return c.readResponse()
+	})
+	switch {
+	case errors.Is(err, sasl.ErrCancelled):
+		return nil, errAuthCancelled
+	case errors.Is(err, sasl.ErrMalformed):
+		return nil, errBadResponse
+	case err != nil:
 		return nil, err
 	}
-	return nil, c.logIn(ctx, mech, user, pass)
+	return nil, c.logIn(ctx, cr)
 }
 
-// saslPlain runs PLAIN (RFC 4616): one message "authzid NUL authcid NUL
-// passwd". An authorization identity other than the user's own would be
-// sending mail as someone else, which nobody may do here.
-func (c *conn) saslPlain(ir string, hasIR bool) (string, logging.Secret, error) {
-	resp := []byte(ir)
-	if !hasIR {
-		c.w.WriteString("334 \r\n")
-		line, err := c.readResponse()
-		if err != nil {
-			return "", "", err
+// ownMechanisms are the SASL mechanisms the MMP performs itself and
+// offers in its EHLO reply: with SmtpAuth directory, every one the
+// session offers (proxy.Session.Mechanisms); with SmtpAuth relay, only
+// EXTERNAL (see externalOffered).
+func (c *conn) ownMechanisms() []string {
+	var own []string
+	for _, m := range c.s.Mechanisms() {
+		switch {
+		case m == sasl.External:
+			if c.externalOffered() {
+				own = append(own, m)
+			}
+		case c.directoryAuth:
+			own = append(own, m)
 		}
-		resp = line
 	}
-	authz, authc, pass, err := wire.DecodePlain(resp)
-	switch {
-	case errors.Is(err, wire.ErrCancelled):
-		return "", "", errAuthCancelled
-	case err != nil:
-		return "", "", errBadResponse
-	case authz != "" && authz != authc:
-		logging.Notice(c.log, fmt.Sprintf("client %s: PLAIN login of '%s' as '%s' refused: proxy logins are not supported", c.s.ClientAddr, authc, authz))
-		return "", "", errAuthFailed
-	}
-	return authc, logging.Secret(pass), nil
+	return own
 }
 
-// saslLogin runs LOGIN (draft-murchison-sasl-login): the user name, then
-// the password, each in answer to its challenge; an initial response is
-// the user name.
-func (c *conn) saslLogin(ir string, hasIR bool) (string, logging.Secret, error) {
-	step := func(challenge string) ([]byte, error) {
-		c.w.WriteString("334 " + challenge + "\r\n")
-		line, err := c.readResponse()
-		if err != nil {
-			return nil, err
-		}
-		return decode(line)
-	}
-	user, pass, err := wire.LoginExchange([]byte(ir), hasIR, step, decode)
+// externalOffered says whether AUTH EXTERNAL can be offered beyond what
+// the session allows (TLS, a client certificate that chained to
+// SSLClientCAPEM, CertmapFile): the relay can be told the login
+// afterwards. The relay never sees the client's certificate, since TLS
+// ends at the MMP, so EXTERNAL is always the MMP's own, in either SmtpAuth
+// mode. With SmtpAuth directory it is offered whatever SmtpRelayAnnounce
+// says, like PLAIN and LOGIN. With SmtpAuth relay it is offered only with
+// XPEHLO, which the MMP can send again with LOGIN=: there the XCLIENT
+// went out at EHLO time and Postfix refuses a second one, and PROXY and
+// none cannot carry a login at all, so a certificate login would gain the
+// client nothing.
+func (c *conn) externalOffered() bool {
+	return c.s.Offers(sasl.External) && (c.directoryAuth || c.announce == "xpehlo")
+}
+
+// logIn hands the credentials to the login pipeline without a store: the
+// directory finds the user's entry (the same lookup, status checks and
+// access filters as an IMAP or POP login) and checks the password, or the
+// client certificate maps to the user; the relay is then told who logged
+// in before the client hears 235.
+func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) error {
+	res, err := c.s.Login(ctx, cr, nil)
 	if err != nil {
-		return "", "", err
+		return err
 	}
-	name := string(user)
-	defer clear(pass)
-	return name, logging.Secret(pass), nil
-}
-
-// decode decodes one base64 client response into a reply-carrying error.
-func decode(line []byte) ([]byte, error) {
-	b, err := wire.DecodeBase64Line(line)
-	switch {
-	case errors.Is(err, wire.ErrCancelled):
-		return nil, errAuthCancelled
-	case err != nil:
-		return nil, errBadResponse
-	}
-	return b, nil
-}
-
-// logIn checks credentials for SmtpAuth directory: the directory finds
-// the user's entry (the same lookup, status checks and access filters as
-// an IMAP or POP login), a bind as that entry checks the password, and the
-// relay is told who logged in before the client hears 235.
-func (c *conn) logIn(ctx context.Context, mech, user string, pass logging.Secret) error {
-	if user == "" || strings.ContainsAny(user, "\x00\r\n") {
-		logging.Notice(c.log, fmt.Sprintf("client %s: AUTH %s refused: empty or malformed name", c.s.ClientAddr, mech))
+	switch res.Outcome {
+	case proxy.LoggedIn:
+		return c.loggedIn(ctx, cr.Mechanism, res.Route.Name.Orig)
+	case proxy.BadCredentials, proxy.NotAuthorized:
 		return errAuthFailed
 	}
-	route, err := c.s.Route(ctx, user)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case errors.Is(err, proxy.ErrNoUser):
-		// Route has counted the failure against the address already.
-		logging.Notice(c.log, fmt.Sprintf("user '%s' from %s: authentication failed: %v", user, c.s.ClientAddr, err))
-		return errAuthFailed
-	default:
-		c.log.Warn(fmt.Sprintf("user '%s' from %s: lookup failed: %v", user, c.s.ClientAddr, err))
-		return errAuthTemp
-	}
-	if c.p.passwords == nil {
-		c.log.Error("SmtpAuth directory, but the MMP was given no password checker")
-		return errAuthTemp
-	}
-	err = c.p.passwords.Bind(ctx, c.v, route.User.DN, string(pass))
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		return ctx.Err()
-	case errors.Is(err, proxy.ErrNoUser):
-		c.s.LoginFailed()
-		logging.Notice(c.log, fmt.Sprintf("user '%s' from %s: authentication failed: wrong password", user, c.s.ClientAddr))
-		return errAuthFailed
-	default:
-		c.log.Warn(fmt.Sprintf("user '%s' from %s: password check failed: %v", user, c.s.ClientAddr, err))
-		return errAuthTemp
-	}
-	return c.loggedIn(ctx, mech, user)
+	return errAuthTemp
 }
 
-// loggedIn finishes a login the MMP checked (a password with SmtpAuth
-// directory, or a client certificate): the relay is told who logged in
-// (announceLogin) before the client hears 235.
+// loggedIn finishes a login the MMP checked: the relay is told who
+// logged in (announceLogin) before the client hears 235.
 func (c *conn) loggedIn(ctx context.Context, mech, user string) error {
-	c.s.LoginSucceeded()
 	c.login = user
 	if err := c.announceLogin(); err != nil {
 		if ctx.Err() != nil {

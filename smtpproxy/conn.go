@@ -207,13 +207,6 @@ func (c *conn) readResponse() ([]byte, error) {
 	return line, err
 }
 
-// plainDisabled says whether clear-text passwords must be refused:
-// RestrictPlainPasswords without TLS (spec §4.4.1 step 8). The EHLO reply
-// and AUTH follow this one function.
-func (c *conn) plainDisabled() bool {
-	return config.Get(c.v, param.RestrictPlainPasswords) && !c.s.TLS()
-}
-
 // offerStartTLS says whether the MMP offers its own STARTTLS: SSLEnable,
 // a certificate, and not yet encrypted (spec §4.4.1 step 6);
 // handleStartTLS does the upgrade.

@@ -26,9 +26,9 @@
 // relay; the MMP only refuses AUTH PLAIN and LOGIN on an unencrypted link
 // when RestrictPlainPasswords is on (538), so that no clear-text password
 // crosses the network in vain. SmtpAuth directory makes the MMP perform
-// AUTH PLAIN and LOGIN itself: it finds the user with the directory
-// (proxy.Session.Route), checks the password with an LDAP bind
-// (PasswordChecker) and then tells the relay who logged in, with
+// AUTH PLAIN and LOGIN itself: the login pipeline (proxy.Session.Login,
+// without a store) finds the user with the directory and checks the
+// password there, and the MMP then tells the relay who logged in, with
 // "LOGIN=<user>" in XPEHLO or XCLIENT. AUTH EXTERNAL, a client
 // certificate mapped through certmap.conf, is always the MMP's, since TLS
 // ends here: it is offered with SmtpAuth directory, and with relay when
@@ -81,10 +81,9 @@
 //	srv := proxy.NewServer(proxy.Options{
 //		Service: svc, // an SmtpProxyAService service
 //		Protocol: smtpproxy.New(smtpproxy.Options{
-//			Passwords:     dir,       // *directory.Directory, for SmtpAuth directory
 //			PopBeforeSMTP: authCache, // *authsvc.Cache or authsvc.Remote
 //		}),
-//		Router: dir,
+//		Directory: dir,
 //	})
 //
 // Each command has its own file; relay.go is the relay side and

@@ -9,6 +9,7 @@ import (
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // passedKeywords are the EHLO keywords of a relay that reach the client
@@ -122,12 +123,10 @@ func (c *conn) filterKeywords(relay []string) []string {
 	if c.offerStartTLS() {
 		out = append(out, "STARTTLS")
 	}
-	var own []string
-	if c.directoryAuth && !c.plainDisabled() {
-		own = append(own, "PLAIN", "LOGIN")
-	}
-	if c.externalOffered() && (c.directoryAuth || !relayAuth) {
-		own = append(own, "EXTERNAL")
+	own := c.ownMechanisms()
+	if relayAuth {
+		// The relay's AUTH line already carries EXTERNAL (relayAuth).
+		own = slices.DeleteFunc(own, func(m string) bool { return m == sasl.External && !c.directoryAuth })
 	}
 	if len(own) > 0 {
 		out = append(out, "AUTH "+strings.Join(own, " "))
@@ -143,7 +142,7 @@ func (c *conn) relayAuth(mechs string) string {
 	}
 	var keep []string
 	for _, m := range strings.Fields(mechs) {
-		if c.plainDisabled() && (strings.EqualFold(m, "PLAIN") || strings.EqualFold(m, "LOGIN")) ||
+		if c.s.PlainDisabled() && (strings.EqualFold(m, "PLAIN") || strings.EqualFold(m, "LOGIN")) ||
 			strings.EqualFold(m, "EXTERNAL") {
 			continue
 		}

@@ -15,29 +15,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
 	"github.com/openmmp/mmp/internal/testenv/xpehlo"
-	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
-	"github.com/openmmp/mmp/smtpproxy"
 )
 
 // certRouter maps a certificate whose subject OU is a known user's name
 // to that user, as "FilterComps ou=uid" would.
 type certRouter struct {
-	proxytest.Router
+	proxytest.Directory
 }
 
-func (r *certRouter) LookupCertificate(ctx context.Context, _ *config.Values, c *x509.Certificate, _ *cfgfmt.Map) (*proxy.User, error) {
+func (r *certRouter) LookupCertificate(ctx context.Context, _ *config.Values, c *x509.Certificate, _ *cfgfmt.Map) (*account.User, error) {
 	for _, ou := range c.Subject.OrganizationalUnit {
-		if u, err := r.Lookup(ctx, proxy.Query{Name: proxy.Name{User: ou, Canon: ou}}); err == nil {
+		if u, err := r.Lookup(ctx, account.Query{Name: account.Name{User: ou, Canon: ou}}); err == nil {
 			return u, nil
 		}
 	}
-	return nil, fmt.Errorf("certRouter: %s: %w", c.Subject, proxy.ErrNoUser)
+	return nil, fmt.Errorf("certRouter: %s: %w", c.Subject, account.ErrNoUser)
 }
 
 // certHarness is an SMTP proxy with an SSL port, SSLClientCAPEM and
@@ -67,10 +66,10 @@ func startCert(t *testing.T, relay string, unmapped bool, kv ...string) *certHar
 	}
 	r := &certRouter{}
 	if !unmapped {
-		r.SetUser("alice", &proxy.User{DN: "uid=alice,o=test", MailHosts: []string{"store1"}, Attrs: map[string][]string{"uid": {"alice"}}})
+		r.SetUser("alice", &account.User{DN: "uid=alice,o=test", MailHosts: []string{"store1"}, Attrs: map[string][]string{"uid": {"alice"}}})
 	}
-	pw := &passwords{byDN: map[string]string{"uid=alice,o=test": "alice pw"}}
-	h := start(t, setup{settings: settings, opts: smtpproxy.Options{Passwords: pw}, router: r, listen: "127.0.0.1:" + strconv.Itoa(port)})
+	pw := &passwords{Directory: r, byDN: map[string]string{"uid=alice,o=test": "alice pw"}}
+	h := start(t, setup{settings: settings, router: pw, listen: "127.0.0.1:" + strconv.Itoa(port)})
 	return &certHarness{harness: h, cs: cs, pws: pw}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
@@ -92,7 +93,7 @@ type harness struct {
 type setup struct {
 	settings map[string]string // SmtpProxyAService.cfg
 	opts     smtpproxy.Options // Host and Dial are filled in
-	router   proxy.Router
+	router   account.Directory
 	listen   string          // default 127.0.0.1:0
 	log      *logging.Logger // nil: no log
 }
@@ -108,11 +109,11 @@ func start(t testing.TB, su setup) *harness {
 		t.Fatal(err)
 	}
 	h.srv = proxy.NewServer(proxy.Options{
-		Service:  svc,
-		Protocol: smtpproxy.New(su.opts),
-		Router:   su.router,
-		Log:      su.log,
-		TLS:      tc,
+		Service:   svc,
+		Protocol:  smtpproxy.New(su.opts),
+		Directory: su.router,
+		Log:       su.log,
+		TLS:       tc,
 	})
 	if su.listen == "" {
 		su.listen = "127.0.0.1:0"

@@ -147,7 +147,7 @@ func TestPostfixDirectoryAuth(t *testing.T) {
 	settings["LdapUrl"] = ldap.URL + "/" + ldap.BaseDN
 	settings["BindDN"] = ldap.ProxyDN
 	settings["BindPass"] = ldap.ProxyPass
-	h := start(t, setup{settings: settings, opts: smtpproxy.Options{Passwords: dir}, router: dir})
+	h := start(t, setup{settings: settings, router: dir})
 	bob := twostores.User("bob")
 
 	cl := h.dial("127.0.0.8")

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/authsvc"
-	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/proxy"
 )
 
@@ -47,14 +46,6 @@ const (
 	refuseTimeout = 5 * time.Second
 )
 
-// PasswordChecker checks a user's password, for SmtpAuth directory.
-// *directory.Directory implements it with an LDAP bind as dn. Wrong
-// credentials wrap proxy.ErrNoUser; anything that prevented a verdict
-// wraps proxy.ErrUnavailable.
-type PasswordChecker interface {
-	Bind(ctx context.Context, values *config.Values, dn, password string) error
-}
-
 // Options configure the SMTP protocol. The zero value is usable: AUTH is
 // then the relay's business, and there is no POP-before-SMTP.
 type Options struct {
@@ -67,10 +58,6 @@ type Options struct {
 	Version string
 	// LongVersion is %V in Banner; empty means LongVersion.
 	LongVersion string
-
-	// Passwords checks passwords with SmtpAuth directory. Nil makes every
-	// AUTH a temporary failure (454) in that mode.
-	Passwords PasswordChecker
 
 	// PopBeforeSMTP says whether a client address logged in with POP
 	// recently (spec §4.3.3): the in-process *authsvc.Cache of a POP
@@ -92,7 +79,6 @@ type Options struct {
 // avoids are shared by all the service's sessions.
 type Protocol struct {
 	host, version, longVersion string
-	passwords                  PasswordChecker
 	pop                        authsvc.Querier
 	dial                       func(ctx context.Context, network, addr string) (net.Conn, error)
 	resolver                   *net.Resolver
@@ -105,7 +91,7 @@ var _ proxy.Protocol = (*Protocol)(nil)
 func New(o Options) *Protocol {
 	p := &Protocol{
 		host: o.Host, version: o.Version, longVersion: o.LongVersion,
-		passwords: o.Passwords, pop: o.PopBeforeSMTP,
+		pop:  o.PopBeforeSMTP,
 		dial: o.Dial, resolver: o.Resolver,
 		relays: newRelayPool(time.Now),
 	}

@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
-	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/xpehlo"
 	"github.com/openmmp/mmp/logging"
-	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
 	"github.com/openmmp/mmp/smtpproxy"
 )
@@ -209,17 +208,20 @@ func TestRestrictPlainPasswordsRelayMode(t *testing.T) {
 	}
 }
 
-// passwords is an in-memory PasswordChecker: DN → password.
+// passwords is a directory whose password checks are in memory (DN →
+// password) and recorded.
 type passwords struct {
-	mu    sync.Mutex
-	byDN  map[string]string
-	err   error
-	binds []string
+	account.Directory // the users
+	mu                sync.Mutex
+	byDN              map[string]string
+	err               error
+	binds             []string
 }
 
-func (p *passwords) Bind(ctx context.Context, _ *config.Values, dn, pw string) error {
+func (p *passwords) CheckPassword(ctx context.Context, _ account.Query, u *account.User, pw string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	dn := u.DN
 	p.binds = append(p.binds, dn)
 	if p.err != nil {
 		return p.err
@@ -227,18 +229,17 @@ func (p *passwords) Bind(ctx context.Context, _ *config.Values, dn, pw string) e
 	if want, ok := p.byDN[dn]; ok && want == pw {
 		return nil
 	}
-	return fmt.Errorf("test: wrong password for %s: %w", dn, proxy.ErrNoUser)
+	return fmt.Errorf("test: wrong password for %s: %w", dn, account.ErrNoUser)
 }
 
 func directorySetup(relay string) (setup, *passwords) {
-	router := &proxytest.Router{Users: map[string]*proxy.User{
+	router := &proxytest.Directory{Users: map[string]*account.User{
 		"alice": {DN: "uid=alice,o=test", MailHosts: []string{"store1"}},
 	}}
-	pw := &passwords{byDN: map[string]string{"uid=alice,o=test": "alice pw"}}
+	pw := &passwords{Directory: router, byDN: map[string]string{"uid=alice,o=test": "alice pw"}}
 	return setup{
 		settings: with(relaySettings(relay), "SmtpAuth", "directory"),
-		opts:     smtpproxy.Options{Passwords: pw},
-		router:   router,
+		router:   pw,
 	}, pw
 }
 
@@ -284,7 +285,7 @@ func TestDirectoryAuthXPEHLO(t *testing.T) {
 
 	// A directory that cannot answer is a temporary failure.
 	pw.mu.Lock()
-	pw.err = fmt.Errorf("test: %w", proxy.ErrUnavailable)
+	pw.err = fmt.Errorf("test: %w", account.ErrUnavailable)
 	pw.mu.Unlock()
 	cl = h.greeted()
 	cl.expectCmd("EHLO client.example", "250-")

@@ -208,3 +208,17 @@ func (r *Reader) Reset(rd io.Reader) {
 	r.br.Reset(rd)
 	r.nhead, r.ntail = 0, 0
 }
+
+// Drain returns a copy of the octets buffered and not yet read, nil if
+// none: at the hand-off to the pipe, what the peer pipelined behind its
+// last command.
+func (r *Reader) Drain() []byte {
+	n := r.br.Buffered()
+	if n == 0 {
+		return nil
+	}
+	b, _ := r.br.Peek(n)
+	out := append([]byte(nil), b...)
+	r.br.Discard(n)
+	return out
+}

@@ -29,14 +29,6 @@ var (
 	ErrBadPlain = errors.New("wire: malformed PLAIN message")
 )
 
-// Challenges of the LOGIN mechanism (draft-murchison-sasl-login), already
-// base64-encoded: "Username:" and "Password:". Clients ignore the text, but
-// some expect exactly these.
-const (
-	LoginUserChallenge = "VXNlcm5hbWU6"
-	LoginPassChallenge = "UGFzc3dvcmQ6"
-)
-
 var strictBase64 = base64.StdEncoding.Strict()
 
 // DecodeBase64Line decodes one client response line of a SASL exchange: the
@@ -86,6 +78,11 @@ func DecodePlain(b64 []byte) (authzid, authcid, passwd string, err error) {
 		return "", "", "", err
 	}
 	defer clear(msg) // leave no copy of the password in the heap
+	return ParsePlain(msg)
+}
+
+// ParsePlain reads a decoded PLAIN message, with the rules of DecodePlain.
+func ParsePlain(msg []byte) (authzid, authcid, passwd string, err error) {
 	if len(msg) == 0 {
 		return "", "", "", fmt.Errorf("%w: empty", ErrBadPlain)
 	}
@@ -192,28 +189,4 @@ func CheckAPOP(timestamp, digest, password string) bool {
 	h.Write([]byte(timestamp))
 	h.Write([]byte(password))
 	return hmac.Equal(h.Sum(nil), got)
-}
-
-// LoginExchange runs the steps of the SASL LOGIN mechanism
-// (draft-murchison-sasl-login) for any protocol: the user name, taken from
-// the initial response when the client sent one (decode turns it into
-// bytes), else asked with LoginUserChallenge; then the password, asked
-// with LoginPassChallenge. ask sends a challenge in the protocol's own
-// form ("+ " for IMAP and POP, "334 " for SMTP) and returns the client's
-// decoded answer. Errors from ask and decode are returned as they are, so
-// that each protocol keeps its own replies.
-func LoginExchange(ir []byte, hasIR bool, ask func(challenge string) ([]byte, error), decode func([]byte) ([]byte, error)) (user, pass []byte, err error) {
-	if hasIR {
-		user, err = decode(ir)
-	} else {
-		user, err = ask(LoginUserChallenge)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	pass, err = ask(LoginPassChallenge)
-	if err != nil {
-		return nil, nil, err
-	}
-	return user, pass, nil
 }

@@ -1,11 +1,12 @@
 // Package proxytest holds helpers for the tests of package proxy and of the
 // protocol packages: a configuration built from a few settings, an
-// in-memory Router, descriptor and goroutine counting, and loopback
+// in-memory Directory, descriptor and goroutine counting, and loopback
 // connection pairs. It is imported only by _test.go files.
 package proxytest
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -17,8 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/account"
+	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // Service loads a Sun 6.x style configuration with one IMAP service whose
@@ -63,28 +65,46 @@ func Service(t testing.TB, settings map[string]string, vdmap string) *config.Ser
 	return inst.Services[0]
 }
 
-// Router is an in-memory proxy.Router: login user part (%U) or canonical
-// name (%s) → entry. It records every query.
-type Router struct {
+// Directory is an in-memory account.Directory: login user part (%U) or
+// canonical name (%s) → entry. It records every query. Passwords serve
+// both CheckPassword (PreAuth) and ClearPassword (CRAM-MD5, APOP); it maps
+// no certificates.
+type Directory struct {
 	mu        sync.Mutex
-	Users     map[string]*proxy.User // by Name.Canon, then by Name.User
-	Passwords map[string]string      // clear-text passwords by DN, for CRAM-MD5 and APOP
-	Err       error                  // if set, every lookup fails with it
-	Queries   []proxy.Query
+	Users     map[string]*account.User // by Name.Canon, then by Name.User
+	Passwords map[string]string        // clear-text passwords by DN, for CRAM-MD5 and APOP
+	Err       error                    // if set, every lookup fails with it
+	Queries   []account.Query
 }
 
-// ClearPassword implements proxy.PasswordReader from Passwords.
-func (r *Router) ClearPassword(ctx context.Context, _ *config.Values, u *proxy.User) (string, error) {
+// CheckPassword implements account.Directory from Passwords.
+func (r *Directory) CheckPassword(ctx context.Context, _ account.Query, u *account.User, password string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if pw, ok := r.Passwords[u.DN]; ok && pw == password {
+		return nil
+	}
+	return fmt.Errorf("proxytest: wrong password for %s: %w", u.DN, account.ErrNoUser)
+}
+
+// LookupCertificate implements account.Directory: no certificate maps to
+// anybody in memory.
+func (r *Directory) LookupCertificate(context.Context, *config.Values, *x509.Certificate, *cfgfmt.Map) (*account.User, error) {
+	return nil, fmt.Errorf("proxytest: no certificate users: %w", account.ErrNoUser)
+}
+
+// ClearPassword implements account.Directory from Passwords.
+func (r *Directory) ClearPassword(ctx context.Context, _ *config.Values, u *account.User) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if pw, ok := r.Passwords[u.DN]; ok {
 		return pw, nil
 	}
-	return "", fmt.Errorf("proxytest: no clear password for %s: %w", u.DN, proxy.ErrNoUser)
+	return "", fmt.Errorf("proxytest: no clear password for %s: %w", u.DN, account.ErrNoUser)
 }
 
-// Lookup implements proxy.Router.
-func (r *Router) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, error) {
+// Lookup implements account.Directory.
+func (r *Directory) Lookup(ctx context.Context, q account.Query) (*account.User, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Queries = append(r.Queries, q)
@@ -97,15 +117,15 @@ func (r *Router) Lookup(ctx context.Context, q proxy.Query) (*proxy.User, error)
 	if u, ok := r.Users[q.Name.User]; ok && q.Name.Domain == "" {
 		return u, nil
 	}
-	return nil, fmt.Errorf("proxytest: %q: %w", q.Name.Canon, proxy.ErrNoUser)
+	return nil, fmt.Errorf("proxytest: %q: %w", q.Name.Canon, account.ErrNoUser)
 }
 
 // LastQuery returns the most recent query.
-func (r *Router) LastQuery() proxy.Query {
+func (r *Directory) LastQuery() account.Query {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.Queries) == 0 {
-		return proxy.Query{}
+		return account.Query{}
 	}
 	return r.Queries[len(r.Queries)-1]
 }
@@ -191,17 +211,17 @@ func TCPPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
 }
 
 // SetUser adds or replaces an entry, safely against running lookups.
-func (r *Router) SetUser(key string, u *proxy.User) {
+func (r *Directory) SetUser(key string, u *account.User) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.Users == nil {
-		r.Users = map[string]*proxy.User{}
+		r.Users = map[string]*account.User{}
 	}
 	r.Users[key] = u
 }
 
 // SetErr makes every lookup fail with err (nil: back to normal).
-func (r *Router) SetErr(err error) {
+func (r *Directory) SetErr(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Err = err
