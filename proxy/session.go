@@ -15,6 +15,7 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/proxy/splice"
 	"github.com/openmmp/mmp/sasl"
 	"github.com/openmmp/mmp/tlsconf"
 )
@@ -92,7 +93,7 @@ type Session struct {
 	mu     sync.Mutex
 	stores map[net.Conn]struct{} // store connections opened and not released
 	closed bool
-	stop   func() // ends the pipe (SpliceAsync) once the session is piping
+	stop   func() // ends the pipe (splice.Start) once the session is piping
 }
 
 // Timeout is the session's idle Timeout (spec §4.7).
@@ -245,7 +246,7 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	// octets are written, so a client that does not read cannot stall a
 	// Close; a close that races with the start ends the pipe through the
 	// sockets it closes, and stop makes sure.
-	stop := SpliceAsync(s.Client, store, timeout, st.FromClient, st.FromStore, func(res SpliceResult) {
+	stop := splice.Start(s.Client, store, timeout, st.FromClient, st.FromStore, func(res splice.Result) {
 		s.Release(store)
 		how := "closed"
 		switch {

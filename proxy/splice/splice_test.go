@@ -1,4 +1,4 @@
-package proxy_test
+package splice_test
 
 import (
 	"bytes"
@@ -10,32 +10,30 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
+	. "github.com/openmmp/mmp/proxy/splice"
 )
 
-// async makes spliceSession use SpliceAsync instead of Splice
-// (TestSpliceAsync runs the tests of this file that way too).
-var async bool
-
-// session starts Splice between two loopback TCP connections and returns
-// the test's ends: the client's and the store's.
-func spliceSession(t *testing.T, idle time.Duration, fromClient, fromStore []byte) (client, store *net.TCPConn, done <-chan SpliceResult) {
+// spliceSession starts a pipe between two loopback TCP connections and
+// returns the test's ends: the client's and the store's.
+func spliceSession(t *testing.T, idle time.Duration, fromClient, fromStore []byte) (client, store *net.TCPConn, done <-chan Result) {
 	t.Helper()
 	c, pc := proxytest.TCPPair(t)
 	ps, s := proxytest.TCPPair(t)
-	ch := make(chan SpliceResult, 1)
-	if async {
-		stop := SpliceAsync(pc, ps, idle, fromClient, fromStore, func(r SpliceResult) { ch <- r })
-		t.Cleanup(stop)
-	} else {
-		go func() { ch <- Splice(pc, ps, idle, fromClient, fromStore) }()
-	}
+	done = start(t, pc, ps, idle, fromClient, fromStore)
 	t.Cleanup(func() { c.Close(); s.Close() })
-	return c, s, ch
+	return c, s, done
 }
 
-func wait(t *testing.T, done <-chan SpliceResult, within time.Duration) SpliceResult {
+// start runs Start and delivers its result on a channel.
+func start(t *testing.T, client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) <-chan Result {
+	ch := make(chan Result, 1)
+	stop := Start(client, store, idle, fromClient, fromStore, func(r Result) { ch <- r })
+	t.Cleanup(stop)
+	return ch
+}
+
+func wait(t *testing.T, done <-chan Result, within time.Duration) Result {
 	t.Helper()
 	select {
 	case r := <-done:
@@ -43,7 +41,7 @@ func wait(t *testing.T, done <-chan SpliceResult, within time.Duration) SpliceRe
 	case <-time.After(within):
 		t.Fatalf("Splice did not return within %v", within)
 	}
-	return SpliceResult{}
+	return Result{}
 }
 
 // pump writes data to w and closes w's sending half, and reads r to the
@@ -179,8 +177,7 @@ func TestSpliceReset(t *testing.T) {
 func TestSpliceNotTCP(t *testing.T) {
 	c, pc := net.Pipe()
 	ps, s := proxytest.TCPPair(t)
-	done := make(chan SpliceResult, 1)
-	go func() { done <- Splice(pc, ps, time.Minute, nil, nil) }()
+	done := start(t, pc, ps, time.Minute, nil, nil)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
 	go func() {
 		c.Write(data)
@@ -201,31 +198,16 @@ func TestSpliceNotTCP(t *testing.T) {
 	}
 }
 
-// SpliceAsync passes the same tests as Splice.
-func TestSpliceAsync(t *testing.T) {
-	async = true
-	defer func() { async = false }()
-	for name, test := range map[string]func(*testing.T){
-		"BothWays":    TestSpliceBothWays,
-		"HalfClose":   TestSpliceHalfClose,
-		"IdleTimeout": TestSpliceIdleTimeout,
-		"Reset":       TestSpliceReset,
-	} {
-		t.Run(name, test)
-	}
-}
-
-// An idle session holds one goroutine with Splice (the caller's) and
-// none with SpliceAsync, however many exchanges it had; stop ends it.
+// An idle session holds no goroutine, however many exchanges it had;
+// the other side closing ends it, parked or not.
 func TestSpliceIdleGoroutines(t *testing.T) {
-	for _, mode := range []bool{false, true} {
-		async = mode
+	{
 		const n = 20
 		proxytest.Settle(5*time.Second, func() bool { return true })
 		base := runtime.NumGoroutine()
 		type sess struct {
 			c, s *net.TCPConn
-			done <-chan SpliceResult
+			done <-chan Result
 		}
 		var ss []sess
 		for range n {
@@ -243,41 +225,37 @@ func TestSpliceIdleGoroutines(t *testing.T) {
 			}
 			ss = append(ss, sess{c, s, done})
 		}
-		want := n // the goroutines that called Splice
-		if mode {
-			want = 0
-		}
+		want := 0
 		var got int
 		ok := proxytest.Settle(5*time.Second, func() bool {
 			got = runtime.NumGoroutine() - base
 			return got <= want
 		})
 		if !ok {
-			t.Errorf("async %v: %d idle sessions hold %d goroutines, want at most %d", mode, n, got, want)
+			t.Errorf("%d idle sessions hold %d goroutines, want at most %d", n, got, want)
 		}
 		// The other side closing ends the session, parked or not.
 		for _, x := range ss {
 			x.c.Close()
 			x.s.Close()
 			if r := wait(t, x.done, 5*time.Second); r.FromClient != 8 || r.FromStore != 6 {
-				t.Errorf("async %v: Splice = %+v, want 8/6 octets", mode, r)
+				t.Errorf("Start = %+v, want 8/6 octets", r)
 			}
 		}
 	}
-	async = false
 }
 
-// stop ends an idle asynchronous session at once, as Server.Close must.
-func TestSpliceAsyncStop(t *testing.T) {
+// stop ends an idle session at once, as Server.Close must.
+func TestSpliceStop(t *testing.T) {
 	c, pc := proxytest.TCPPair(t)
 	ps, s := proxytest.TCPPair(t)
-	done := make(chan SpliceResult, 1)
-	stop := SpliceAsync(pc, ps, time.Minute, nil, nil, func(r SpliceResult) { done <- r })
+	done := make(chan Result, 1)
+	stop := Start(pc, ps, time.Minute, nil, nil, func(r Result) { done <- r })
 	time.Sleep(50 * time.Millisecond)
 	stop()
 	r := wait(t, done, 5*time.Second)
 	if r.Idle || r.FromClient != 0 || r.FromStore != 0 {
-		t.Errorf("SpliceAsync after stop = %+v", r)
+		t.Errorf("Start after stop = %+v", r)
 	}
 	for _, conn := range []net.Conn{c, s} {
 		conn.SetReadDeadline(time.Now().Add(time.Second))

@@ -1,4 +1,4 @@
-package proxy_test
+package splice_test
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
 )
 
@@ -56,8 +55,7 @@ func TestSpliceTLSClient(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan SpliceResult, 1)
-	go func() { done <- Splice(srvTLS, ps, time.Minute, nil, nil) }()
+	done := start(t, srvTLS, ps, time.Minute, nil, nil)
 
 	// Many small records in one burst: the proxy's TLS layer reads several
 	// at once from the socket, and every one must come out at once.

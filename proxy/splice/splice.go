@@ -1,4 +1,8 @@
-package proxy
+// Package splice is the session after login: a byte pipe between the
+// client and the store that looks at nothing it carries. Start is its one
+// entry point; see its documentation for how the kernel moves the data
+// and why an idle session holds no goroutine.
+package splice
 
 import (
 	"errors"
@@ -11,8 +15,8 @@ import (
 	"time"
 )
 
-// SpliceResult is what a finished pipe reports for the close log line.
-type SpliceResult struct {
+// Result is what a finished pipe reports for the close log line.
+type Result struct {
 	FromClient int64 // octets client → store, pending ones included
 	FromStore  int64 // octets store → client
 	Idle       bool  // closed because neither side sent anything for the idle timeout
@@ -26,11 +30,11 @@ const copyBufSize = 32 << 10
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // errIdle ends a direction whose session was idle for the timeout.
-var errIdle = errors.New("proxy: idle timeout")
+var errIdle = errors.New("splice: idle timeout")
 
 // errQuiet ends a stretch of a direction that may park: its source sent
 // nothing for parkAfter.
-var errQuiet = errors.New("proxy: direction quiet")
+var errQuiet = errors.New("splice: direction quiet")
 
 // parkAfter is how long the store → client direction of a TCP session
 // waits for data in a goroutine of its own before it parks (see Splice);
@@ -38,27 +42,26 @@ var errQuiet = errors.New("proxy: direction quiet")
 // exchanges keep their goroutine; a session that goes quiet gives it up.
 const parkAfter = 250 * time.Millisecond
 
-// Splice is the session after login (spec §4.2.6): it sends the pending
-// octets, then moves data both ways without looking at it until both sides
-// have closed their sending half, either side fails, or nothing has moved
-// either way for idle (zero: no limit). Then it closes both connections.
+// Start is the session after login (docs/reference.md §4.2.6): it sends
+// the pending octets, then moves data both ways without looking at it
+// until both sides have closed their sending half, either side fails, or
+// nothing has moved either way for idle (zero: no limit); then it closes
+// both connections and calls done, in a goroutine of the pipe, with the
+// session's figures. Start returns at once; no goroutine waits for the
+// session. stop ends the session from outside (server shutdown): it
+// closes both connections, which alone would not be noticed while no
+// goroutine waits on them.
 //
 // Between two TCP connections on Linux the kernel moves the data
 // (splice(2)) through a pipe taken from a pool only while data flows: a
 // direction splices from its source until the socket has nothing more
-// queued, then returns the pipe before it waits. So a session waiting for
-// data holds no buffer and no pipe.
-//
-// Nor does an idle session hold a goroutine per direction. The calling
-// goroutine carries the client → store direction; it is the one that
-// notices when the connections are closed from outside (Server.Close). The
-// store → client direction runs in a goroutine of its own while data
-// flows, and after parkAfter without data it parks: its socket is handed
-// to one epoll instance of the process (EPOLLONESHOT) and the goroutine
-// ends; when the store sends again, a new goroutine takes over. An idle
-// session therefore costs one goroutine, the one that called Splice. When
-// the client has closed its sending half, the store → client direction no
-// longer parks and is carried to its end by the calling goroutine.
+// queued, then returns the pipe before it waits. A direction that has
+// been quiet for parkAfter parks: its socket is handed to one epoll
+// instance of the process (EPOLLONESHOT) and its goroutine ends; when data
+// arrives, a new goroutine takes over. So an idle session holds no
+// goroutine, buffer or pipe, only its state (a few hundred octets beyond
+// the connections); a timer enforces the idle timeout while both
+// directions are parked.
 //
 // Other connections (TLS, net.Pipe) are copied through a pooled buffer
 // borrowed only while data moves, in one goroutine per direction; those
@@ -67,32 +70,8 @@ const parkAfter = 250 * time.Millisecond
 // An end of stream on one side is passed on as a half-close (CloseWrite)
 // of the other, as IMAP and POP clients that shut down their sending half
 // after LOGOUT expect to still read the reply.
-func Splice(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) SpliceResult {
+func Start(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte, done func(Result)) (stop func()) {
 	p := begin(client, store, idle, fromClient, fromStore)
-	if !p.isClosed() {
-		p.doneCh = make(chan struct{})
-		if !kernelSplice || !p.spliceTCP() {
-			p.copyBoth()
-		}
-	}
-	return p.result()
-}
-
-// SpliceAsync is Splice without a goroutine waiting for the session: it
-// sends the pending octets, starts the pipe and returns. When the session
-// is over and both connections are closed, done is called, in a goroutine
-// of the pipe, with what Splice would have returned. stop ends the session
-// from outside (server shutdown); it closes both connections, which alone
-// would not be noticed while no goroutine waits on them.
-//
-// Between TCP connections on Linux both directions park when quiet, so an
-// idle session costs no goroutine at all, only its state (a few hundred
-// octets beyond the connections); a timer enforces the idle timeout while
-// both are parked. Other connections are copied as Splice does, in
-// goroutines of their own.
-func SpliceAsync(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte, done func(SpliceResult)) (stop func()) {
-	p := begin(client, store, idle, fromClient, fromStore)
-	p.async = true
 	p.onDone = func() { done(p.result()) }
 	switch {
 	case p.isClosed():
@@ -135,14 +114,14 @@ func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 }
 
 // result closes both connections and reports the session.
-func (p *pipe) result() SpliceResult {
+func (p *pipe) result() Result {
 	p.closeBoth()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.timer != nil {
 		p.timer.Stop()
 	}
-	return SpliceResult{
+	return Result{
 		FromClient: p.pending[0] + p.dirs[0].n.Load(),
 		FromStore:  p.pending[1] + p.dirs[1].n.Load(),
 		Err:        p.err,
@@ -160,16 +139,13 @@ type pipe struct {
 
 	pending [2]int64 // octets sent before the pipe started, client → store and back
 
-	// Kernel splicing (spliceTCP, startAsync) only.
-	running atomic.Int32  // directions not over
-	doneCh  chan struct{} // Splice: closed when both directions are over
-	async   bool          // SpliceAsync: every direction may park
-	onDone  func()        // SpliceAsync: called when both directions are over
+	// Kernel splicing (startAsync) only.
+	running atomic.Int32 // directions not over
+	onDone  func()       // called when both directions are over
 
 	mu      sync.Mutex
 	closed  bool
-	noPark  bool        // Splice: the client → store direction is over, store → client stays in a goroutine
-	timer   *time.Timer // SpliceAsync: the idle timeout while no direction is active
+	timer   *time.Timer // the idle timeout while no direction is active
 	err     error
 	idleHit bool
 }
@@ -189,7 +165,7 @@ type direction struct {
 	rdl, wdl time.Time // read deadline last set on src, write deadline on dst
 	peek     [1]byte   // the probe's target, kept here so the probe does not allocate
 
-	// Kernel splicing (spliceTCP, startAsync) only.
+	// Kernel splicing (startAsync) only.
 	state  int
 	parkID int32 // the poller's key, 0 before the first park
 	armed  bool  // the source is in the poller's epoll set
@@ -297,35 +273,6 @@ func (p *pipe) extend(d *direction, now time.Time, period time.Duration) {
 	}
 }
 
-// spliceTCP runs both directions of a TCP session with kernel splicing;
-// false if the connections are not both TCP (nothing was done then).
-func (p *pipe) spliceTCP() bool {
-	up, down := &p.dirs[0], &p.dirs[1]
-	if !up.initTCP() || !down.initTCP() {
-		return false
-	}
-	p.running.Store(2)
-	// Store → client starts in a goroutine, so that the replies of a
-	// session that is busy right after login (LOGOUT, a first SELECT)
-	// need not go through the poller; it parks once quiet.
-	go p.flow(down)
-	p.flow(up)
-	// The client sent its last octet (or the session ended): the store's
-	// reply is carried to its end from here, without parking.
-	p.mu.Lock()
-	p.noPark = true
-	take := down.state == dirParked
-	if take {
-		down.state = dirActive
-	}
-	p.mu.Unlock()
-	if take {
-		p.flow(down)
-	}
-	<-p.doneCh
-	return true
-}
-
 // startAsync parks both directions of a TCP session; false if the
 // connections are not both TCP (nothing was done then).
 func (p *pipe) startAsync() bool {
@@ -355,24 +302,15 @@ func (d *direction) initTCP() bool {
 	return err1 == nil && err2 == nil
 }
 
-// mayPark says whether d may park: with SpliceAsync either direction,
-// with Splice the store → client direction while the client → store one
-// runs.
+// mayPark says whether d may park: the poller works and the session is
+// not closing.
 func (p *pipe) mayPark(d *direction) bool {
 	if !pollerUsable() {
 		return false
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.parkable(d)
-}
-
-// parkable is mayPark with p.mu held, the poller known usable.
-func (p *pipe) parkable(d *direction) bool {
-	if p.closed {
-		return false
-	}
-	return p.async || d == &p.dirs[1] && !p.noPark
+	return !p.closed
 }
 
 // flow moves one direction of a TCP session until its end, or until it
@@ -397,7 +335,7 @@ func (d *direction) over() {
 	p := d.p
 	p.mu.Lock()
 	d.state = dirOver
-	if p.async && p.idle > 0 && !p.closed {
+	if p.idle > 0 && !p.closed {
 		p.watchIdle() // the other direction may be parked
 	}
 	p.mu.Unlock()
@@ -405,11 +343,7 @@ func (d *direction) over() {
 	if p.running.Add(-1) != 0 {
 		return
 	}
-	if p.async {
-		p.onDone()
-	} else {
-		close(p.doneCh)
-	}
+	p.onDone()
 }
 
 // park hands a quiet direction to the poller; false if it may not park
@@ -420,20 +354,20 @@ func (p *pipe) park(d *direction) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.parkable(d) {
+	if p.closed {
 		return false
 	}
 	if err := arm(d); err != nil {
 		return false
 	}
 	d.state = dirParked
-	if p.async && p.idle > 0 {
+	if p.idle > 0 {
 		p.watchIdle()
 	}
 	return true
 }
 
-// watchIdle starts the idle timer of an asynchronous pipe when no
+// watchIdle starts the idle timer of the pipe when no
 // direction is active (a direction that runs enforces the timeout with
 // its read deadline). p.mu is held.
 func (p *pipe) watchIdle() {

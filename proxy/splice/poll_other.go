@@ -1,6 +1,6 @@
 //go:build !linux
 
-package proxy
+package splice
 
 import "errors"
 
@@ -11,10 +11,10 @@ const canProbe = false
 // kernelSplice is false: no splice(2), so TCP sessions are copied too.
 const kernelSplice = false
 
-var errNoSplice = errors.New("proxy: kernel splicing is not supported on this system")
+var errNoSplice = errors.New("splice: kernel splicing is not supported on this system")
 
 func probeReadable(fd int, peek []byte) (int, error) {
-	return 0, errors.New("proxy: probeReadable is not supported on this system")
+	return 0, errors.New("splice: probeReadable is not supported on this system")
 }
 
 func (d *direction) spliceIn() (int, error)       { return 0, errNoSplice }
