@@ -86,8 +86,7 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			var ne interface{ Timeout() bool }
-			if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) {
+			if proxy.IsConnError(err) {
 				return nil, c.readFailed(err)
 			}
 			c.log.Error(fmt.Sprintf("%s command failed: %v", cmd.Name, err))

@@ -22,5 +22,5 @@ func (c *conn) greeting() string {
 
 // expandBanner fills in the Banner's escapes for this protocol.
 func (p *Protocol) expandBanner(b string) string {
-	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "IMAP", Product: Product, Version: p.version, LongVersion: p.longVersion})
+	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "IMAP", Product: proxy.Product, Version: p.version, LongVersion: p.longVersion})
 }

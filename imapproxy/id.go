@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/openmmp/mmp/internal/wire"
+	"github.com/openmmp/mmp/proxy"
 )
 
 // handleID answers ID (RFC 2971) for the MMP itself, only when ID is in
@@ -14,7 +15,7 @@ func (c *conn) handleID(cmd *wire.Command) error {
 	if len(cmd.Args) != 1 || (cmd.Args[0].Kind != wire.List && !cmd.Args[0].IsNil()) {
 		return badArgs("ID takes a parameter list or NIL")
 	}
-	c.untagged("ID (\"name\" " + strconv.Quote(Product) + " \"version\" " + strconv.Quote(c.p.version) + ")")
+	c.untagged("ID (\"name\" " + strconv.Quote(proxy.Product) + " \"version\" " + strconv.Quote(c.p.version) + ")")
 	c.ok(cmd.Tag, "ID completed")
 	return nil
 }

@@ -9,13 +9,6 @@ import (
 	"github.com/openmmp/mmp/proxy"
 )
 
-// Product and version for the Banner escapes %P, %v and %V, and for ID.
-const (
-	Product     = "Messaging Multiplexor"
-	Version     = "0.1"
-	LongVersion = "openmmp " + Version
-)
-
 // Limits of the pre-login dialogue (style guide, example 6).
 const (
 	// maxLine bounds one command line; RFC 7162 §4 asks clients to keep
@@ -37,9 +30,9 @@ const (
 type Options struct {
 	// Host is %h in Banner. Empty means the host name up to the first dot.
 	Host string
-	// Version is %v in Banner and the ID version; empty means Version.
+	// Version is %v in Banner and the ID version; empty means proxy.Version.
 	Version string
-	// LongVersion is %V in Banner; empty means LongVersion.
+	// LongVersion is %V in Banner; empty means proxy.LongVersion.
 	LongVersion string
 }
 
@@ -58,10 +51,10 @@ func New(o Options) *Protocol {
 		p.host, _, _ = strings.Cut(p.host, ".")
 	}
 	if p.version == "" {
-		p.version = Version
+		p.version = proxy.Version
 	}
 	if p.longVersion == "" {
-		p.longVersion = LongVersion
+		p.longVersion = proxy.LongVersion
 	}
 	return p
 }

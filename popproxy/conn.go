@@ -94,7 +94,7 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if isIOError(err) {
+			if proxy.IsConnError(err) {
 				return nil, c.readFailed(err)
 			}
 			c.log.Error(fmt.Sprintf("%s command failed: %v", name, err))
@@ -104,14 +104,6 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 			return nil, c.flush()
 		}
 	}
-}
-
-// isIOError tells a broken or idle client connection from a failure of
-// the MMP's own.
-func isIOError(err error) bool {
-	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)
 }
 
 // readFailed turns a failed read from the client into the session's end:

@@ -31,5 +31,5 @@ func (c *conn) greeting() string {
 
 // expandBanner fills in the Banner's escapes for this protocol.
 func (p *Protocol) expandBanner(b string) string {
-	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "POP", Product: Product, Version: p.version, LongVersion: p.longVersion})
+	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "POP", Product: proxy.Product, Version: p.version, LongVersion: p.longVersion})
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/proxy"
 )
 
 // maildrop is the TRANSACTION state of a spoofed session (spec §4.3.5):
@@ -82,7 +83,7 @@ func (md *maildrop) dispatch(c *conn, name string, args []string) error {
 			return badArgs("QUIT takes no arguments")
 		}
 		// Nothing is expunged: the spoof message is shared by everyone.
-		c.ok(Product + " signing off")
+		c.ok(proxy.Product + " signing off")
 		logging.Notice(c.log, "spoofed session of user '"+md.user+"' ended with QUIT")
 		return errDone
 	default:

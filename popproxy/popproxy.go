@@ -11,13 +11,6 @@ import (
 	"github.com/openmmp/mmp/proxy"
 )
 
-// Product and version for the Banner escapes %P, %v and %V.
-const (
-	Product     = "Messaging Multiplexor"
-	Version     = "0.1"
-	LongVersion = "openmmp " + Version
-)
-
 // Limits of the pre-login dialogue (style guide, example 6).
 const (
 	// maxLine bounds what the reader buffers for one line. Commands are
@@ -43,9 +36,9 @@ type Options struct {
 	// Host is %h in Banner and the host part of the APOP timestamp. Empty
 	// means the host name up to the first dot.
 	Host string
-	// Version is %v in Banner; empty means Version.
+	// Version is %v in Banner; empty means proxy.Version.
 	Version string
-	// LongVersion is %V in Banner; empty means LongVersion.
+	// LongVersion is %V in Banner; empty means proxy.LongVersion.
 	LongVersion string
 
 	// AuthCache remembers successful logins by client address for
@@ -79,10 +72,10 @@ func New(o Options) *Protocol {
 		p.host, _, _ = strings.Cut(p.host, ".")
 	}
 	if p.version == "" {
-		p.version = Version
+		p.version = proxy.Version
 	}
 	if p.longVersion == "" {
-		p.longVersion = LongVersion
+		p.longVersion = proxy.LongVersion
 	}
 	return p
 }

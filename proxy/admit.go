@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -84,36 +86,53 @@ func (s *Session) request(ctx context.Context, f *cfgfmt.Filter, user string) cf
 		User:    user,
 	}
 	if f.NeedsDNS() || config.Get(s.Values, param.ClientLookup) {
-		r.ClientName, r.NameVerified = s.clientName(ctx)
+		r.ClientName, r.NameVerified, _ = s.ClientName(ctx)
 	}
 	return r
 }
 
-// clientName is the client's verified reverse DNS name, looked up once
-// per session (spec §1.5: the MMP does not cache DNS across sessions; a
-// local caching resolver is expected).
-func (s *Session) clientName(ctx context.Context) (string, bool) {
-	if s.nameDone {
-		return s.name, s.nameOK
+// ClientName is the client's host name from reverse DNS, looked up at most
+// once per session within DNSTimeout (docs/reference.md §1.5: the MMP
+// does not cache DNS across sessions; a local caching resolver is
+// expected). verified says the name resolves back to the client's
+// address (forward-confirmed), the only kind Postfix and the Sun MTAs
+// trust; name is then that name, else the first PTR name. temp says the
+// DNS failed rather than said no. Access filters and the SMTP
+// introduction both ask here.
+func (s *Session) ClientName(ctx context.Context) (name string, verified, temp bool) {
+	if !s.nameDone {
+		s.nameDone = true
+		s.name, s.nameOK, s.nameTemp = lookUpName(ctx, s.srv.resolver(), s.ClientAddr.Addr().Unmap())
 	}
-	s.nameDone = true
+	return s.name, s.nameOK, s.nameTemp
+}
+
+// lookUpName finds the names of ip and the first one that resolves back.
+func lookUpName(ctx context.Context, r *net.Resolver, ip netip.Addr) (name string, verified, temp bool) {
 	ctx, cancel := context.WithTimeout(ctx, DNSTimeout)
 	defer cancel()
-	ip := s.ClientAddr.Addr()
-	names, err := net.DefaultResolver.LookupAddr(ctx, ip.String())
-	if err != nil || len(names) == 0 {
-		return "", false
+	isTemp := func(err error) bool {
+		var de *net.DNSError
+		return errors.As(err, &de) && (de.IsTemporary || de.IsTimeout)
 	}
-	s.name = strings.TrimSuffix(names[0], ".")
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", s.name)
-	if err == nil {
+	names, err := r.LookupAddr(ctx, ip.String())
+	if err != nil || len(names) == 0 {
+		return "", false, isTemp(err)
+	}
+	for _, n := range names {
+		n = strings.TrimSuffix(n, ".")
+		addrs, err := r.LookupNetIP(ctx, "ip", n)
+		if err != nil {
+			temp = temp || isTemp(err)
+			continue
+		}
 		for _, a := range addrs {
 			if a.Unmap() == ip {
-				s.nameOK = true
+				return n, true, false
 			}
 		}
 	}
-	return s.name, s.nameOK
+	return strings.TrimSuffix(names[0], "."), false, temp
 }
 
 // admit runs the accept-time checks of spec §4.1: the global or vdmap

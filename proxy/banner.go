@@ -2,6 +2,14 @@ package proxy
 
 import "strings"
 
+// The MMP's name and version, for the Banner escapes %P, %v and %V, the
+// IMAP ID reply and the goodbye lines of every protocol.
+const (
+	Product     = "Messaging Multiplexor"
+	Version     = "0.1"
+	LongVersion = "openmmp " + Version
+)
+
 // BannerVars are the values of the escapes a Banner may use.
 type BannerVars struct {
 	Host        string // %h: the host name

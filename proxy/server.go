@@ -52,6 +52,10 @@ type Options struct {
 	// tests use it to count or fail connections.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// Resolver looks up client host names (access filters with names,
+	// ClientLookup). Nil means net.DefaultResolver.
+	Resolver *net.Resolver
+
 	// TLS is the service's TLS setup (tlsconf.Load): SSLPorts,
 	// STARTTLS/STLS and TLS to the stores. Nil means no TLS towards
 	// clients; SSLBacksidePort then still connects to stores with TLS,
@@ -90,6 +94,14 @@ type configured struct {
 
 func newConfigured(svc *config.Service) *configured {
 	return &configured{svc: svc, certmaps: loadCertmaps(svc)}
+}
+
+// resolver is Options.Resolver or the default one.
+func (s *Server) resolver() *net.Resolver {
+	if s.opts.Resolver != nil {
+		return s.opts.Resolver
+	}
+	return net.DefaultResolver
 }
 
 // dir is the directory, or one that is always unavailable.

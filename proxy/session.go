@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -85,10 +88,11 @@ type Session struct {
 	certmaps certmaps        // the certmap.conf files the session started with
 	implicit bool            // accepted on an SSLPorts port: TLS from the start
 
-	// The client's reverse DNS name, looked up at most once (admit.go).
+	// The client's reverse DNS name, looked up at most once (ClientName).
 	nameDone bool
 	name     string
 	nameOK   bool
+	nameTemp bool
 
 	mu     sync.Mutex
 	stores map[net.Conn]struct{} // store connections opened and not released
@@ -98,6 +102,15 @@ type Session struct {
 
 // Timeout is the session's idle Timeout (spec §4.7).
 func (s *Session) Timeout() time.Duration { return config.Get(s.Values, param.Timeout) }
+
+// IsConnError tells a broken, closed or timed-out connection from a
+// failure of the MMP's own: the first ends the session quietly, the
+// second is logged and answered with the protocol's internal error.
+func IsConnError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)
+}
 
 // SetIdleDeadline gives the client Timeout from now to send something:
 // protocols call it before each read of the pre-login dialogue (spec

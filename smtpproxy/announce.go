@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // introduce tells a freshly greeted relay who the client is, as
@@ -296,38 +294,10 @@ func (c *conn) lookUpClient(ctx context.Context) {
 	}
 	if !c.nameDone && config.Get(c.v, param.ClientLookup) {
 		c.nameDone = true
-		c.name, c.nameTemp = c.lookUpName(ctx)
-	}
-}
-
-// lookUpName returns the client's host name if its address has a PTR
-// record whose name resolves back to the address (the "verified" name
-// Postfix and Sun MTAs use), within proxy.DNSTimeout. temp is true when
-// the DNS failed rather than said no.
-func (c *conn) lookUpName(ctx context.Context) (name string, temp bool) {
-	ctx, cancel := context.WithTimeout(ctx, proxy.DNSTimeout)
-	defer cancel()
-	ip := c.s.ClientAddr.Addr().Unmap()
-	isTemp := func(err error) bool {
-		var de *net.DNSError
-		return errors.As(err, &de) && (de.IsTemporary || de.IsTimeout)
-	}
-	names, err := c.p.resolver.LookupAddr(ctx, ip.String())
-	if err != nil {
-		return "", isTemp(err)
-	}
-	for _, n := range names {
-		n = strings.TrimSuffix(n, ".")
-		addrs, err := c.p.resolver.LookupNetIP(ctx, "ip", n)
-		if err != nil {
-			temp = temp || isTemp(err)
-			continue
+		name, verified, temp := c.s.ClientName(ctx)
+		if verified {
+			c.name = name
 		}
-		for _, a := range addrs {
-			if a.Unmap() == ip {
-				return n, false
-			}
-		}
+		c.nameTemp = temp
 	}
-	return "", temp
 }

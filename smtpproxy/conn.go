@@ -102,7 +102,7 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			if isConnError(err) {
+			if proxy.IsConnError(err) {
 				return nil, c.readFailed(err)
 			}
 			c.log.Error(fmt.Sprintf("%s command failed: %v", verb, err))
@@ -112,14 +112,6 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 			return nil, c.w.Flush()
 		}
 	}
-}
-
-// isConnError tells a broken or timed-out client connection from a
-// handler's own failure.
-func isConnError(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)
 }
 
 // readFailed turns a failed read from the client into the session's end:

@@ -10,14 +10,6 @@ import (
 	"github.com/openmmp/mmp/proxy"
 )
 
-// Product and version for the Banner escapes %P, %v and %V; the same as
-// the IMAP side's, since they name the one MMP.
-const (
-	Product     = "Messaging Multiplexor"
-	Version     = "0.1"
-	LongVersion = "openmmp " + Version
-)
-
 // Limits of the dialogue before the pipe (style guide, example 6).
 const (
 	// maxLine bounds every line the MMP reads from a client: RFC 4954 §4
@@ -54,9 +46,9 @@ type Options struct {
 	// towards a relay. Empty means os.Hostname(), whole, since RFC 5321
 	// wants a fully qualified name there.
 	Host string
-	// Version is %v in Banner; empty means Version.
+	// Version is %v in Banner; empty means proxy.Version.
 	Version string
-	// LongVersion is %V in Banner; empty means LongVersion.
+	// LongVersion is %V in Banner; empty means proxy.LongVersion.
 	LongVersion string
 
 	// PopBeforeSMTP says whether a client address logged in with POP
@@ -68,10 +60,6 @@ type Options struct {
 	// Dial connects to relays. Nil means a net.Dialer; tests use it to
 	// count connection attempts.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	// Resolver looks up the client's host name when ClientLookup is on.
-	// Nil means net.DefaultResolver.
-	Resolver *net.Resolver
 }
 
 // Protocol implements proxy.Protocol for SMTP submission. One Protocol
@@ -81,7 +69,6 @@ type Protocol struct {
 	host, version, longVersion string
 	pop                        authsvc.Querier
 	dial                       func(ctx context.Context, network, addr string) (net.Conn, error)
-	resolver                   *net.Resolver
 	relays                     *relayPool
 }
 
@@ -91,8 +78,8 @@ var _ proxy.Protocol = (*Protocol)(nil)
 func New(o Options) *Protocol {
 	p := &Protocol{
 		host: o.Host, version: o.Version, longVersion: o.LongVersion,
-		pop:  o.PopBeforeSMTP,
-		dial: o.Dial, resolver: o.Resolver,
+		pop:    o.PopBeforeSMTP,
+		dial:   o.Dial,
 		relays: newRelayPool(time.Now),
 	}
 	if p.host == "" {
@@ -102,17 +89,14 @@ func New(o Options) *Protocol {
 		}
 	}
 	if p.version == "" {
-		p.version = Version
+		p.version = proxy.Version
 	}
 	if p.longVersion == "" {
-		p.longVersion = LongVersion
+		p.longVersion = proxy.LongVersion
 	}
 	if p.dial == nil {
 		var d net.Dialer
 		p.dial = d.DialContext
-	}
-	if p.resolver == nil {
-		p.resolver = net.DefaultResolver
 	}
 	return p
 }
