@@ -30,13 +30,20 @@ import (
 // listeners.
 func Service(t testing.TB, settings map[string]string, vdmap string) *config.Service {
 	t.Helper()
+	return ServiceOf(t, "ImapProxyAService", settings, vdmap)
+}
+
+// ServiceOf is Service for the service named, ImapProxyAService,
+// PopProxyAService or SmtpProxyAService.
+func ServiceOf(t testing.TB, name string, settings map[string]string, vdmap string) *config.Service {
+	t.Helper()
 	dir := t.TempDir()
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("AService.cfg", "default:ServiceList ImapProxyAService@1143\ndefault:LogDir "+filepath.Join(dir, "log")+"\n")
+	write("AService.cfg", "default:ServiceList "+name+"@1143\ndefault:LogDir "+filepath.Join(dir, "log")+"\n")
 	var b strings.Builder
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
@@ -54,7 +61,7 @@ func Service(t testing.TB, settings map[string]string, vdmap string) *config.Ser
 		write("vdmap.cfg", vdmap)
 		fmt.Fprintf(&b, "default:VirtualDomainFile %s\n", filepath.Join(dir, "vdmap.cfg"))
 	}
-	write("ImapProxyAService.cfg", b.String())
+	write(name+".cfg", b.String())
 	inst, problems := config.Load(dir, config.Options{})
 	if problems.Fatal() {
 		t.Fatalf("proxytest: configuration: %v", problems)
