@@ -32,19 +32,19 @@ import (
 
 // Outcomes as a client sees them, one word per class of reply.
 const (
-	ok    = "ok"    // logged in
-	auth  = "auth"  // the reply of a failed login
+	ok     = "ok"     // logged in
+	auth   = "auth"   // the reply of a failed login
 	denied = "denied" // "logging in as another user is not allowed"
-	temp  = "temp"  // try again later
-	down  = "down"  // the store cannot be reached
+	temp   = "temp"   // try again later
+	down   = "down"   // the store cannot be reached
 )
 
 // protocol is one row of the table.
 type protocol struct {
 	name    string
-	service string            // the *.cfg instance name
-	store   bool              // logs in to a mail store (not SMTP)
-	authzNo string            // the class of a refused proxy login
+	service string // the *.cfg instance name
+	store   bool   // logs in to a mail store (not SMTP)
+	authzNo string // the class of a refused proxy login
 	new     func() proxy.Protocol
 	login   func(t *testing.T, c *lineConn, authz, user, pass string) string
 }
