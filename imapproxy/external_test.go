@@ -104,10 +104,10 @@ func tlsClient(t *testing.T, cs *testcert.Set, addr string, cert *tls.Certificat
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
-	cl.expectPrefix("* OK ")
-	cl.send("s STARTTLS\r\n")
-	cl.expect("s OK Begin TLS negotiation now")
+	cl := &client{&proxytest.Client{T: t, Conn: c, R: bufio.NewReader(c)}}
+	cl.ExpectPrefix("* OK ")
+	cl.Send("s STARTTLS\r\n")
+	cl.Expect("s OK Begin TLS negotiation now")
 	cfg := cs.ClientConfig("localhost")
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
@@ -118,19 +118,19 @@ func tlsClient(t *testing.T, cs *testcert.Set, addr string, cert *tls.Certificat
 		t.Fatalf("TLS handshake: %v", err)
 	}
 	tc.SetDeadline(time.Time{})
-	cl.c, cl.r = tc, bufio.NewReader(tc)
+	cl.Conn, cl.R = tc, bufio.NewReader(tc)
 	return cl
 }
 
 func TestAuthenticateExternal(t *testing.T) {
 	cs, store, addr := startExternal(t, nil)
 	cl := tlsClient(t, cs, addr, &cs.Client)
-	cl.send("a CAPABILITY\r\n")
-	cl.expect("* CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN AUTH=EXTERNAL", "a OK CAPABILITY completed")
-	cl.send("b AUTHENTICATE EXTERNAL =\r\n")
-	cl.expect("b OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as storeadmin")
-	cl.send("w WHOAMI\r\n")
-	cl.expect("* WHOAMI storeadmin", "w OK done")
+	cl.Send("a CAPABILITY\r\n")
+	cl.Expect("* CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN AUTH=EXTERNAL", "a OK CAPABILITY completed")
+	cl.Send("b AUTHENTICATE EXTERNAL =\r\n")
+	cl.Expect("b OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as storeadmin")
+	cl.Send("w WHOAMI\r\n")
+	cl.Expect("* WHOAMI storeadmin", "w OK done")
 	// Golden transcript: PLAIN with authzid alice, authcid StoreAdmin.
 	plain := base64.StdEncoding.EncodeToString([]byte("alice\x00storeadmin\x00storeadminpw"))
 	if got, want := store.got(0), "MMP1 AUTHENTICATE PLAIN "+plain+"\r\nw WHOAMI\r\n"; got != want {
@@ -142,39 +142,39 @@ func TestAuthenticateExternalContinuation(t *testing.T) {
 	cs, _, addr := startExternal(t, nil)
 	cl := tlsClient(t, cs, addr, &cs.Client)
 	// authzid other than the mapped user.
-	cl.send("a AUTHENTICATE EXTERNAL " + base64.StdEncoding.EncodeToString([]byte("bob")) + "\r\n")
-	cl.expectPrefix("a NO [AUTHORIZATIONFAILED] ")
+	cl.Send("a AUTHENTICATE EXTERNAL " + base64.StdEncoding.EncodeToString([]byte("bob")) + "\r\n")
+	cl.ExpectPrefix("a NO [AUTHORIZATIONFAILED] ")
 	// Without an initial response: an empty response after "+ ".
-	cl.send("b AUTHENTICATE EXTERNAL\r\n")
-	cl.expect("+ ")
-	cl.send("\r\n")
-	cl.expectPrefix("b OK ")
+	cl.Send("b AUTHENTICATE EXTERNAL\r\n")
+	cl.Expect("+ ")
+	cl.Send("\r\n")
+	cl.ExpectPrefix("b OK ")
 }
 
 func TestAuthenticateExternalRefused(t *testing.T) {
 	t.Run("no certificate", func(t *testing.T) {
 		cs, _, addr := startExternal(t, nil)
 		cl := tlsClient(t, cs, addr, nil)
-		cl.send("a CAPABILITY\r\n")
-		if l := cl.line(); strings.Contains(l, "EXTERNAL") {
+		cl.Send("a CAPABILITY\r\n")
+		if l := cl.Line(); strings.Contains(l, "EXTERNAL") {
 			t.Errorf("EXTERNAL offered without a certificate: %q", l)
 		}
-		cl.line()
-		cl.send("b AUTHENTICATE EXTERNAL =\r\n")
-		cl.expectPrefix("b NO [CANNOT] ")
+		cl.Line()
+		cl.Send("b AUTHENTICATE EXTERNAL =\r\n")
+		cl.ExpectPrefix("b NO [CANNOT] ")
 	})
 	t.Run("no StoreAdmin", func(t *testing.T) {
 		cs, _, addr := startExternal(t, map[string]string{"StoreAdmin": "-", "StoreAdminPass": "-"})
 		cl := tlsClient(t, cs, addr, &cs.Client)
-		cl.send("b AUTHENTICATE EXTERNAL =\r\n")
-		cl.expectPrefix("b NO [UNAVAILABLE] ")
+		cl.Send("b AUTHENTICATE EXTERNAL =\r\n")
+		cl.ExpectPrefix("b NO [UNAVAILABLE] ")
 	})
 	t.Run("no mapping", func(t *testing.T) {
 		cs, store, addr, r := startExternalRouter(t, nil)
 		r.Users = nil
 		cl := tlsClient(t, cs, addr, &cs.Client)
-		cl.send("b AUTHENTICATE EXTERNAL =\r\n")
-		cl.expectPrefix("b NO [AUTHENTICATIONFAILED] ")
+		cl.Send("b AUTHENTICATE EXTERNAL =\r\n")
+		cl.ExpectPrefix("b NO [AUTHENTICATIONFAILED] ")
 		if store.conns() != 0 {
 			t.Errorf("store contacted %d times", store.conns())
 		}

@@ -1,13 +1,9 @@
 package imapproxy_test
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/imapproxy"
@@ -87,87 +83,28 @@ func start(t testing.TB, su setup) *harness {
 }
 
 // client is an IMAP client under test.
-type client struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
+type client struct{ *proxytest.Client }
 
 func (h *harness) dial() *client { return h.dialAddr(h.addr) }
 
 func (h *harness) dialAddr(addr string) *client {
 	h.t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return &client{t: h.t, c: c, r: bufio.NewReader(c)}
+	return &client{proxytest.Dial(h.t, addr, "")}
 }
 
 // greeted dials and reads the greeting.
 func (h *harness) greeted() *client {
 	h.t.Helper()
 	cl := h.dial()
-	if g := cl.line(); !strings.HasPrefix(g, "* OK ") {
-		h.t.Fatalf("greeting = %q", g)
-	}
+	cl.ExpectPrefix("* OK ")
 	return cl
-}
-
-func (cl *client) send(s string) {
-	cl.t.Helper()
-	if _, err := io.WriteString(cl.c, s); err != nil {
-		cl.t.Fatalf("send %q: %v", s, err)
-	}
-}
-
-// line reads one line without CRLF.
-func (cl *client) line() string {
-	cl.t.Helper()
-	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	s, err := cl.r.ReadString('\n')
-	if err != nil {
-		cl.t.Fatalf("read: %v (after %q)", err, s)
-	}
-	return strings.TrimSuffix(s, "\r\n")
-}
-
-// expect reads lines and compares them with want.
-func (cl *client) expect(want ...string) {
-	cl.t.Helper()
-	for _, w := range want {
-		if got := cl.line(); got != w {
-			cl.t.Fatalf("read %q, want %q", got, w)
-		}
-	}
-}
-
-// expectPrefix reads a line and checks its beginning.
-func (cl *client) expectPrefix(prefix string) string {
-	cl.t.Helper()
-	got := cl.line()
-	if !strings.HasPrefix(got, prefix) {
-		cl.t.Fatalf("read %q, want it to start with %q", got, prefix)
-	}
-	return got
-}
-
-// closed checks that the server closed the connection.
-func (cl *client) closed() {
-	cl.t.Helper()
-	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	rest, err := io.ReadAll(cl.r)
-	if err != nil || len(rest) != 0 {
-		cl.t.Fatalf("after the end: read %q, %v; want end of stream", rest, err)
-	}
 }
 
 // loggedIn checks the store's tagged OK passed through and the session is
 // piped: WHOAMI goes to the store.
 func (cl *client) loggedIn(tag, user string) {
-	cl.t.Helper()
-	cl.expect(tag + " OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as " + user)
-	cl.send("w WHOAMI\r\n")
-	cl.expect("* WHOAMI "+user, "w OK done")
+	cl.T.Helper()
+	cl.Expect(tag + " OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as " + user)
+	cl.Send("w WHOAMI\r\n")
+	cl.Expect("* WHOAMI "+user, "w OK done")
 }

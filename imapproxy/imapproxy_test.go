@@ -33,7 +33,7 @@ func TestGreeting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, setup{settings: tt.settings})
 			cl := h.dial()
-			cl.expect(tt.want)
+			cl.Expect(tt.want)
 		})
 	}
 }
@@ -41,13 +41,13 @@ func TestGreeting(t *testing.T) {
 func TestCapabilityNoopLogout(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a1 CAPABILITY\r\n")
-	cl.expect("* CAPABILITY "+defaultCaps, "a1 OK CAPABILITY completed")
-	cl.send("a2 NOOP\r\n")
-	cl.expect("a2 OK NOOP completed")
-	cl.send("a3 LOGOUT\r\n")
-	cl.expect("* BYE Messaging Multiplexor logging out", "a3 OK LOGOUT completed")
-	cl.closed()
+	cl.Send("a1 CAPABILITY\r\n")
+	cl.Expect("* CAPABILITY "+defaultCaps, "a1 OK CAPABILITY completed")
+	cl.Send("a2 NOOP\r\n")
+	cl.Expect("a2 OK NOOP completed")
+	cl.Send("a3 LOGOUT\r\n")
+	cl.Expect("* BYE Messaging Multiplexor logging out", "a3 OK LOGOUT completed")
+	cl.Closed()
 	if h.store.conns() != 0 {
 		t.Errorf("the store was contacted %d times before any login", h.store.conns())
 	}
@@ -56,24 +56,24 @@ func TestCapabilityNoopLogout(t *testing.T) {
 func TestID(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"Capability": "IMAP4rev1 ID"}})
 	cl := h.greeted()
-	cl.send("a ID (\"name\" \"test\")\r\nb ID NIL\r\nc ID foo\r\n")
-	cl.expect(`* ID ("name" "Messaging Multiplexor" "version" "0.1")`, "a OK ID completed",
+	cl.Send("a ID (\"name\" \"test\")\r\nb ID NIL\r\nc ID foo\r\n")
+	cl.Expect(`* ID ("name" "Messaging Multiplexor" "version" "0.1")`, "a OK ID completed",
 		`* ID ("name" "Messaging Multiplexor" "version" "0.1")`, "b OK ID completed",
 		"c BAD ID takes a parameter list or NIL")
 
 	// Without ID in the capability list, ID is an unknown command.
 	h2 := start(t, setup{})
 	cl2 := h2.greeted()
-	cl2.send("a ID NIL\r\n")
-	cl2.expect("a BAD Command unknown or not allowed before login")
+	cl2.Send("a ID NIL\r\n")
+	cl2.Expect("a BAD Command unknown or not allowed before login")
 }
 
 // Pipelined commands are answered in order, in one write.
 func TestPipelinedBeforeLogin(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"Capability": "IMAP4rev1 ID"}})
 	cl := h.greeted()
-	cl.send("a CAPABILITY\r\nb NOOP\r\nc ID NIL\r\nd FOO\r\ne NOOP\r\n")
-	cl.expect("* CAPABILITY IMAP4rev1 ID AUTH=PLAIN AUTH=LOGIN", "a OK CAPABILITY completed",
+	cl.Send("a CAPABILITY\r\nb NOOP\r\nc ID NIL\r\nd FOO\r\ne NOOP\r\n")
+	cl.Expect("* CAPABILITY IMAP4rev1 ID AUTH=PLAIN AUTH=LOGIN", "a OK CAPABILITY completed",
 		"b OK NOOP completed",
 		`* ID ("name" "Messaging Multiplexor" "version" "0.1")`, "c OK ID completed",
 		"d BAD Command unknown or not allowed before login",
@@ -111,7 +111,7 @@ func TestLoginReplayTranscripts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, setup{greeting: tt.greeting})
 			cl := h.greeted()
-			cl.send(tt.send)
+			cl.Send(tt.send)
 			cl.loggedIn("a", tt.user)
 			want := tt.store + "w WHOAMI\r\n"
 			if got := h.store.got(0); got != want {
@@ -125,35 +125,35 @@ func TestLoginReplayTranscripts(t *testing.T) {
 func TestLoginLiterals(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a LOGIN {5}\r\n")
-	cl.expect("+ Ready for literal data")
-	cl.send("alice {7}\r\n")
-	cl.expect("+ Ready for literal data")
-	cl.send("alicepw\r\n")
+	cl.Send("a LOGIN {5}\r\n")
+	cl.Expect("+ Ready for literal data")
+	cl.Send("alice {7}\r\n")
+	cl.Expect("+ Ready for literal data")
+	cl.Send("alicepw\r\n")
 	cl.loggedIn("a", "alice")
 
 	cl2 := h.greeted()
-	cl2.send("b LOGIN {5+}\r\nalice {7+}\r\nalicepw\r\n")
+	cl2.Send("b LOGIN {5+}\r\nalice {7+}\r\nalicepw\r\n")
 	cl2.loggedIn("b", "alice")
 }
 
 func TestAuthenticatePlain(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a AUTHENTICATE PLAIN\r\n")
-	cl.expect("+ ")
-	cl.send(b64("\x00alice\x00alicepw") + "\r\n")
+	cl.Send("a AUTHENTICATE PLAIN\r\n")
+	cl.Expect("+ ")
+	cl.Send(b64("\x00alice\x00alicepw") + "\r\n")
 	cl.loggedIn("a", "alice")
 }
 
 func TestAuthenticateLogin(t *testing.T) {
 	h := start(t, setup{greeting: "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] x"})
 	cl := h.greeted()
-	cl.send("a AUTHENTICATE LOGIN\r\n")
-	cl.expect("+ VXNlcm5hbWU6")
-	cl.send(b64("alice") + "\r\n")
-	cl.expect("+ UGFzc3dvcmQ6")
-	cl.send(b64("alicepw") + "\r\n")
+	cl.Send("a AUTHENTICATE LOGIN\r\n")
+	cl.Expect("+ VXNlcm5hbWU6")
+	cl.Send(b64("alice") + "\r\n")
+	cl.Expect("+ UGFzc3dvcmQ6")
+	cl.Send(b64("alicepw") + "\r\n")
 	cl.loggedIn("a", "alice")
 	if got, want := h.store.got(0), "MMP1 LOGIN {5}\r\nalice {7}\r\nalicepw\r\nw WHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
@@ -161,33 +161,33 @@ func TestAuthenticateLogin(t *testing.T) {
 
 	// With an initial response, the user name.
 	cl2 := h.greeted()
-	cl2.send("b AUTHENTICATE LOGIN " + b64("alice") + "\r\n")
-	cl2.expect("+ UGFzc3dvcmQ6")
-	cl2.send(b64("alicepw") + "\r\n")
+	cl2.Send("b AUTHENTICATE LOGIN " + b64("alice") + "\r\n")
+	cl2.Expect("+ UGFzc3dvcmQ6")
+	cl2.Send(b64("alicepw") + "\r\n")
 	cl2.loggedIn("b", "alice")
 }
 
 func TestAuthenticateCancelAndErrors(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a AUTHENTICATE PLAIN\r\n")
-	cl.expect("+ ")
-	cl.send("*\r\n")
-	cl.expect("a BAD Authentication cancelled")
-	cl.send("b AUTHENTICATE LOGIN\r\n")
-	cl.expect("+ VXNlcm5hbWU6")
-	cl.send(b64("alice") + "\r\n")
-	cl.expect("+ UGFzc3dvcmQ6")
-	cl.send("*\r\n")
-	cl.expect("b BAD Authentication cancelled")
-	cl.send("c AUTHENTICATE CRAM-MD5\r\n")
-	cl.expect("c NO [CANNOT] Unsupported authentication mechanism")
-	cl.send("d AUTHENTICATE PLAIN !!!\r\n")
-	cl.expect("d BAD Malformed authentication response")
-	cl.send("e AUTHENTICATE PLAIN " + b64("bob\x00alice\x00alicepw") + "\r\n")
-	cl.expect("e NO [AUTHORIZATIONFAILED] Logging in as another user is not allowed")
+	cl.Send("a AUTHENTICATE PLAIN\r\n")
+	cl.Expect("+ ")
+	cl.Send("*\r\n")
+	cl.Expect("a BAD Authentication cancelled")
+	cl.Send("b AUTHENTICATE LOGIN\r\n")
+	cl.Expect("+ VXNlcm5hbWU6")
+	cl.Send(b64("alice") + "\r\n")
+	cl.Expect("+ UGFzc3dvcmQ6")
+	cl.Send("*\r\n")
+	cl.Expect("b BAD Authentication cancelled")
+	cl.Send("c AUTHENTICATE CRAM-MD5\r\n")
+	cl.Expect("c NO [CANNOT] Unsupported authentication mechanism")
+	cl.Send("d AUTHENTICATE PLAIN !!!\r\n")
+	cl.Expect("d BAD Malformed authentication response")
+	cl.Send("e AUTHENTICATE PLAIN " + b64("bob\x00alice\x00alicepw") + "\r\n")
+	cl.Expect("e NO [AUTHORIZATIONFAILED] Logging in as another user is not allowed")
 	// Still usable: three BADs are under the budget.
-	cl.send("f LOGIN alice alicepw\r\n")
+	cl.Send("f LOGIN alice alicepw\r\n")
 	cl.loggedIn("f", "alice")
 }
 
@@ -195,13 +195,13 @@ func TestAuthenticateCancelAndErrors(t *testing.T) {
 func TestOversizeLine(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a NOOP " + strings.Repeat("x", 20000) + "\r\n")
-	cl.expectPrefix("a BAD ")
-	cl.send("b NOOP\r\n")
-	cl.expect("b OK NOOP completed")
-	cl.send("c LOGIN {100000}\r\n")
-	cl.expectPrefix("c BAD [TOOBIG]")
-	cl.send("d LOGIN alice alicepw\r\n")
+	cl.Send("a NOOP " + strings.Repeat("x", 20000) + "\r\n")
+	cl.ExpectPrefix("a BAD ")
+	cl.Send("b NOOP\r\n")
+	cl.Expect("b OK NOOP completed")
+	cl.Send("c LOGIN {100000}\r\n")
+	cl.ExpectPrefix("c BAD [TOOBIG]")
+	cl.Send("d LOGIN alice alicepw\r\n")
 	cl.loggedIn("d", "alice")
 }
 
@@ -209,12 +209,12 @@ func TestErrorBudget(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
 	for i := 1; i < 5; i++ {
-		cl.send(fmt.Sprintf("a%d BOGUS\r\n", i))
-		cl.expect(fmt.Sprintf("a%d BAD Command unknown or not allowed before login", i))
+		cl.Send(fmt.Sprintf("a%d BOGUS\r\n", i))
+		cl.Expect(fmt.Sprintf("a%d BAD Command unknown or not allowed before login", i))
 	}
-	cl.send("a5 ALSO BOGUS\r\n")
-	cl.expect("a5 BAD Command unknown or not allowed before login", "* BYE Too many invalid commands")
-	cl.closed()
+	cl.Send("a5 ALSO BOGUS\r\n")
+	cl.Expect("a5 BAD Command unknown or not allowed before login", "* BYE Too many invalid commands")
+	cl.Closed()
 }
 
 // Unknown user and wrong password give the same reply, and the client can
@@ -222,16 +222,16 @@ func TestErrorBudget(t *testing.T) {
 func TestFailedLoginThenRetry(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a LOGIN nobody secret\r\n")
-	unknown := cl.line()
-	cl.send("a LOGIN alice wrong\r\n")
-	wrong := cl.line()
+	cl.Send("a LOGIN nobody secret\r\n")
+	unknown := cl.Line()
+	cl.Send("a LOGIN alice wrong\r\n")
+	wrong := cl.Line()
 	if want := "a NO [AUTHENTICATIONFAILED] Authentication failed"; unknown != want || wrong != want {
 		t.Errorf("unknown user: %q, wrong password: %q; want both %q", unknown, wrong, want)
 	}
-	cl.send("b AUTHENTICATE PLAIN " + b64("\x00alice\x00nope") + "\r\n")
-	cl.expect("b NO [AUTHENTICATIONFAILED] Authentication failed")
-	cl.send("c LOGIN alice alicepw\r\n")
+	cl.Send("b AUTHENTICATE PLAIN " + b64("\x00alice\x00nope") + "\r\n")
+	cl.Expect("b NO [AUTHENTICATIONFAILED] Authentication failed")
+	cl.Send("c LOGIN alice alicepw\r\n")
 	cl.loggedIn("c", "alice")
 	if n := h.store.conns(); n != 3 {
 		t.Errorf("store saw %d connections, want 3 (two refused logins, one good)", n)
@@ -249,8 +249,8 @@ func TestStoreRefusalText(t *testing.T) {
 		h := start(t, setup{})
 		h.store.refuse = refuse
 		cl := h.greeted()
-		cl.send("a LOGIN alice alicepw\r\n")
-		if got := cl.line(); got != want {
+		cl.Send("a LOGIN alice alicepw\r\n")
+		if got := cl.Line(); got != want {
 			t.Errorf("store refusal %q: client got %q, want %q", refuse, got, want)
 		}
 	}
@@ -260,10 +260,10 @@ func TestLookupUnavailable(t *testing.T) {
 	h := start(t, setup{})
 	h.router.SetErr(fmt.Errorf("ldap down: %w", account.ErrUnavailable))
 	cl := h.greeted()
-	cl.send("a LOGIN alice alicepw\r\n")
-	cl.expect("a NO [UNAVAILABLE] Login is temporarily unavailable, try again later")
+	cl.Send("a LOGIN alice alicepw\r\n")
+	cl.Expect("a NO [UNAVAILABLE] Login is temporarily unavailable, try again later")
 	h.router.SetErr(nil)
-	cl.send("b LOGIN alice alicepw\r\n")
+	cl.Send("b LOGIN alice alicepw\r\n")
 	cl.loggedIn("b", "alice")
 }
 
@@ -273,11 +273,11 @@ func TestStoreDownThenRetry(t *testing.T) {
 	closedPort := "127.0.0.1:1"
 	h.router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{closedPort, closedPort}})
 	cl := h.greeted()
-	cl.send("a LOGIN alice alicepw\r\n")
-	cl.expect("* NO [ALERT] Store is down, sorry.", "a NO [UNAVAILABLE] Store is down, sorry.")
+	cl.Send("a LOGIN alice alicepw\r\n")
+	cl.Expect("* NO [ALERT] Store is down, sorry.", "a NO [UNAVAILABLE] Store is down, sorry.")
 	// Hosts are tried in turn: the second one works.
 	h.router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{closedPort, "127.0.0.1"}})
-	cl.send("b LOGIN alice alicepw\r\n")
+	cl.Send("b LOGIN alice alicepw\r\n")
 	cl.loggedIn("b", "alice")
 }
 
@@ -287,9 +287,9 @@ func TestStoreBadGreeting(t *testing.T) {
 		t.Run(g, func(t *testing.T) {
 			h := start(t, setup{greeting: g})
 			cl := h.greeted()
-			cl.send("a LOGIN alice alicepw\r\n")
-			cl.expectPrefix("* NO [ALERT] ")
-			cl.expectPrefix("a NO [UNAVAILABLE] ")
+			cl.Send("a LOGIN alice alicepw\r\n")
+			cl.ExpectPrefix("* NO [ALERT] ")
+			cl.ExpectPrefix("a NO [UNAVAILABLE] ")
 		})
 	}
 }
@@ -300,18 +300,18 @@ func TestForwardingAroundLogin(t *testing.T) {
 	h := start(t, setup{})
 	h.store.untagged = "* OK [ALERT] Your mailbox is almost full"
 	cl := h.greeted()
-	cl.send("a LOGIN alice alicepw\r\nb NOOP\r\n")
-	cl.expect("* OK [ALERT] Your mailbox is almost full")
-	cl.expect("a OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as alice", "b OK NOOP completed")
+	cl.Send("a LOGIN alice alicepw\r\nb NOOP\r\n")
+	cl.Expect("* OK [ALERT] Your mailbox is almost full")
+	cl.Expect("a OK [CAPABILITY IMAP4rev1 LITERAL+ IDLE] Logged in as alice", "b OK NOOP completed")
 }
 
 func TestLoginDisabled(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"RestrictPlainPasswords": "yes"}})
 	cl := h.greeted()
-	cl.send("a LOGIN alice alicepw\r\n")
-	cl.expect("a NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
-	cl.send("b AUTHENTICATE PLAIN " + b64("\x00alice\x00alicepw") + "\r\n")
-	cl.expect("b NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
+	cl.Send("a LOGIN alice alicepw\r\n")
+	cl.Expect("a NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
+	cl.Send("b AUTHENTICATE PLAIN " + b64("\x00alice\x00alicepw") + "\r\n")
+	cl.Expect("b NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
 	if h.store.conns() != 0 {
 		t.Error("the store was contacted")
 	}
@@ -320,16 +320,16 @@ func TestLoginDisabled(t *testing.T) {
 func TestStartTLSNotOffered(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("a STARTTLS\r\n")
-	cl.expect("a BAD STARTTLS is not available")
+	cl.Send("a STARTTLS\r\n")
+	cl.Expect("a BAD STARTTLS is not available")
 }
 
 func TestIdleBeforeLogin(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"Timeout": "1"}})
 	cl := h.greeted()
 	start := time.Now()
-	cl.expect("* BYE Autologout; idle for too long")
-	cl.closed()
+	cl.Expect("* BYE Autologout; idle for too long")
+	cl.Closed()
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Errorf("dropped after %v, want about 1s", d)
 	}
@@ -344,7 +344,7 @@ func TestReplayFormat(t *testing.T) {
 	h.router.SetUser("john.doe@siroe.com", &account.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
 		Attrs: map[string][]string{"uid": {"jdoe"}}})
 	cl := h.greeted()
-	cl.send("a LOGIN john.doe@siroe.com pw\r\n")
+	cl.Send("a LOGIN john.doe@siroe.com pw\r\n")
 	cl.loggedIn("a", "jdoe@siroe.com")
 	if got, want := h.store.got(0), "MMP1 LOGIN {14+}\r\njdoe@siroe.com {2+}\r\npw\r\nw WHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
@@ -366,18 +366,18 @@ func TestVdmapByLocalAddress(t *testing.T) {
 		h.router.SetUser(u, &account.User{DN: "uid=" + u, MailHosts: []string{"127.0.0.1"}})
 	}
 	c2 := h.dialAddr(h.addrs[0])
-	c2.line()
-	c2.send("a LOGIN alice pw3\r\n")
-	c2.expect("a NO [AUTHENTICATIONFAILED] Authentication failed")
-	c2.send("b LOGIN alice pw2\r\n")
+	c2.Line()
+	c2.Send("a LOGIN alice pw3\r\n")
+	c2.Expect("a NO [AUTHENTICATIONFAILED] Authentication failed")
+	c2.Send("b LOGIN alice pw2\r\n")
 	c2.loggedIn("b", "alice@two.example")
 	if q := h.router.LastQuery(); q.Name.Domain != "two.example" || q.Server.String() != "127.0.0.2" {
 		t.Errorf("lookup on 127.0.0.2 = %+v, want domain two.example", q.Name)
 	}
 
 	c3 := h.dialAddr(h.addrs[1])
-	c3.line()
-	c3.send("a LOGIN alice pw3\r\n")
+	c3.Line()
+	c3.Send("a LOGIN alice pw3\r\n")
 	c3.loggedIn("a", "alice@three.example")
 	if q := h.router.LastQuery(); q.Name.Domain != "three.example" || q.Server.String() != "127.0.0.3" {
 		t.Errorf("lookup on 127.0.0.3 = %+v, want domain three.example", q.Name)
@@ -393,15 +393,15 @@ func TestVdmapRestrictPlainPasswords(t *testing.T) {
 		listen: []string{"127.0.0.2:0", "127.0.0.3:0"},
 	})
 	strict := h.dialAddr(h.addrs[0])
-	if g := strict.line(); !strings.Contains(g, "LOGINDISABLED") || strings.Contains(g, "AUTH=PLAIN") {
+	if g := strict.Line(); !strings.Contains(g, "LOGINDISABLED") || strings.Contains(g, "AUTH=PLAIN") {
 		t.Errorf("greeting on the strict address %q, want LOGINDISABLED and no AUTH=PLAIN", g)
 	}
-	strict.send("a LOGIN alice alicepw\r\n")
-	strict.expect("a NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
+	strict.Send("a LOGIN alice alicepw\r\n")
+	strict.Expect("a NO [PRIVACYREQUIRED] Plain-text passwords are not accepted on this connection")
 	open := h.dialAddr(h.addrs[1])
-	if g := open.line(); strings.Contains(g, "LOGINDISABLED") {
+	if g := open.Line(); strings.Contains(g, "LOGINDISABLED") {
 		t.Errorf("greeting on the other address %q, want no LOGINDISABLED", g)
 	}
-	open.send("a LOGIN alice alicepw\r\n")
+	open.Send("a LOGIN alice alicepw\r\n")
 	open.loggedIn("a", "alice")
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/internal/testenv/testcert"
+	"github.com/openmmp/mmp/proxy/proxytest"
 )
 
 // tlsSettings turns TLS on with a throwaway certificate.
@@ -25,18 +26,18 @@ func tlsSettings(t testing.TB, extra map[string]string) (*testcert.Set, map[stri
 
 // upgrade runs the client side of the handshake and switches cl to it.
 func (cl *client) upgrade(cs *testcert.Set) *tls.Conn {
-	cl.t.Helper()
-	if n := cl.r.Buffered(); n != 0 {
-		b, _ := cl.r.Peek(n)
-		cl.t.Fatalf("%d octets in clear text after the STARTTLS reply: %q", n, b)
+	cl.T.Helper()
+	if n := cl.R.Buffered(); n != 0 {
+		b, _ := cl.R.Peek(n)
+		cl.T.Fatalf("%d octets in clear text after the STARTTLS reply: %q", n, b)
 	}
-	tc := tls.Client(cl.c, cs.ClientConfig("localhost"))
+	tc := tls.Client(cl.Conn, cs.ClientConfig("localhost"))
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		cl.t.Fatalf("TLS handshake: %v", err)
+		cl.T.Fatalf("TLS handshake: %v", err)
 	}
 	tc.SetDeadline(time.Time{})
-	cl.c, cl.r = tc, bufio.NewReader(tc)
+	cl.Conn, cl.R = tc, bufio.NewReader(tc)
 	return tc
 }
 
@@ -44,22 +45,22 @@ func TestSTARTTLS(t *testing.T) {
 	cs, settings := tlsSettings(t, map[string]string{"RestrictPlainPasswords": "yes", "Capability": "IMAP4rev1 LITERAL+"})
 	h := start(t, setup{settings: settings})
 	cl := h.dial()
-	cl.expect("* OK [CAPABILITY IMAP4rev1 LITERAL+ STARTTLS LOGINDISABLED] mmp1 IMAP service (Messaging Multiplexor openmmp 0.1)")
-	cl.send("a CAPABILITY\r\n")
-	cl.expect("* CAPABILITY IMAP4rev1 LITERAL+ STARTTLS LOGINDISABLED", "a OK CAPABILITY completed")
+	cl.Expect("* OK [CAPABILITY IMAP4rev1 LITERAL+ STARTTLS LOGINDISABLED] mmp1 IMAP service (Messaging Multiplexor openmmp 0.1)")
+	cl.Send("a CAPABILITY\r\n")
+	cl.Expect("* CAPABILITY IMAP4rev1 LITERAL+ STARTTLS LOGINDISABLED", "a OK CAPABILITY completed")
 	// RestrictPlainPasswords before TLS.
-	cl.send("b LOGIN alice alicepw\r\n")
-	cl.expectPrefix("b NO [PRIVACYREQUIRED] ")
-	cl.send("c AUTHENTICATE PLAIN AGFsaWNlAGFsaWNlcHc=\r\n")
-	cl.expectPrefix("c NO [PRIVACYREQUIRED] ")
-	cl.send("d STARTTLS\r\n")
-	cl.expect("d OK Begin TLS negotiation now")
+	cl.Send("b LOGIN alice alicepw\r\n")
+	cl.ExpectPrefix("b NO [PRIVACYREQUIRED] ")
+	cl.Send("c AUTHENTICATE PLAIN AGFsaWNlAGFsaWNlcHc=\r\n")
+	cl.ExpectPrefix("c NO [PRIVACYREQUIRED] ")
+	cl.Send("d STARTTLS\r\n")
+	cl.Expect("d OK Begin TLS negotiation now")
 	cl.upgrade(cs)
-	cl.send("e CAPABILITY\r\n")
-	cl.expect("* CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN", "e OK CAPABILITY completed")
-	cl.send("f STARTTLS\r\n")
-	cl.expect("f BAD STARTTLS is not available")
-	cl.send("g LOGIN alice alicepw\r\n")
+	cl.Send("e CAPABILITY\r\n")
+	cl.Expect("* CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN AUTH=LOGIN", "e OK CAPABILITY completed")
+	cl.Send("f STARTTLS\r\n")
+	cl.Expect("f BAD STARTTLS is not available")
+	cl.Send("g LOGIN alice alicepw\r\n")
 	cl.loggedIn("g", "alice")
 	if h.store.conns() != 1 {
 		t.Fatalf("store connections = %d", h.store.conns())
@@ -73,11 +74,11 @@ func TestSTARTTLSInjection(t *testing.T) {
 	cs, settings := tlsSettings(t, nil)
 	h := start(t, setup{settings: settings})
 	cl := h.greeted()
-	cl.send("a STARTTLS\r\nb CAPABILITY\r\nc LOGIN alice alicepw\r\n")
-	cl.expect("a OK Begin TLS negotiation now")
+	cl.Send("a STARTTLS\r\nb CAPABILITY\r\nc LOGIN alice alicepw\r\n")
+	cl.Expect("a OK Begin TLS negotiation now")
 	cl.upgrade(cs) // fails if anything followed in clear text
-	cl.send("d NOOP\r\n")
-	cl.expect("d OK NOOP completed") // not "* CAPABILITY" nor "c OK"
+	cl.Send("d NOOP\r\n")
+	cl.Expect("d OK NOOP completed") // not "* CAPABILITY" nor "c OK"
 	if h.store.conns() != 0 {
 		t.Fatalf("the injected LOGIN reached the store")
 	}
@@ -88,10 +89,10 @@ func TestSTARTTLSNotOffered(t *testing.T) {
 	cs := testcert.New(t)
 	h := start(t, setup{settings: map[string]string{"SSLCertPEM": cs.CertFile, "SSLKeyPEM": cs.KeyFile, "Capability": "IMAP4rev1"}})
 	cl := h.greeted()
-	cl.send("a CAPABILITY\r\n")
-	cl.expect("* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN", "a OK CAPABILITY completed")
-	cl.send("b STARTTLS\r\n")
-	cl.expect("b BAD STARTTLS is not available")
+	cl.Send("a CAPABILITY\r\n")
+	cl.Expect("* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN", "a OK CAPABILITY completed")
+	cl.Send("b STARTTLS\r\n")
+	cl.Expect("b BAD STARTTLS is not available")
 }
 
 // freePort returns a loopback port that was free a moment ago.
@@ -116,13 +117,13 @@ func TestImplicitTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	cl := &client{t: t, c: tc, r: bufio.NewReader(tc)}
-	cl.expect("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN] mmp1 IMAP service (Messaging Multiplexor openmmp 0.1)")
-	cl.send("a LOGIN alice alicepw\r\n")
+	cl := &client{&proxytest.Client{T: t, Conn: tc, R: bufio.NewReader(tc)}}
+	cl.Expect("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=LOGIN] mmp1 IMAP service (Messaging Multiplexor openmmp 0.1)")
+	cl.Send("a LOGIN alice alicepw\r\n")
 	cl.loggedIn("a", "alice")
 
 	plain := h.dialAddr(h.addrs[0])
-	plain.expectPrefix("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED]")
+	plain.ExpectPrefix("* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED]")
 }
 
 // TestSSLPortWithoutCertificate: a broken TLS setup never serves an SSL
@@ -132,10 +133,10 @@ func TestSSLPortBadHandshake(t *testing.T) {
 	_, settings := tlsSettings(t, map[string]string{"SSLPorts": strconv.Itoa(sslPort)})
 	h := start(t, setup{settings: settings, listen: []string{"127.0.0.1:" + strconv.Itoa(sslPort)}})
 	cl := h.dial()
-	cl.send("a CAPABILITY\r\n") // not a TLS ClientHello
-	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	cl.Send("a CAPABILITY\r\n") // not a TLS ClientHello
+	cl.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	b := make([]byte, 512)
-	n, _ := cl.r.Read(b)
+	n, _ := cl.R.Read(b)
 	if strings.Contains(string(b[:n]), "CAPABILITY") || strings.Contains(string(b[:n]), "* OK") {
 		t.Fatalf("clear text on an SSL port: %q", b[:n])
 	}

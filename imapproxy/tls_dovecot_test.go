@@ -79,14 +79,14 @@ func TestDovecotStoreTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
-	cl.expectPrefix("* OK [CAPABILITY ")
-	cl.send("a LOGIN alice alicepw\r\n")
-	cl.expectPrefix("a OK ")
-	cl.send("b SELECT INBOX\r\nc FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]\r\n")
+	cl := &client{&proxytest.Client{T: t, Conn: c, R: bufio.NewReader(c)}}
+	cl.ExpectPrefix("* OK [CAPABILITY ")
+	cl.Send("a LOGIN alice alicepw\r\n")
+	cl.ExpectPrefix("a OK ")
+	cl.Send("b SELECT INBOX\r\nc FETCH 1 BODY.PEEK[HEADER.FIELDS (SUBJECT)]\r\n")
 	var got string
 	for {
-		l := cl.line()
+		l := cl.Line()
 		if strings.HasPrefix(l, "Subject:") {
 			got = l
 		}
@@ -113,11 +113,11 @@ func TestDovecotStoreTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	cl2 := &client{t: t, c: c2, r: bufio.NewReader(c2)}
-	cl2.expectPrefix("* OK ")
-	cl2.send("a LOGIN alice alicepw\r\n")
+	cl2 := &client{&proxytest.Client{T: t, Conn: c2, R: bufio.NewReader(c2)}}
+	cl2.ExpectPrefix("* OK ")
+	cl2.Send("a LOGIN alice alicepw\r\n")
 	for {
-		l := cl2.line()
+		l := cl2.Line()
 		if strings.HasPrefix(l, "a ") {
 			if !strings.HasPrefix(l, "a NO ") {
 				t.Fatalf("login through an unverified store: %q", l)

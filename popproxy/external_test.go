@@ -111,9 +111,9 @@ func (h *externalHarness) tlsClient(t *testing.T, cert *tls.Certificate) *client
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
-	cl.expectPrefix("+OK ")
-	cl.do("STLS", "+OK Begin TLS negotiation")
+	cl := &client{&proxytest.Client{T: t, Conn: c, R: bufio.NewReader(c)}}
+	cl.ExpectPrefix("+OK ")
+	cl.Do("STLS", "+OK Begin TLS negotiation")
 	cfg := h.cs.ClientConfig("localhost")
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
@@ -124,16 +124,16 @@ func (h *externalHarness) tlsClient(t *testing.T, cert *tls.Certificate) *client
 		t.Fatalf("TLS handshake: %v", err)
 	}
 	tc.SetDeadline(time.Time{})
-	cl.c, cl.r = tc, bufio.NewReader(tc)
+	cl.Conn, cl.R = tc, bufio.NewReader(tc)
 	return cl
 }
 
 func TestAuthExternal(t *testing.T) {
 	h := startExternal(t, nil)
 	cl := h.tlsClient(t, &h.cs.Client)
-	cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN EXTERNAL", ".")
-	cl.do("AUTH", "+OK Supported authentication mechanisms follow", "PLAIN", "LOGIN", "EXTERNAL", ".")
-	cl.send("AUTH EXTERNAL =\r\n")
+	cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN EXTERNAL", ".")
+	cl.Do("AUTH", "+OK Supported authentication mechanisms follow", "PLAIN", "LOGIN", "EXTERNAL", ".")
+	cl.Send("AUTH EXTERNAL =\r\n")
 	cl.loggedIn("storeadmin")
 	// Golden transcript: straight to PLAIN, authzid alice, authcid
 	// StoreAdmin (spec §4.3.4).
@@ -150,22 +150,22 @@ func TestAuthExternalAuthzid(t *testing.T) {
 	h := startExternal(t, nil)
 	cl := h.tlsClient(t, &h.cs.Client)
 	// An authorization identity other than the mapped user.
-	cl.do("AUTH EXTERNAL "+b64("bob"), "-ERR [AUTH] Logging in as another user is not allowed")
+	cl.Do("AUTH EXTERNAL "+b64("bob"), "-ERR [AUTH] Logging in as another user is not allowed")
 	// Malformed and cancelled responses.
-	cl.do("AUTH EXTERNAL !!!", "-ERR Malformed authentication response")
-	cl.do("AUTH EXTERNAL", "+ ")
-	cl.do("*", "-ERR Authentication cancelled")
+	cl.Do("AUTH EXTERNAL !!!", "-ERR Malformed authentication response")
+	cl.Do("AUTH EXTERNAL", "+ ")
+	cl.Do("*", "-ERR Authentication cancelled")
 	if n := h.store.conns(); n != 0 {
 		t.Fatalf("store contacted %d times", n)
 	}
 	// Without an initial response: an empty response after "+ ".
-	cl.do("AUTH EXTERNAL", "+ ")
-	cl.send("\r\n")
+	cl.Do("AUTH EXTERNAL", "+ ")
+	cl.Send("\r\n")
 	cl.loggedIn("storeadmin")
 
 	// The mapped user's own name as authzid.
 	cl = h.tlsClient(t, &h.cs.Client)
-	cl.send("AUTH EXTERNAL " + b64("alice") + "\r\n")
+	cl.Send("AUTH EXTERNAL " + b64("alice") + "\r\n")
 	cl.loggedIn("storeadmin")
 }
 
@@ -173,24 +173,24 @@ func TestAuthExternalRefused(t *testing.T) {
 	t.Run("no certificate", func(t *testing.T) {
 		h := startExternal(t, nil)
 		cl := h.tlsClient(t, nil)
-		cl.send("CAPA\r\n")
-		for l := cl.line(); l != "."; l = cl.line() {
+		cl.Send("CAPA\r\n")
+		for l := cl.Line(); l != "."; l = cl.Line() {
 			if strings.Contains(l, "EXTERNAL") {
 				t.Errorf("EXTERNAL offered without a certificate: %q", l)
 			}
 		}
-		cl.do("AUTH EXTERNAL =", "-ERR Unsupported authentication mechanism")
+		cl.Do("AUTH EXTERNAL =", "-ERR Unsupported authentication mechanism")
 	})
 	t.Run("no CertmapFile", func(t *testing.T) {
 		h := startExternal(t, map[string]string{"CertmapFile": "-"})
 		cl := h.tlsClient(t, &h.cs.Client)
-		cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", ".")
-		cl.do("AUTH EXTERNAL =", "-ERR Unsupported authentication mechanism")
+		cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", ".")
+		cl.Do("AUTH EXTERNAL =", "-ERR Unsupported authentication mechanism")
 	})
 	t.Run("no StoreAdmin", func(t *testing.T) {
 		h := startExternal(t, map[string]string{"StoreAdmin": "-", "StoreAdminPass": "-"})
 		cl := h.tlsClient(t, &h.cs.Client)
-		cl.do("AUTH EXTERNAL =", "-ERR [SYS/TEMP] Login is temporarily unavailable, try again later")
+		cl.Do("AUTH EXTERNAL =", "-ERR [SYS/TEMP] Login is temporarily unavailable, try again later")
 		if n := h.store.conns(); n != 0 {
 			t.Errorf("store contacted %d times", n)
 		}
@@ -199,7 +199,7 @@ func TestAuthExternalRefused(t *testing.T) {
 		h := startExternal(t, nil)
 		h.router.Users = nil
 		cl := h.tlsClient(t, &h.cs.Client)
-		cl.do("AUTH EXTERNAL =", "-ERR [AUTH] Authentication failed")
+		cl.Do("AUTH EXTERNAL =", "-ERR [AUTH] Authentication failed")
 		if n := h.store.conns(); n != 0 {
 			t.Errorf("store contacted %d times", n)
 		}
@@ -210,7 +210,7 @@ func TestAuthExternalRefused(t *testing.T) {
 	t.Run("store refuses", func(t *testing.T) {
 		h := startExternal(t, map[string]string{"StoreAdminPass": "wrong"})
 		cl := h.tlsClient(t, &h.cs.Client)
-		cl.do("AUTH EXTERNAL =", "-ERR [AUTH] Authentication failed")
+		cl.Do("AUTH EXTERNAL =", "-ERR [AUTH] Authentication failed")
 		if h.cache.Len() != 0 {
 			t.Error("a refused login was remembered for POP-before-SMTP")
 		}

@@ -1,16 +1,9 @@
 package popproxy_test
 
 import (
-	"bufio"
 	"bytes"
-	"fmt"
-	"io"
 	"net"
-	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,42 +18,10 @@ import (
 	"github.com/openmmp/mmp/tlsconf"
 )
 
-// popService loads a Sun 6.x style configuration with one POP service
-// whose PopProxyAService.cfg has the given settings, and optionally a
-// vdmap. (proxytest.Service builds an IMAP service, whose file refuses
-// the POP-only parameters.)
+// popService is proxytest.ServiceOf for PopProxyAService.
 func popService(t testing.TB, settings map[string]string, vdmap string) *config.Service {
 	t.Helper()
-	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("AService.cfg", "default:ServiceList PopProxyAService@1110\ndefault:LogDir "+filepath.Join(dir, "log")+"\n")
-	var b strings.Builder
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		v := settings[k]
-		if v == "" || strings.ContainsAny(v, " \t") {
-			v = `"` + v + `"`
-		}
-		fmt.Fprintf(&b, "default:%s %s\n", k, v)
-	}
-	if vdmap != "" {
-		write("vdmap.cfg", vdmap)
-		fmt.Fprintf(&b, "default:VirtualDomainFile %s\n", filepath.Join(dir, "vdmap.cfg"))
-	}
-	write("PopProxyAService.cfg", b.String())
-	inst, problems := config.Load(dir, config.Options{})
-	if problems.Fatal() || len(inst.Services) != 1 {
-		t.Fatalf("configuration: %v", problems)
-	}
-	return inst.Services[0]
+	return proxytest.ServiceOf(t, "PopProxyAService", settings, vdmap)
 }
 
 // syncBuffer collects log lines from every session.
@@ -161,94 +122,27 @@ func start(t testing.TB, su setup) *harness {
 }
 
 // client is a POP3 client under test.
-type client struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
+type client struct{ *proxytest.Client }
 
 func (h *harness) dial() *client { return h.dialAddr(h.addr) }
 
 func (h *harness) dialAddr(addr string) *client {
 	h.t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return &client{t: h.t, c: c, r: bufio.NewReader(c)}
+	return &client{proxytest.Dial(h.t, addr, "")}
 }
 
 // greeted dials and reads the greeting.
 func (h *harness) greeted() *client {
 	h.t.Helper()
 	cl := h.dial()
-	cl.expectPrefix("+OK ")
+	cl.ExpectPrefix("+OK ")
 	return cl
-}
-
-func (cl *client) send(s string) {
-	cl.t.Helper()
-	if _, err := io.WriteString(cl.c, s); err != nil {
-		cl.t.Fatalf("send %q: %v", s, err)
-	}
-}
-
-// line reads one line without CRLF.
-func (cl *client) line() string {
-	cl.t.Helper()
-	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	s, err := cl.r.ReadString('\n')
-	if err != nil {
-		cl.t.Fatalf("read: %v (after %q)", err, s)
-	}
-	if !strings.HasSuffix(s, "\r\n") {
-		cl.t.Fatalf("line %q does not end with CRLF", s)
-	}
-	return strings.TrimSuffix(s, "\r\n")
-}
-
-// expect reads lines and compares them with want.
-func (cl *client) expect(want ...string) {
-	cl.t.Helper()
-	for _, w := range want {
-		if got := cl.line(); got != w {
-			cl.t.Fatalf("read %q, want %q", got, w)
-		}
-	}
-}
-
-// expectPrefix reads a line and checks its beginning.
-func (cl *client) expectPrefix(prefix string) string {
-	cl.t.Helper()
-	got := cl.line()
-	if !strings.HasPrefix(got, prefix) {
-		cl.t.Fatalf("read %q, want it to start with %q", got, prefix)
-	}
-	return got
-}
-
-// do sends a command and compares the reply lines.
-func (cl *client) do(cmd string, want ...string) {
-	cl.t.Helper()
-	cl.send(cmd + "\r\n")
-	cl.expect(want...)
-}
-
-// closed checks that the server closed the connection.
-func (cl *client) closed() {
-	cl.t.Helper()
-	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	rest, err := io.ReadAll(cl.r)
-	if err != nil || len(rest) != 0 {
-		cl.t.Fatalf("after the end: read %q, %v; want end of stream", rest, err)
-	}
 }
 
 // loggedIn checks the store's +OK passed through and the session is piped:
 // WHOAMI goes to the store.
 func (cl *client) loggedIn(user string) {
-	cl.t.Helper()
-	cl.expect("+OK Logged in as " + user + ".")
-	cl.do("WHOAMI", "+OK "+user)
+	cl.T.Helper()
+	cl.Expect("+OK Logged in as " + user + ".")
+	cl.Do("WHOAMI", "+OK "+user)
 }

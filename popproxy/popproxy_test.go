@@ -34,48 +34,48 @@ func TestGreeting(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, setup{settings: tt.settings})
-			h.dial().expect(tt.want)
+			h.dial().Expect(tt.want)
 		})
 	}
 	t.Run("APOP timestamp with CRAMs", func(t *testing.T) {
 		h := start(t, setup{settings: map[string]string{"CRAMs": "yes", "Banner": "hi"}})
 		cl := h.dial()
-		g := cl.line()
+		g := cl.Line()
 		if !regexp.MustCompile(`^\+OK hi <[0-9]+\.[0-9]+@mmp1>$`).MatchString(g) {
 			t.Fatalf("greeting %q, want +OK hi <random.clock@mmp1>", g)
 		}
 		// A wrong digest is refused by the MMP; the store never sees it.
-		cl.do("APOP alice 0123456789abcdef0123456789abcdef", "-ERR [AUTH] Authentication failed")
+		cl.Do("APOP alice 0123456789abcdef0123456789abcdef", "-ERR [AUTH] Authentication failed")
 		if h.store.conns() != 0 {
 			t.Error("a wrong APOP digest reached the store")
 		}
 		// The right one: MD5 of the timestamp and the clear password.
 		stamp := g[strings.IndexByte(g, '<'):]
-		cl.do(fmt.Sprintf("APOP alice %x", md5.Sum([]byte(stamp+"alicepw"))), "+OK Logged in as alice.")
+		cl.Do(fmt.Sprintf("APOP alice %x", md5.Sum([]byte(stamp+"alicepw"))), "+OK Logged in as alice.")
 	})
 }
 
 func TestCapa(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		h := start(t, setup{})
-		h.greeted().do("CAPA", defaultCapaList...)
+		h.greeted().Do("CAPA", defaultCapaList...)
 	})
 	t.Run("configured, computed words replaced", func(t *testing.T) {
 		h := start(t, setup{settings: map[string]string{
 			"PopCapability": "TOP STLS SASL CRAM-MD5 GSSAPI EXPIRE NEVER LOGIN-DELAY 900 PIPELINING USER X-FOO",
 		}})
-		h.greeted().do("CAPA", "+OK Capability list follows", "TOP", "EXPIRE NEVER", "LOGIN-DELAY 900", "PIPELINING",
+		h.greeted().Do("CAPA", "+OK Capability list follows", "TOP", "EXPIRE NEVER", "LOGIN-DELAY 900", "PIPELINING",
 			"USER", "X-FOO", "SASL PLAIN LOGIN", ".")
 	})
 	t.Run("RestrictPlainPasswords without TLS", func(t *testing.T) {
 		h := start(t, setup{settings: map[string]string{"RestrictPlainPasswords": "yes"}})
 		cl := h.greeted()
-		cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", ".")
-		cl.do("AUTH", "+OK Supported authentication mechanisms follow", ".")
+		cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", ".")
+		cl.Do("AUTH", "+OK Supported authentication mechanisms follow", ".")
 		privacy := "-ERR [AUTH] Plain-text passwords are not accepted on this connection"
-		cl.do("USER alice", privacy)
-		cl.do("AUTH PLAIN "+b64("\x00alice\x00alicepw"), privacy)
-		cl.do("AUTH LOGIN", privacy)
+		cl.Do("USER alice", privacy)
+		cl.Do("AUTH PLAIN "+b64("\x00alice\x00alicepw"), privacy)
+		cl.Do("AUTH LOGIN", privacy)
 		if h.store.conns() != 0 {
 			t.Error("the store was contacted")
 		}
@@ -83,10 +83,10 @@ func TestCapa(t *testing.T) {
 	t.Run("after login the store answers", func(t *testing.T) {
 		h := start(t, setup{})
 		cl := h.greeted()
-		cl.do("CAPA", defaultCapaList...)
-		cl.do("USER alice", "+OK")
-		cl.do("PASS alicepw", "+OK Logged in as alice.")
-		cl.do("CAPA", "+OK", "TOP", "UIDL", "IMPLEMENTATION fakestore", ".")
+		cl.Do("CAPA", defaultCapaList...)
+		cl.Do("USER alice", "+OK")
+		cl.Do("PASS alicepw", "+OK Logged in as alice.")
+		cl.Do("CAPA", "+OK", "TOP", "UIDL", "IMPLEMENTATION fakestore", ".")
 	})
 }
 
@@ -127,14 +127,14 @@ func TestReplayTranscripts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := start(t, setup{store: storeScript{capa: tt.capa}, users: tt.users})
 			cl := h.greeted()
-			cl.send(tt.login)
-			for strings.HasPrefix(tt.login, "USER") && cl.line() != "+OK" {
+			cl.Send(tt.login)
+			for strings.HasPrefix(tt.login, "USER") && cl.Line() != "+OK" {
 			}
 			switch {
 			case strings.HasPrefix(tt.login, "AUTH LOGIN"):
-				cl.expect("+ UGFzc3dvcmQ6")
+				cl.Expect("+ UGFzc3dvcmQ6")
 			case strings.HasPrefix(tt.login, "AUTH PLAIN\r\n"):
-				cl.expect("+ ")
+				cl.Expect("+ ")
 			}
 			cl.loggedIn(tt.user)
 			if got, want := h.store.got(0), tt.store+"WHOAMI\r\n"; got != want {
@@ -149,8 +149,8 @@ func TestReplayTranscripts(t *testing.T) {
 func TestUnreplayable(t *testing.T) {
 	h := start(t, setup{store: storeScript{capa: []string{"USER"}}, users: map[string]string{"alice": "a\r\nDELE 1"}})
 	cl := h.greeted()
-	cl.send("AUTH PLAIN " + b64("\x00alice\x00a\r\nDELE 1") + "\r\n")
-	cl.expect("-ERR [AUTH] Authentication failed")
+	cl.Send("AUTH PLAIN " + b64("\x00alice\x00a\r\nDELE 1") + "\r\n")
+	cl.Expect("-ERR [AUTH] Authentication failed")
 	if got := h.store.got(0); got != "CAPA\r\n" {
 		t.Errorf("store received %q, want only CAPA", got)
 	}
@@ -159,8 +159,8 @@ func TestUnreplayable(t *testing.T) {
 func TestAuthPlainWithoutInitialResponse(t *testing.T) {
 	h := start(t, setup{store: storeScript{capa: defaultCapa}})
 	cl := h.greeted()
-	cl.do("AUTH PLAIN", "+ ")
-	cl.send(b64("\x00alice\x00alicepw") + "\r\n")
+	cl.Do("AUTH PLAIN", "+ ")
+	cl.Send(b64("\x00alice\x00alicepw") + "\r\n")
 	cl.loggedIn("alice")
 	if got, want := h.store.got(0), "CAPA\r\nAUTH PLAIN "+b64("\x00alice\x00alicepw")+"\r\nWHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
@@ -170,9 +170,9 @@ func TestAuthPlainWithoutInitialResponse(t *testing.T) {
 func TestAuthLogin(t *testing.T) {
 	h := start(t, setup{store: storeScript{capa: defaultCapa}})
 	cl := h.greeted()
-	cl.do("AUTH LOGIN", "+ VXNlcm5hbWU6")
-	cl.do(b64("alice"), "+ UGFzc3dvcmQ6")
-	cl.send(b64("alicepw") + "\r\n")
+	cl.Do("AUTH LOGIN", "+ VXNlcm5hbWU6")
+	cl.Do(b64("alice"), "+ UGFzc3dvcmQ6")
+	cl.Send(b64("alicepw") + "\r\n")
 	cl.loggedIn("alice")
 	if got, want := h.store.got(0), "CAPA\r\nAUTH PLAIN "+b64("\x00alice\x00alicepw")+"\r\nWHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
@@ -182,18 +182,18 @@ func TestAuthLogin(t *testing.T) {
 func TestAuthListCancelAndErrors(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.do("AUTH", "+OK Supported authentication mechanisms follow", "PLAIN", "LOGIN", ".")
-	cl.do("AUTH PLAIN", "+ ")
-	cl.do("*", "-ERR Authentication cancelled")
-	cl.do("AUTH LOGIN", "+ VXNlcm5hbWU6")
-	cl.do(b64("alice"), "+ UGFzc3dvcmQ6")
-	cl.do("*", "-ERR Authentication cancelled")
-	cl.do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
-	cl.do("AUTH PLAIN !!!", "-ERR Malformed authentication response")
-	cl.do("AUTH PLAIN "+b64("bob\x00alice\x00alicepw"), "-ERR [AUTH] Logging in as another user is not allowed")
+	cl.Do("AUTH", "+OK Supported authentication mechanisms follow", "PLAIN", "LOGIN", ".")
+	cl.Do("AUTH PLAIN", "+ ")
+	cl.Do("*", "-ERR Authentication cancelled")
+	cl.Do("AUTH LOGIN", "+ VXNlcm5hbWU6")
+	cl.Do(b64("alice"), "+ UGFzc3dvcmQ6")
+	cl.Do("*", "-ERR Authentication cancelled")
+	cl.Do("AUTH CRAM-MD5", "-ERR Unsupported authentication mechanism")
+	cl.Do("AUTH PLAIN !!!", "-ERR Malformed authentication response")
+	cl.Do("AUTH PLAIN "+b64("bob\x00alice\x00alicepw"), "-ERR [AUTH] Logging in as another user is not allowed")
 	// Still usable: three errors are under the budget.
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 	if n := h.store.conns(); n != 1 {
 		t.Errorf("store saw %d connections, want 1", n)
@@ -206,14 +206,14 @@ func TestFailedLoginThenRetry(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
 	want := "-ERR [AUTH] Authentication failed"
-	cl.do("USER alice", "+OK")
-	cl.do("PASS Wr0ngSecret", want)
-	cl.do("USER nobody", "+OK")
-	cl.do("PASS alicepw", want)
-	cl.do("PASS alicepw", "-ERR No USER command given") // USER is used up
-	cl.do("AUTH PLAIN "+b64("\x00alice\x00Wr0ngSecret"), want)
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER alice", "+OK")
+	cl.Do("PASS Wr0ngSecret", want)
+	cl.Do("USER nobody", "+OK")
+	cl.Do("PASS alicepw", want)
+	cl.Do("PASS alicepw", "-ERR No USER command given") // USER is used up
+	cl.Do("AUTH PLAIN "+b64("\x00alice\x00Wr0ngSecret"), want)
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 	if n := h.store.conns(); n != 3 {
 		t.Errorf("store saw %d connections, want 3 (two refused logins, one good; the unknown user is not sent)", n)
@@ -232,8 +232,8 @@ func TestStoreRefusalText(t *testing.T) {
 	} {
 		h := start(t, setup{store: storeScript{refuse: refuse}})
 		cl := h.greeted()
-		cl.do("USER alice", "+OK")
-		cl.do("PASS alicepw", want)
+		cl.Do("USER alice", "+OK")
+		cl.Do("PASS alicepw", want)
 	}
 }
 
@@ -241,11 +241,11 @@ func TestLookupUnavailable(t *testing.T) {
 	h := start(t, setup{})
 	h.router.SetErr(fmt.Errorf("ldap down: %w", account.ErrUnavailable))
 	cl := h.greeted()
-	cl.do("USER alice", "+OK")
-	cl.do("PASS alicepw", "-ERR [SYS/TEMP] Login is temporarily unavailable, try again later")
+	cl.Do("USER alice", "+OK")
+	cl.Do("PASS alicepw", "-ERR [SYS/TEMP] Login is temporarily unavailable, try again later")
 	h.router.SetErr(nil)
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 }
 
@@ -253,20 +253,20 @@ func TestLookupUnavailable(t *testing.T) {
 func TestPipelinedLogin(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.send("USER alice\r\nPASS alicepw\r\nSTAT\r\nQUIT\r\n")
-	cl.expect("+OK", "+OK Logged in as alice.", "+OK 1 100", "+OK bye")
-	cl.closed()
+	cl.Send("USER alice\r\nPASS alicepw\r\nSTAT\r\nQUIT\r\n")
+	cl.Expect("+OK", "+OK Logged in as alice.", "+OK 1 100", "+OK bye")
+	cl.Closed()
 }
 
 func TestBeforeLoginCommands(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.do("NOOP", "-ERR Command unknown or not allowed before login")
-	cl.do("STAT", "-ERR Command unknown or not allowed before login")
-	cl.do("STLS", "-ERR STLS is not available")
-	cl.do("USER", "-ERR USER needs one user name")
-	cl.do("QUIT", "+OK Messaging Multiplexor signing off")
-	cl.closed()
+	cl.Do("NOOP", "-ERR Command unknown or not allowed before login")
+	cl.Do("STAT", "-ERR Command unknown or not allowed before login")
+	cl.Do("STLS", "-ERR STLS is not available")
+	cl.Do("USER", "-ERR USER needs one user name")
+	cl.Do("QUIT", "+OK Messaging Multiplexor signing off")
+	cl.Closed()
 	if h.store.conns() != 0 {
 		t.Error("the store was contacted")
 	}
@@ -276,32 +276,32 @@ func TestBeforeLoginCommands(t *testing.T) {
 func TestOversizeLine(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.do("USER "+strings.Repeat("x", 300), "-ERR Line too long") // over 255, under the reader's limit
-	cl.do("USER "+strings.Repeat("x", 20000), "-ERR Line too long")
-	cl.do("AUTH PLAIN", "+ ")
-	cl.do(strings.Repeat("A", 20000), "-ERR Malformed authentication response")
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER "+strings.Repeat("x", 300), "-ERR Line too long") // over 255, under the reader's limit
+	cl.Do("USER "+strings.Repeat("x", 20000), "-ERR Line too long")
+	cl.Do("AUTH PLAIN", "+ ")
+	cl.Do(strings.Repeat("A", 20000), "-ERR Malformed authentication response")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 }
 
 func TestErrorBudget(t *testing.T) {
 	h := start(t, setup{})
 	cl := h.greeted()
-	cl.do("FOO", "-ERR Command unknown or not allowed before login")
-	cl.do("BOGUS", "-ERR Syntax error") // keywords have 3 or 4 characters
-	cl.do("USER a  b", "-ERR Syntax error in USER")
-	cl.do("", "-ERR Syntax error")
-	cl.do("BAR BAZ", "-ERR Too many invalid commands, closing the connection")
-	cl.closed()
+	cl.Do("FOO", "-ERR Command unknown or not allowed before login")
+	cl.Do("BOGUS", "-ERR Syntax error") // keywords have 3 or 4 characters
+	cl.Do("USER a  b", "-ERR Syntax error in USER")
+	cl.Do("", "-ERR Syntax error")
+	cl.Do("BAR BAZ", "-ERR Too many invalid commands, closing the connection")
+	cl.Closed()
 }
 
 func TestIdleBeforeLogin(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"Timeout": "1"}})
 	cl := h.greeted()
 	t0 := time.Now()
-	cl.expect("-ERR Autologout; idle for too long")
-	cl.closed()
+	cl.Expect("-ERR Autologout; idle for too long")
+	cl.Closed()
 	if d := time.Since(t0); d < 900*time.Millisecond {
 		t.Errorf("dropped after %v, want about 1s", d)
 	}
@@ -310,8 +310,8 @@ func TestIdleBeforeLogin(t *testing.T) {
 func TestStoreBadGreeting(t *testing.T) {
 	h := start(t, setup{store: storeScript{greeting: "-ERR [SYS/TEMP] too busy"}})
 	cl := h.greeted()
-	cl.do("USER alice", "+OK")
-	cl.do("PASS alicepw", "-ERR [SYS/TEMP] Your POP server appears to be temporarily out of service.")
+	cl.Do("USER alice", "+OK")
+	cl.Do("PASS alicepw", "-ERR [SYS/TEMP] Your POP server appears to be temporarily out of service.")
 }
 
 // ReplayFormat builds the store's login name from directory attributes;
@@ -326,8 +326,8 @@ func TestReplayFormatAndVdmap(t *testing.T) {
 	h.router.SetUser("john@two.example", &account.User{DN: "uid=jdoe", MailHosts: []string{"127.0.0.1"},
 		Attrs: map[string][]string{"uid": {"jdoe"}}})
 	cl := h.greeted()
-	cl.do("USER john", "+OK")
-	cl.send("PASS pw\r\n")
+	cl.Do("USER john", "+OK")
+	cl.Send("PASS pw\r\n")
 	cl.loggedIn("jdoe@two.example")
 	if got, want := h.store.got(0), "USER jdoe@two.example\r\nPASS pw\r\nWHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
@@ -361,14 +361,14 @@ func TestNoPasswordInLog(t *testing.T) {
 	h := start(t, setup{store: storeScript{capa: defaultCapa}, settings: map[string]string{"SpoofEmptyMailbox": "on"}})
 	cl := h.greeted()
 	cl.login("alice", "Wr0ngSecret", "-ERR [AUTH] Authentication failed")
-	cl.do("AUTH PLAIN "+b64("\x00nobody\x00N0bodySecret"), "-ERR [AUTH] Authentication failed")
-	cl.do("AUTH LOGIN", "+ VXNlcm5hbWU6")
-	cl.do(b64("alice"), "+ UGFzc3dvcmQ6")
-	cl.send(b64("alicepw") + "\r\n")
+	cl.Do("AUTH PLAIN "+b64("\x00nobody\x00N0bodySecret"), "-ERR [AUTH] Authentication failed")
+	cl.Do("AUTH LOGIN", "+ VXNlcm5hbWU6")
+	cl.Do(b64("alice"), "+ UGFzc3dvcmQ6")
+	cl.Send(b64("alicepw") + "\r\n")
 	cl.loggedIn("alice")
 	cl2 := h.greeted()
-	cl2.do("USER bob", "+OK")
-	cl2.send("PASS bob pw x\r\n")
+	cl2.Do("USER bob", "+OK")
+	cl2.Send("PASS bob pw x\r\n")
 	cl2.loggedIn("bob")
 	h.storeDown()
 	h.greeted().login("alice", "Sp00fSecret", "+OK Logged in")
@@ -395,8 +395,8 @@ func TestBadGuys(t *testing.T) {
 	cl := h.greeted()
 	cl.login("alice", "Wr0ngSecret", "-ERR [AUTH] Authentication failed")
 	t0 := time.Now()
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 	if d := time.Since(t0); d < 900*time.Millisecond {
 		t.Errorf("the login after a refused password took %v, want the 1s penalty", d)

@@ -67,9 +67,9 @@ func (h *harness) storeDown() {
 
 // login logs in with USER and PASS and expects the reply.
 func (cl *client) login(user, pass, want string) {
-	cl.t.Helper()
-	cl.do("USER "+user, "+OK")
-	cl.do("PASS "+pass, want)
+	cl.T.Helper()
+	cl.Do("USER "+user, "+OK")
+	cl.Do("PASS "+pass, want)
 }
 
 func TestStoreDownNoSpoof(t *testing.T) {
@@ -79,8 +79,8 @@ func TestStoreDownNoSpoof(t *testing.T) {
 	cl.login("alice", "alicepw", "-ERR [SYS/TEMP] Your POP server appears to be temporarily out of service.")
 	// The session stays usable.
 	h.router.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 }
 
@@ -95,42 +95,42 @@ func TestSpoofMessageFile(t *testing.T) {
 			cl := h.greeted()
 			cl.login("alice", "alicepw", "+OK Logged in")
 			size := strconv.Itoa(spoofSize)
-			cl.do("STAT", "+OK 1 "+size)
-			cl.do("LIST", "+OK 1 messages ("+size+" octets)", "1 "+size, ".")
-			cl.do("LIST 1", "+OK 1 "+size)
-			cl.do("LIST 2", "-ERR No such message")
-			cl.send("UIDL\r\n")
-			cl.expect("+OK")
-			uidl := strings.TrimPrefix(cl.expectPrefix("1 mmp-spoof-"), "1 ")
-			cl.expect(".")
-			cl.do("UIDL 1", "+OK 1 "+uidl)
-			cl.do("RETR 1", append([]string{"+OK " + size + " octets"}, spoofRETR...)...)
-			cl.do("TOP 1 0", "+OK", spoofRETR[0], spoofRETR[1], spoofRETR[2], ".")
-			cl.do("TOP 1 2", "+OK", spoofRETR[0], spoofRETR[1], spoofRETR[2], spoofRETR[3], spoofRETR[4], ".")
-			cl.do("TOP 1 100", append([]string{"+OK"}, spoofRETR...)...)
-			cl.do("RETR 2", "-ERR No such message")
-			cl.do("RETR x", "-ERR Invalid message number")
-			cl.do("DELE 1", "+OK Message 1 deleted")
-			cl.do("STAT", "+OK 0 0")
-			cl.do("LIST", "+OK 0 messages (0 octets)", ".")
-			cl.do("UIDL", "+OK", ".")
-			cl.do("RETR 1", "-ERR Message 1 already deleted")
-			cl.do("DELE 1", "-ERR Message 1 already deleted")
-			cl.do("RSET", "+OK Maildrop has 1 messages ("+size+" octets)")
-			cl.do("STAT", "+OK 1 "+size)
-			cl.do("NOOP", "+OK")
-			cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "EXPIRE NEVER", ".")
-			cl.do("USER bob", "-ERR Command unknown or not allowed now")
-			cl.do("DELE 1", "+OK Message 1 deleted")
-			cl.do("QUIT", "+OK Messaging Multiplexor signing off")
-			cl.closed()
+			cl.Do("STAT", "+OK 1 "+size)
+			cl.Do("LIST", "+OK 1 messages ("+size+" octets)", "1 "+size, ".")
+			cl.Do("LIST 1", "+OK 1 "+size)
+			cl.Do("LIST 2", "-ERR No such message")
+			cl.Send("UIDL\r\n")
+			cl.Expect("+OK")
+			uidl := strings.TrimPrefix(cl.ExpectPrefix("1 mmp-spoof-"), "1 ")
+			cl.Expect(".")
+			cl.Do("UIDL 1", "+OK 1 "+uidl)
+			cl.Do("RETR 1", append([]string{"+OK " + size + " octets"}, spoofRETR...)...)
+			cl.Do("TOP 1 0", "+OK", spoofRETR[0], spoofRETR[1], spoofRETR[2], ".")
+			cl.Do("TOP 1 2", "+OK", spoofRETR[0], spoofRETR[1], spoofRETR[2], spoofRETR[3], spoofRETR[4], ".")
+			cl.Do("TOP 1 100", append([]string{"+OK"}, spoofRETR...)...)
+			cl.Do("RETR 2", "-ERR No such message")
+			cl.Do("RETR x", "-ERR Invalid message number")
+			cl.Do("DELE 1", "+OK Message 1 deleted")
+			cl.Do("STAT", "+OK 0 0")
+			cl.Do("LIST", "+OK 0 messages (0 octets)", ".")
+			cl.Do("UIDL", "+OK", ".")
+			cl.Do("RETR 1", "-ERR Message 1 already deleted")
+			cl.Do("DELE 1", "-ERR Message 1 already deleted")
+			cl.Do("RSET", "+OK Maildrop has 1 messages ("+size+" octets)")
+			cl.Do("STAT", "+OK 1 "+size)
+			cl.Do("NOOP", "+OK")
+			cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "EXPIRE NEVER", ".")
+			cl.Do("USER bob", "-ERR Command unknown or not allowed now")
+			cl.Do("DELE 1", "+OK Message 1 deleted")
+			cl.Do("QUIT", "+OK Messaging Multiplexor signing off")
+			cl.Closed()
 
 			// Nothing was expunged, and the UIDL is the same in the next
 			// session: the client does not fetch the notice again.
 			cl2 := h.greeted()
 			cl2.login("bob", "bob pw x", "+OK Logged in")
-			cl2.do("STAT", "+OK 1 "+size)
-			cl2.do("UIDL 1", "+OK 1 "+uidl)
+			cl2.Do("STAT", "+OK 1 "+size)
+			cl2.Do("UIDL 1", "+OK 1 "+uidl)
 			if uidl != spoofUIDL(t, spoofWire) {
 				t.Errorf("UIDL %s differs between the two spellings of the message", uidl)
 			}
@@ -151,8 +151,8 @@ func spoofUIDL(t *testing.T, text string) string {
 	h.storeDown()
 	cl := h.greeted()
 	cl.login("alice", "alicepw", "+OK Logged in")
-	cl.send("UIDL 1\r\n")
-	return strings.TrimPrefix(cl.expectPrefix("+OK 1 mmp-spoof-"), "+OK 1 ")
+	cl.Send("UIDL 1\r\n")
+	return strings.TrimPrefix(cl.ExpectPrefix("+OK 1 mmp-spoof-"), "+OK 1 ")
 }
 
 // A new notice in the same file gets a new UIDL at the next session,
@@ -164,8 +164,8 @@ func TestSpoofFileChanges(t *testing.T) {
 	uidl := func() string {
 		cl := h.greeted()
 		cl.login("alice", "alicepw", "+OK Logged in")
-		cl.send("UIDL 1\r\n")
-		return strings.TrimPrefix(cl.expectPrefix("+OK 1 mmp-spoof-"), "+OK 1 ")
+		cl.Send("UIDL 1\r\n")
+		return strings.TrimPrefix(cl.ExpectPrefix("+OK 1 mmp-spoof-"), "+OK 1 ")
 	}
 	first := uidl()
 	if again := uidl(); again != first {
@@ -185,19 +185,19 @@ func TestSpoofEmptyMailbox(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"SpoofEmptyMailbox": "on", "SpoofMessageFile": writeFile(t, spoofWire)}})
 	h.storeDown()
 	cl := h.greeted()
-	cl.send("AUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n")
-	cl.expect("+OK Logged in")
-	cl.do("STAT", "+OK 0 0")
-	cl.do("LIST", "+OK 0 messages (0 octets)", ".")
-	cl.do("UIDL", "+OK", ".")
-	cl.do("LIST 1", "-ERR No such message")
-	cl.do("RETR 1", "-ERR No such message")
-	cl.do("TOP 1 0", "-ERR No such message")
-	cl.do("DELE 1", "-ERR No such message")
-	cl.do("RSET", "+OK Maildrop has 0 messages (0 octets)")
-	cl.do("NOOP", "+OK")
-	cl.do("QUIT", "+OK Messaging Multiplexor signing off")
-	cl.closed()
+	cl.Send("AUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n")
+	cl.Expect("+OK Logged in")
+	cl.Do("STAT", "+OK 0 0")
+	cl.Do("LIST", "+OK 0 messages (0 octets)", ".")
+	cl.Do("UIDL", "+OK", ".")
+	cl.Do("LIST 1", "-ERR No such message")
+	cl.Do("RETR 1", "-ERR No such message")
+	cl.Do("TOP 1 0", "-ERR No such message")
+	cl.Do("DELE 1", "-ERR No such message")
+	cl.Do("RSET", "+OK Maildrop has 0 messages (0 octets)")
+	cl.Do("NOOP", "+OK")
+	cl.Do("QUIT", "+OK Messaging Multiplexor signing off")
+	cl.Closed()
 	if logs := h.logs.String(); !strings.Contains(logs, "no store is reachable; SPOOF: serving an empty mailbox (SpoofEmptyMailbox)") {
 		t.Errorf("no spoof line in the log:\n%s", logs)
 	}
@@ -251,7 +251,7 @@ func TestSpoofTempFail(t *testing.T) {
 			cl := h.greeted()
 			cl.login("alice", "alicepw", tt.want)
 			if tt.stat != "" {
-				cl.do("STAT", tt.stat)
+				cl.Do("STAT", tt.stat)
 				if logs := h.logs.String(); !strings.Contains(logs, "SPOOF: serving") || !strings.Contains(logs, "SpoofTempFail") {
 					t.Errorf("no spoof line in the log:\n%s", logs)
 				}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/internal/testenv/testcert"
+	"github.com/openmmp/mmp/proxy/proxytest"
 )
 
 func tlsSettings(t testing.TB, extra map[string]string) (*testcert.Set, map[string]string) {
@@ -23,34 +24,34 @@ func tlsSettings(t testing.TB, extra map[string]string) (*testcert.Set, map[stri
 }
 
 func (cl *client) upgrade(cs *testcert.Set) {
-	cl.t.Helper()
-	if n := cl.r.Buffered(); n != 0 {
-		b, _ := cl.r.Peek(n)
-		cl.t.Fatalf("%d octets in clear text after the STLS reply: %q", n, b)
+	cl.T.Helper()
+	if n := cl.R.Buffered(); n != 0 {
+		b, _ := cl.R.Peek(n)
+		cl.T.Fatalf("%d octets in clear text after the STLS reply: %q", n, b)
 	}
-	tc := tls.Client(cl.c, cs.ClientConfig("localhost"))
+	tc := tls.Client(cl.Conn, cs.ClientConfig("localhost"))
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		cl.t.Fatalf("TLS handshake: %v", err)
+		cl.T.Fatalf("TLS handshake: %v", err)
 	}
 	tc.SetDeadline(time.Time{})
-	cl.c, cl.r = tc, bufio.NewReader(tc)
+	cl.Conn, cl.R = tc, bufio.NewReader(tc)
 }
 
 func TestSTLS(t *testing.T) {
 	cs, settings := tlsSettings(t, map[string]string{"RestrictPlainPasswords": "yes"})
 	h := start(t, setup{settings: settings})
 	cl := h.greeted()
-	cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "STLS", ".")
+	cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "STLS", ".")
 	privacy := "-ERR [AUTH] Plain-text passwords are not accepted on this connection"
-	cl.do("USER alice", privacy)
-	cl.do("AUTH PLAIN "+b64("\x00alice\x00alicepw"), privacy)
-	cl.do("STLS", "+OK Begin TLS negotiation")
+	cl.Do("USER alice", privacy)
+	cl.Do("AUTH PLAIN "+b64("\x00alice\x00alicepw"), privacy)
+	cl.Do("STLS", "+OK Begin TLS negotiation")
 	cl.upgrade(cs)
-	cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", ".")
-	cl.do("STLS", "-ERR STLS is not available")
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", ".")
+	cl.Do("STLS", "-ERR STLS is not available")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 }
 
@@ -60,11 +61,11 @@ func TestSTLSInjection(t *testing.T) {
 	cs, settings := tlsSettings(t, nil)
 	h := start(t, setup{settings: settings})
 	cl := h.greeted()
-	cl.do("USER alice", "+OK")
-	cl.send("STLS\r\nCAPA\r\nPASS alicepw\r\n")
-	cl.expect("+OK Begin TLS negotiation")
+	cl.Do("USER alice", "+OK")
+	cl.Send("STLS\r\nCAPA\r\nPASS alicepw\r\n")
+	cl.Expect("+OK Begin TLS negotiation")
 	cl.upgrade(cs)
-	cl.do("PASS alicepw", "-ERR No USER command given")
+	cl.Do("PASS alicepw", "-ERR No USER command given")
 	if h.store.conns() != 0 {
 		t.Fatal("the injected PASS reached the store")
 	}
@@ -88,11 +89,11 @@ func TestPOPImplicitTLSAndOpenSSL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	cl := &client{t: t, c: tc, r: bufio.NewReader(tc)}
-	cl.expectPrefix("+OK ")
-	cl.do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", ".")
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl := &client{&proxytest.Client{T: t, Conn: tc, R: bufio.NewReader(tc)}}
+	cl.ExpectPrefix("+OK ")
+	cl.Do("CAPA", "+OK Capability list follows", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "USER", "SASL PLAIN LOGIN", ".")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 
 	if _, err := exec.LookPath("openssl"); err != nil {

@@ -27,18 +27,18 @@ func nonLoopback(t *testing.T) string {
 func TestXQueryAuth(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"AuthService": "yes", "AuthServiceTTL": "900"}})
 	cl := h.greeted()
-	cl.do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
+	cl.Do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
 	cl.login("alice", "Wr0ngSecret", "-ERR [AUTH] Authentication failed") // a failure records nothing
-	cl.do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
-	cl.do("XQUERYAUTH nonsense", "-ERR XQUERYAUTH needs one IP address")
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
+	cl.Do("XQUERYAUTH nonsense", "-ERR XQUERYAUTH needs one IP address")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 
 	q := h.greeted()
-	q.do("XQUERYAUTH 127.0.0.1", "+OK alice")
-	q.do("XQUERYAUTH ::ffff:127.0.0.1", "+OK alice")
-	q.do("XQUERYAUTH 192.0.2.99", "-ERR no recent login")
+	q.Do("XQUERYAUTH 127.0.0.1", "+OK alice")
+	q.Do("XQUERYAUTH ::ffff:127.0.0.1", "+OK alice")
+	q.Do("XQUERYAUTH 192.0.2.99", "-ERR no recent login")
 
 	// The client of the SMTP proxy speaks the same language.
 	user, ok, err := authsvc.Remote{Addr: h.addr}.Lookup(context.Background(), netip.MustParseAddr("127.0.0.1"))
@@ -52,10 +52,10 @@ func TestXQueryAuthDomain(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"AuthService": "yes", "AuthServiceTTL": "900", "DefaultDomain": "siroe.com"}})
 	h.router.SetUser("alice@siroe.com", &account.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
 	cl := h.greeted()
-	cl.do("USER alice", "+OK")
-	cl.send("PASS alicepw\r\n")
+	cl.Do("USER alice", "+OK")
+	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
-	h.greeted().do("XQUERYAUTH 127.0.0.1", "+OK alice@siroe.com")
+	h.greeted().Do("XQUERYAUTH 127.0.0.1", "+OK alice@siroe.com")
 }
 
 func TestXQueryAuthNotAvailable(t *testing.T) {
@@ -68,7 +68,7 @@ func TestXQueryAuthNotAvailable(t *testing.T) {
 			cl := h.greeted()
 			cl.login("alice", "alicepw", "+OK Logged in as alice.")
 			q := h.greeted()
-			q.do("XQUERYAUTH 127.0.0.1", "-ERR XQUERYAUTH not available")
+			q.Do("XQUERYAUTH 127.0.0.1", "-ERR XQUERYAUTH not available")
 			if _, _, err := (authsvc.Remote{Addr: h.addr}).Lookup(context.Background(), netip.MustParseAddr("127.0.0.1")); err != authsvc.ErrRefused {
 				t.Errorf("Remote.Lookup error %v, want ErrRefused", err)
 			}
@@ -81,7 +81,7 @@ func TestXQueryAuthNotAvailable(t *testing.T) {
 		h := start(t, setup{settings: map[string]string{"AuthService": "yes", "AuthServiceTTL": "0"}})
 		cl := h.greeted()
 		cl.login("alice", "alicepw", "+OK Logged in as alice.")
-		h.greeted().do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
+		h.greeted().Do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
 	})
 }
 
@@ -95,18 +95,18 @@ func TestXQueryAuthVdmap(t *testing.T) {
 	})
 	on, off := h.addrs[0], h.addrs[1]
 	c := h.dialAddr(off)
-	c.expectPrefix("+OK ")
+	c.ExpectPrefix("+OK ")
 	c.login("alice", "alicepw", "+OK Logged in as alice.")
 	q := h.dialAddr(on)
-	q.expectPrefix("+OK ")
-	q.do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
+	q.ExpectPrefix("+OK ")
+	q.Do("XQUERYAUTH 127.0.0.1", "-ERR no recent login")
 	c = h.dialAddr(on)
-	c.expectPrefix("+OK ")
+	c.ExpectPrefix("+OK ")
 	c.login("bob", "bob pw x", "+OK Logged in as bob.")
-	q.do("XQUERYAUTH 127.0.0.1", "+OK bob")
+	q.Do("XQUERYAUTH 127.0.0.1", "+OK bob")
 	q = h.dialAddr(off)
-	q.expectPrefix("+OK ")
-	q.do("XQUERYAUTH 127.0.0.1", "-ERR XQUERYAUTH not available")
+	q.ExpectPrefix("+OK ")
+	q.Do("XQUERYAUTH 127.0.0.1", "-ERR XQUERYAUTH not available")
 }
 
 // From an address that is not loopback, XQUERYAUTH needs an explicit
@@ -131,7 +131,7 @@ func TestXQueryAuthFromNetwork(t *testing.T) {
 			}
 			h := start(t, setup{settings: settings, listen: []string{ip + ":0"}})
 			cl := h.greeted()
-			cl.do("XQUERYAUTH 127.0.0.1", tt.want)
+			cl.Do("XQUERYAUTH 127.0.0.1", tt.want)
 		})
 	}
 }

@@ -98,7 +98,7 @@ func (h *certHarness) tlsGreetedFrom(from string, cert bool) *client {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { c.Close() })
-	cl := &client{t: h.t, c: c, r: bufio.NewReader(c)}
+	cl := &client{&proxytest.Client{T: h.t, Conn: c, R: bufio.NewReader(c)}}
 	cl.expect("220 " + testHost + " ESMTP service (Messaging Multiplexor openmmp 0.1)")
 	return cl
 }
@@ -239,13 +239,13 @@ func TestAuthExternalSTARTTLS(t *testing.T) {
 	cl.expectCmd("STARTTLS", "220 2.0.0 ")
 	cfg := h.cs.ClientConfig("localhost")
 	cfg.Certificates = []tls.Certificate{h.cs.Client}
-	tc := tls.Client(cl.c, cfg)
+	tc := tls.Client(cl.Conn, cfg)
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := tc.Handshake(); err != nil {
 		t.Fatalf("TLS handshake: %v", err)
 	}
 	tc.SetDeadline(time.Time{})
-	cl.c, cl.r = tc, bufio.NewReader(tc)
+	cl.Conn, cl.R = tc, bufio.NewReader(tc)
 	if got := authKeyword(cl.cmd("EHLO client.example")); got != "AUTH PLAIN LOGIN EXTERNAL" {
 		t.Fatalf("EHLO after STARTTLS offers %q", got)
 	}

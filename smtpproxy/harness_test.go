@@ -1,23 +1,17 @@
 package smtpproxy_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"io"
 	"net"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/proxy/proxytest"
 	"github.com/openmmp/mmp/smtpproxy"
 	"github.com/openmmp/mmp/tlsconf"
 )
@@ -25,41 +19,10 @@ import (
 // testHost is the MMP's host name in every test.
 const testHost = "mmp.example.test"
 
-// smtpService loads a Sun 6.x style configuration with one SMTP service
-// whose SmtpProxyAService.cfg has the given "Name value" settings. The
-// listening address in ServiceList is a dummy: tests serve their own
-// listeners.
+// smtpService is proxytest.ServiceOf for SmtpProxyAService.
 func smtpService(t testing.TB, settings map[string]string) *config.Service {
 	t.Helper()
-	dir := t.TempDir()
-	write := func(name, text string) {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("AService.cfg", "default:ServiceList SmtpProxyAService@2525\ndefault:LogDir "+filepath.Join(dir, "log")+"\n")
-	keys := make([]string, 0, len(settings))
-	for k := range settings {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		v := settings[k]
-		if v == "" || strings.ContainsAny(v, " \t") {
-			v = `"` + v + `"`
-		}
-		fmt.Fprintf(&b, "default:%s %s\n", k, v)
-	}
-	write("SmtpProxyAService.cfg", b.String())
-	inst, problems := config.Load(dir, config.Options{})
-	if problems.Fatal() {
-		t.Fatalf("configuration: %v", problems)
-	}
-	if len(inst.Services) != 1 {
-		t.Fatalf("%d services", len(inst.Services))
-	}
-	return inst.Services[0]
+	return proxytest.ServiceOf(t, "SmtpProxyAService", settings, "")
 }
 
 // dialLog counts the proxy's connection attempts to each relay address.
@@ -129,25 +92,12 @@ func start(t testing.TB, su setup) *harness {
 }
 
 // client is a raw SMTP client under test.
-type client struct {
-	t testing.TB
-	c net.Conn
-	r *bufio.Reader
-}
+type client struct{ *proxytest.Client }
 
 // dial connects to the proxy from the local address from ("" for any).
 func (h *harness) dial(from string) *client {
 	h.t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if from != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
-	}
-	c, err := d.Dial("tcp", h.addr)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	h.t.Cleanup(func() { c.Close() })
-	return &client{t: h.t, c: c, r: bufio.NewReader(c)}
+	return &client{proxytest.Dial(h.t, h.addr, from)}
 }
 
 // greeted dials from 127.0.0.1 and checks the greeting.
@@ -158,25 +108,12 @@ func (h *harness) greeted() *client {
 	return cl
 }
 
-func (cl *client) send(s string) {
-	cl.t.Helper()
-	cl.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(cl.c, s); err != nil {
-		cl.t.Fatalf("send %q: %v", s, err)
-	}
-}
-
 // reply reads a possibly multi-line reply, lines joined with "\n".
 func (cl *client) reply() string {
-	cl.t.Helper()
+	cl.T.Helper()
 	var lines []string
 	for {
-		cl.c.SetReadDeadline(time.Now().Add(15 * time.Second))
-		l, err := cl.r.ReadString('\n')
-		if err != nil {
-			cl.t.Fatalf("read: %v (after %q, partial %q)", err, lines, l)
-		}
-		l = strings.TrimSuffix(l, "\r\n")
+		l := cl.Line()
 		lines = append(lines, l)
 		if len(l) < 4 || l[3] != '-' {
 			return strings.Join(lines, "\n")
@@ -186,46 +123,36 @@ func (cl *client) reply() string {
 
 // cmd sends a command line and returns the reply.
 func (cl *client) cmd(line string) string {
-	cl.t.Helper()
-	cl.send(line + "\r\n")
+	cl.T.Helper()
+	cl.Send(line + "\r\n")
 	return cl.reply()
 }
 
 // expect reads a reply and compares it with want (lines joined by "\n").
 func (cl *client) expect(want string) {
-	cl.t.Helper()
+	cl.T.Helper()
 	if got := cl.reply(); got != want {
-		cl.t.Fatalf("reply = %q, want %q", got, want)
+		cl.T.Fatalf("reply = %q, want %q", got, want)
 	}
 }
 
 // expectCmd sends a command and checks the reply starts with prefix.
 func (cl *client) expectCmd(line, prefix string) string {
-	cl.t.Helper()
+	cl.T.Helper()
 	got := cl.cmd(line)
 	if !strings.HasPrefix(got, prefix) {
-		cl.t.Fatalf("%s: reply = %q, want it to start with %q", line, got, prefix)
+		cl.T.Fatalf("%s: reply = %q, want it to start with %q", line, got, prefix)
 	}
 	return got
 }
 
-// closed checks that the server closed the connection.
-func (cl *client) closed() {
-	cl.t.Helper()
-	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	rest, err := io.ReadAll(cl.r)
-	if err != nil || len(rest) != 0 {
-		cl.t.Fatalf("after the end: read %q, %v; want end of stream", rest, err)
-	}
-}
-
 // localPort is the client's own port, which XPEHLO and XCLIENT report.
-func (cl *client) localPort() int { return cl.c.LocalAddr().(*net.TCPAddr).Port }
+func (cl *client) localPort() int { return cl.Conn.LocalAddr().(*net.TCPAddr).Port }
 
 // sendMail runs MAIL, RCPT, DATA for one message and returns the reply to
 // the final dot.
 func (cl *client) sendMail(from, to, subject string) string {
-	cl.t.Helper()
+	cl.T.Helper()
 	cl.expectCmd("MAIL FROM:<"+from+">", "250")
 	cl.expectCmd("RCPT TO:<"+to+">", "250")
 	cl.expectCmd("DATA", "354")

@@ -89,7 +89,7 @@ func TestProxyProtocolHeader(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"SmtpRelays": relay.ln.Addr().String(), "SmtpRelayAnnounce": "proxy"}})
 	cl := h.dial("127.0.0.10")
 	cl.reply()
-	cl.send("EHLO client.example\r\n")
+	cl.Send("EHLO client.example\r\n")
 	cl.expect("250-" + testHost + "\n250-PIPELINING\n250 8BITMIME")
 	_, serverPort, _ := net.SplitHostPort(h.addr)
 	want := fmt.Sprintf("PROXY TCP4 127.0.0.10 127.0.0.1 %d %s", cl.localPort(), serverPort)

@@ -13,21 +13,22 @@ import (
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
 	"github.com/openmmp/mmp/internal/testenv/xpehlo"
+	"github.com/openmmp/mmp/proxy/proxytest"
 )
 
 func (cl *client) upgrade(cs *testcert.Set) {
-	cl.t.Helper()
-	if n := cl.r.Buffered(); n != 0 {
-		b, _ := cl.r.Peek(n)
-		cl.t.Fatalf("%d octets in clear text after the STARTTLS reply: %q", n, b)
+	cl.T.Helper()
+	if n := cl.R.Buffered(); n != 0 {
+		b, _ := cl.R.Peek(n)
+		cl.T.Fatalf("%d octets in clear text after the STARTTLS reply: %q", n, b)
 	}
-	tc := tls.Client(cl.c, cs.ClientConfig("localhost"))
+	tc := tls.Client(cl.Conn, cs.ClientConfig("localhost"))
 	tc.SetDeadline(time.Now().Add(10 * time.Second))
 	if err := tc.Handshake(); err != nil {
-		cl.t.Fatalf("TLS handshake: %v", err)
+		cl.T.Fatalf("TLS handshake: %v", err)
 	}
 	tc.SetDeadline(time.Time{})
-	cl.c, cl.r = tc, bufio.NewReader(tc)
+	cl.Conn, cl.R = tc, bufio.NewReader(tc)
 }
 
 func tlsRelaySettings(t *testing.T, relay *xpehlo.Relay, kv ...string) (*testcert.Set, map[string]string) {
@@ -82,7 +83,7 @@ func TestSMTPSTARTTLSInjection(t *testing.T) {
 	h := start(t, setup{settings: settings})
 	cl := h.greeted()
 	cl.cmd("EHLO client.example")
-	cl.send("STARTTLS\r\nMAIL FROM:<evil@example.com>\r\nRSET\r\n")
+	cl.Send("STARTTLS\r\nMAIL FROM:<evil@example.com>\r\nRSET\r\n")
 	cl.expect("220 2.0.0 Ready to start TLS")
 	cl.upgrade(cs)
 	cl.expectCmd("NOOP", "250") // the first reply inside TLS is NOOP's
@@ -148,7 +149,7 @@ func TestSMTPImplicitTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	cl := &client{t: t, c: c, r: bufio.NewReader(c)}
+	cl := &client{&proxytest.Client{T: t, Conn: c, R: bufio.NewReader(c)}}
 	cl.expect("220 " + testHost + " ESMTP service (Messaging Multiplexor openmmp 0.1)")
 	if got := cl.cmd("EHLO client.example"); strings.Contains(got, "STARTTLS") {
 		t.Fatalf("STARTTLS offered on an SSL port:\n%s", got)

@@ -60,7 +60,7 @@ func TestXPEHLOLineAndPipe(t *testing.T) {
 	relay := xpehlo.Start(t, xpehlo.WithPassword(proxyPassword), xpehlo.WithUser("alice", "alicepw"))
 	h := start(t, setup{settings: relaySettings(relay.Addr())})
 	cl := h.greeted()
-	cl.send("EHLO client.example\r\n")
+	cl.Send("EHLO client.example\r\n")
 	cl.expect(filteredEHLO())
 
 	want := fmt.Sprintf("XPEHLO client.example PASSWORD=pw+3Dx+20y+2B ADDR=127.0.0.1 PORT=%d SERVERADDR=127.0.0.1", cl.localPort())
@@ -79,7 +79,7 @@ func TestXPEHLOLineAndPipe(t *testing.T) {
 		t.Fatalf("end of data: %q", got)
 	}
 	cl.expectCmd("QUIT", "221 ")
-	cl.closed()
+	cl.Closed()
 	msgs := relay.Messages()
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "Subject: through the MMP\r\n") || !strings.Contains(msgs[0], "\r\n.a dot-stuffed line\r\n") {
 		t.Fatalf("messages = %q", msgs)
@@ -95,7 +95,7 @@ func TestXPEHLOPopBeforeSMTP(t *testing.T) {
 		opts:     smtpproxy.Options{PopBeforeSMTP: cache},
 	})
 	cl := h.greeted()
-	cl.send("EHLO pop.client\r\n")
+	cl.Send("EHLO pop.client\r\n")
 	cl.expect(filteredEHLO())
 	want := fmt.Sprintf("XPEHLO pop.client PASSWORD=pw+3Dx+20y+2B ADDR=127.0.0.1 PORT=%d CHANNEL=tcp_intranet SERVERADDR=127.0.0.1", cl.localPort())
 	if got := relay.Lines()[0]; got != want {
@@ -127,7 +127,7 @@ func TestXPEHLORefusedTriesNextRelay(t *testing.T) {
 			good := xpehlo.Start(t, xpehlo.WithPassword(proxyPassword))
 			h := start(t, setup{settings: relaySettings(bad.Addr(), good.Addr())})
 			cl := h.greeted()
-			cl.send("EHLO client.example\r\n")
+			cl.Send("EHLO client.example\r\n")
 			cl.expect(filteredEHLO())
 			if !strings.Contains(bad.Transcript(), "S: "+tc.want) {
 				t.Fatalf("first relay did not refuse:\n%s", bad.Transcript())
@@ -155,7 +155,7 @@ func TestEHLOKeywordFiltering(t *testing.T) {
 	relay := xpehlo.Start(t)
 	h := start(t, setup{settings: with(relaySettings(relay.Addr()), "EhloKeywords", "xadr NO-SOLICITING")})
 	cl := h.greeted()
-	cl.send("EHLO client.example\r\n")
+	cl.Send("EHLO client.example\r\n")
 	want := strings.Join([]string{
 		"250-" + testHost,
 		"250-8BITMIME",
@@ -173,7 +173,7 @@ func TestEHLOKeywordFiltering(t *testing.T) {
 	cl.expect(want)
 
 	// A second EHLO introduces the client again; HELO gets one line.
-	cl.send("HELO client.example\r\n")
+	cl.Send("HELO client.example\r\n")
 	cl.expect("250 " + testHost)
 	if n := len(relay.Announcements()); n != 2 {
 		t.Fatalf("%d announcements after the second greeting, want 2", n)
@@ -191,7 +191,7 @@ func TestRestrictPlainPasswordsRelayMode(t *testing.T) {
 	relay := xpehlo.Start(t, xpehlo.WithUser("alice", "alicepw"))
 	h := start(t, setup{settings: with(relaySettings(relay.Addr()), "RestrictPlainPasswords", "yes")})
 	cl := h.greeted()
-	cl.send("EHLO client.example\r\n")
+	cl.Send("EHLO client.example\r\n")
 	if got := cl.reply(); strings.Contains(got, "AUTH") {
 		t.Fatalf("EHLO offers AUTH PLAIN or LOGIN on a clear link:\n%s", got)
 	}
@@ -248,7 +248,7 @@ func TestDirectoryAuthXPEHLO(t *testing.T) {
 	su, pw := directorySetup(relay.Addr())
 	h := start(t, su)
 	cl := h.greeted()
-	cl.send("EHLO client.example\r\n")
+	cl.Send("EHLO client.example\r\n")
 	// The relay's AUTH goes; the MMP offers its own.
 	want := strings.Replace(filteredEHLO(), "250-AUTH PLAIN LOGIN\n", "", 1)
 	want = strings.Replace(want, "250 HELP", "250-HELP\n250 AUTH PLAIN LOGIN", 1)
@@ -308,7 +308,7 @@ func TestBeforeEHLO(t *testing.T) {
 	cl.expectCmd("EHLO", "501 5.5.4 ")
 	cl.expectCmd("EHLO key=value", "501 5.5.4 ")
 	cl.expectCmd("QUIT", "221 2.0.0 "+testHost)
-	cl.closed()
+	cl.Closed()
 	if n := relay.Connections(); n != 0 {
 		t.Fatalf("the relay was connected %d times before any EHLO", n)
 	}
@@ -324,10 +324,10 @@ func TestErrorBudgetAndLineLength(t *testing.T) {
 	for range 7 {
 		cl.expectCmd("XYZZY", "500 ")
 	}
-	cl.send("XYZZY\r\n")
+	cl.Send("XYZZY\r\n")
 	cl.expect("500 5.5.2 Command not recognized")
 	cl.expect("421 4.7.0 " + testHost + " Too many errors, closing transmission channel")
-	cl.closed()
+	cl.Closed()
 }
 
 func TestIdleTimeout(t *testing.T) {
@@ -335,7 +335,7 @@ func TestIdleTimeout(t *testing.T) {
 	h := start(t, setup{settings: with(relaySettings(relay.Addr()), "Timeout", "1")})
 	cl := h.greeted()
 	cl.expect("421 4.4.2 " + testHost + " Idle timeout, closing transmission channel")
-	cl.closed()
+	cl.Closed()
 }
 
 func TestNoRelayReachable(t *testing.T) {
@@ -343,7 +343,7 @@ func TestNoRelayReachable(t *testing.T) {
 	h := start(t, setup{settings: relaySettings(down)})
 	cl := h.greeted()
 	cl.expectCmd("EHLO client.example", "421 4.3.0 "+testHost+" Service not available, closing transmission channel")
-	cl.closed()
+	cl.Closed()
 }
 
 func TestSlowRelayFailover(t *testing.T) {
@@ -379,7 +379,7 @@ func TestRefusedByConnLimits(t *testing.T) {
 	if got := cl.reply(); !strings.HasPrefix(got, "421 4.7.0 "+testHost+" ") {
 		t.Fatalf("second connection: %q, want 421", got)
 	}
-	cl.closed()
+	cl.Closed()
 	first.expectCmd("QUIT", "221 ")
 }
 

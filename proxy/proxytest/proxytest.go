@@ -5,9 +5,11 @@
 package proxytest
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -232,4 +234,88 @@ func (r *Directory) SetErr(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Err = err
+}
+
+// Client is a line-oriented client of a proxy under test, for every
+// protocol: IMAP, POP and SMTP tests build on it.
+type Client struct {
+	T    testing.TB
+	Conn net.Conn
+	R    *bufio.Reader
+}
+
+// Dial connects to addr from the local address from ("" for any) and
+// closes the connection when the test ends.
+func Dial(t testing.TB, addr, from string) *Client {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Client{T: t, Conn: c, R: bufio.NewReader(c)}
+}
+
+// Send writes s as it is.
+func (cl *Client) Send(s string) {
+	cl.T.Helper()
+	cl.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(cl.Conn, s); err != nil {
+		cl.T.Fatalf("send %q: %v", s, err)
+	}
+}
+
+// Line reads one line, which must end with CRLF, and returns it without.
+func (cl *Client) Line() string {
+	cl.T.Helper()
+	cl.Conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	s, err := cl.R.ReadString('\n')
+	if err != nil {
+		cl.T.Fatalf("read: %v (after %q)", err, s)
+	}
+	if !strings.HasSuffix(s, "\r\n") {
+		cl.T.Fatalf("line %q does not end with CRLF", s)
+	}
+	return strings.TrimSuffix(s, "\r\n")
+}
+
+// Expect reads lines and compares them with want.
+func (cl *Client) Expect(want ...string) {
+	cl.T.Helper()
+	for _, w := range want {
+		if got := cl.Line(); got != w {
+			cl.T.Fatalf("read %q, want %q", got, w)
+		}
+	}
+}
+
+// ExpectPrefix reads a line and checks its beginning.
+func (cl *Client) ExpectPrefix(prefix string) string {
+	cl.T.Helper()
+	got := cl.Line()
+	if !strings.HasPrefix(got, prefix) {
+		cl.T.Fatalf("read %q, want it to start with %q", got, prefix)
+	}
+	return got
+}
+
+// Do sends a command line and compares the reply lines.
+func (cl *Client) Do(cmd string, want ...string) {
+	cl.T.Helper()
+	cl.Send(cmd + "\r\n")
+	cl.Expect(want...)
+}
+
+// Closed checks that the server closed the connection.
+func (cl *Client) Closed() {
+	cl.T.Helper()
+	cl.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	rest, err := io.ReadAll(cl.R)
+	if err != nil || len(rest) != 0 {
+		cl.T.Fatalf("after the end: read %q, %v; want end of stream", rest, err)
+	}
 }
