@@ -117,7 +117,7 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 				svc.Values.vals[p.Index()] = inst.Daemon.vals[p.Index()]
 			}
 		}
-		if f := l.read(svc.File, e.Module); f != nil {
+		if f := l.read(svc.File, e.Standard()); f != nil {
 			l.apply(svc.Values, f, proto, e.Section)
 			if !l.checkedSections[f.Name] {
 				l.checkedSections[f.Name] = true
@@ -159,7 +159,8 @@ func (l *loader) path(name string) string {
 }
 
 // read loads name, applying the template rule when it is missing. module
-// names the template to fall back on when the instance has its own name.
+// is the Sun 6 module name (ImapProxyAService, ...) whose template serves
+// when the instance has a name of its own.
 func (l *loader) read(name, module string) *cfgfmt.File {
 	data, err := os.ReadFile(l.path(name))
 	if errors.Is(err, fs.ErrNotExist) {

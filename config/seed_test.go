@@ -36,3 +36,45 @@ func TestSeedBlankAfterSection(t *testing.T) {
 		t.Errorf("vdmap siroe DefaultDomain = %q, want siroe.com", got)
 	}
 }
+
+// A Sun 7.x ServiceList names the modules in lower case with their 7.x
+// names; each entry reads the Sun 6 file of its protocol, created from
+// its template when missing, as for the Sun 6 names.
+func TestSun7ServiceList(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "AService.cfg", "default:ServiceList imapproxy@1143|1993 popproxy@1110|1995 submitproxy@125|1465\n")
+	write(t, dir, "SmtpProxyAService.cfg", "default:SmtpRelays sesta:485 gonzo mothra\ndefault:SmtpProxyPassword A_Password\n")
+	inst, problems := Load(dir, Options{CreateMissing: true})
+	if problems.Fatal() {
+		t.Fatalf("problems:\n%v", problems.Err(Warning))
+	}
+	want := []struct {
+		proto param.Where
+		file  string
+		port  uint16
+	}{{param.IMAP, "ImapProxyAService.cfg", 1143}, {param.POP, "PopProxyAService.cfg", 1110}, {param.SMTP, "SmtpProxyAService.cfg", 125}}
+	if len(inst.Services) != len(want) {
+		t.Fatalf("%d services, want %d", len(inst.Services), len(want))
+	}
+	for i, w := range want {
+		svc := inst.Services[i]
+		if svc.Protocol != w.proto || svc.File != w.file || svc.Listen[0].Port != w.port {
+			t.Errorf("service %d = %v %s port %d, want %v %s %d", i, svc.Protocol, svc.File, svc.Listen[0].Port, w.proto, w.file, w.port)
+		}
+	}
+	if got := read(t, dir, "ImapProxyAService.cfg"); got != string(Template(param.IMAP)) {
+		t.Errorf("ImapProxyAService.cfg was not created from the IMAP template")
+	}
+
+	// Any letter case, a directory, a .so or .dll suffix, a Windows drive.
+	for _, list := range []string{
+		`/opt/sun/comms/messaging64/lib/IMAPPROXY.so@143 popproxy.DLL@110`,
+		`C:\Sun\lib\ImapProxyAService@143 C:\Sun\lib\PopProxy@110`,
+	} {
+		write(t, dir, "AService.cfg", "default:ServiceList "+list+"\n")
+		inst, problems := Load(dir, Options{})
+		if problems.Fatal() || len(inst.Services) != 2 || inst.Services[0].Protocol != param.IMAP || inst.Services[1].Protocol != param.POP {
+			t.Errorf("ServiceList %s: %d services, problems:\n%v", list, len(inst.Services), problems.Err(Warning))
+		}
+	}
+}

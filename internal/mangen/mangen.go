@@ -228,6 +228,10 @@ func cfgPage(ctx param.Where) string {
 	p.text("One setting per line: section:Name value (blanks after the colon are allowed: default: EhloKeywords TURN). The section is default, or the SECTION of a ServiceList entry INSTANCE:SECTION, whose lines override the default ones. Everything after the white space that follows the name is the value; double quotes are removed and are needed for an empty value (\"\") or one with leading or trailing blanks. Lines starting with # are comments. Names match without regard to case; if a name is set twice in a section, the last line wins. There is no continuation line.")
 	p.pp()
 	p.text("When " + file + " is missing at start-up it is created from " + strings.TrimSuffix(file, ".cfg") + "-def.cfg; edit " + file + ", since templates are rewritten on upgrade. AService -check reports every mistake as file:line: Parameter: message.")
+	if ctx == param.AService {
+		p.pp()
+		p.text(`In ServiceList, DLLNAME names the module: ImapProxyAService, PopProxyAService or SmtpProxyAService, or their Sun 7.x names imapproxy, popproxy and submitproxy; letter case, a directory (Unix or Windows, as in C:\Sun\lib\ImapProxyAService) and a .so or .dll suffix do not matter. INSTANCE defaults to the Sun 6 name of the module, so imapproxy@143 reads ImapProxyAService.cfg.`)
+	}
 	p.sh("PARAMETERS")
 	p.paramList(param.In(ctx), ctx, false)
 	p.sh("EXAMPLE")
