@@ -260,12 +260,12 @@ func (l *loader) settingWith(file string, line int, name, raw string, ctx param.
 		if s := param.Suggest(name); s != "" {
 			msg = fmt.Sprintf("unknown parameter (did you mean %s?); ignored", s)
 		}
-		l.r.add(Strict, file, line, name, "%s", msg)
+		l.r.add(Warning, file, line, name, "%s", msg)
 		return
 	}
 	netscapeOnly := ctx&param.N4 != 0 && p.Where&param.N4 != 0 && p.Where&param.Proxies == 0
 	if p.Where&ctx == 0 && !netscapeOnly {
-		l.r.add(Strict, file, line, p.Name, "does not apply to %s (it belongs in %s); ignored", filepath.Base(file), placesOf(p))
+		l.r.add(Warning, file, line, p.Name, "does not apply to %s (it belongs in %s); ignored", filepath.Base(file), placesOf(p))
 		return
 	}
 	if !strings.EqualFold(name, p.Name) && !strings.EqualFold(name, p.EnvName()) {

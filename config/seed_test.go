@@ -78,3 +78,24 @@ func TestSun7ServiceList(t *testing.T) {
 		}
 	}
 }
+
+// "The MMP does not support certmap plug-ins" (Sun 6.3 Administration
+// Guide): a certmap.conf with one makes every certificate login fail, so
+// the check reports it as an error, with the parser the proxy uses at
+// login; the seed's own "mapname:FilterComps ou=uid" is fine.
+func TestCertmapVerdict(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "AService.cfg", "default:ServiceList ImapProxyAService@143\n")
+	write(t, dir, "ImapProxyAService.cfg", "default:CertmapFile certmap.conf\n")
+	write(t, dir, "certmap.conf", "certmap default default\ndefault:DNComps\n"+
+		"certmap mapname ou=Siroe CA, o=siroe.com, c=US\nmapname:FilterComps ou=uid\n")
+	if _, problems := Load(dir, Options{}); len(problems) > 0 {
+		t.Errorf("problems:\n%v", problems.Err(Warning))
+	}
+	write(t, dir, "certmap.conf", "certmap default default\ndefault:library /opt/SUNWmsgsr/lib/libcmap.so\n")
+	_, problems := Load(dir, Options{})
+	want := "certmap.conf:2: library: certmap plug-ins are not supported by the MMP"
+	if len(problems) != 1 || problems[0].String() != want || !problems.Fatal() {
+		t.Errorf("problems = %v, want the error %q", problems, want)
+	}
+}

@@ -143,7 +143,7 @@ func check(w io.Writer, dir string) int {
 	}
 	errs, warns := 0, 0
 	for _, p := range problems {
-		if p.Severity >= config.Strict {
+		if p.Severity >= config.Fatal {
 			errs++
 		} else {
 			warns++

@@ -108,7 +108,7 @@ func TestCheckCommand(t *testing.T) {
 		"AService.cfg:4: LogLevell: unknown parameter (did you mean LogLevel?); ignored",
 		"vdmap.cfg:3: BGMax: is not a vdmap property",
 		"bgexcl.cfg:2: BGExcluded:",
-		"../config/testdata/broken: 16 error(s), 5 warning(s)",
+		"../config/testdata/broken: 9 error(s), 12 warning(s)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
