@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -264,6 +265,12 @@ func (l *loader) settingWith(file string, line int, name, raw string, ctx param.
 		return
 	}
 	netscapeOnly := ctx&param.N4 != 0 && p.Where&param.N4 != 0 && p.Where&param.Proxies == 0
+	if p.Where&ctx == 0 && p.Inert&ctx != 0 {
+		if !isDefault(p, raw, ctx) {
+			l.r.add(Warning, file, line, p.Name, "has no effect in %s (only %s uses it); ignored", filepath.Base(file), placesOf(p))
+		}
+		return
+	}
 	if p.Where&ctx == 0 && !netscapeOnly {
 		l.r.add(Warning, file, line, p.Name, "does not apply to %s (it belongs in %s); ignored", filepath.Base(file), placesOf(p))
 		return
@@ -283,6 +290,13 @@ func (l *loader) settingWith(file string, line int, name, raw string, ctx param.
 		return
 	}
 	apply(param.Setting{Param: p, Raw: raw, Origin: param.Origin{Kind: param.FromFile, File: file, Line: line}})
+}
+
+// isDefault reports whether raw parses to the parameter's default in ctx.
+func isDefault(p *param.Param, raw string, ctx param.Where) bool {
+	v, err := p.Check(raw)
+	d, derr := p.Check(p.DefaultFor(ctx))
+	return err == nil && derr == nil && reflect.DeepEqual(v, d)
 }
 
 // valueWarnings reports what parses but deserves attention.

@@ -99,3 +99,18 @@ func TestCertmapVerdict(t *testing.T) {
 		t.Errorf("problems = %v, want the error %q", problems, want)
 	}
 }
+
+// AuthServiceTTL outside PopProxyAService.cfg is accepted as the Sun
+// guide writes it (-1); another value there is a warning naming the
+// line, never an error, and changes nothing.
+func TestAuthServiceTTLElsewhere(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "AService.cfg", "default:ServiceList ImapProxyAService@143 SmtpProxyAService@25\n")
+	write(t, dir, "ImapProxyAService.cfg", "default:AuthServiceTTL -1\n")
+	write(t, dir, "SmtpProxyAService.cfg", "default:SmtpRelays sesta:485\ndefault:SmtpProxyPassword A_Password\ndefault:AuthServiceTTL 900\n")
+	_, problems := Load(dir, Options{})
+	want := "SmtpProxyAService.cfg:3: AuthServiceTTL: has no effect in SmtpProxyAService.cfg (only PopProxyAService.cfg uses it); ignored (warning)"
+	if len(problems) != 1 || problems[0].String() != want {
+		t.Errorf("problems = %q, want only %q", problems, want)
+	}
+}

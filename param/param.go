@@ -134,6 +134,12 @@ type Param struct {
 	Flag string
 	Env  string
 
+	// Inert are files where Sun's documents show the parameter although
+	// it has no effect there (AuthServiceTTL -1 in ImapProxyAService.cfg
+	// and SmtpProxyAService.cfg); the loader takes its default value there
+	// without a word and warns about any other.
+	Inert Where
+
 	Secret     bool   // a password: never shown in listings or logs
 	Deprecated string // why it is deprecated and what replaces it
 	Era        string // where it comes from: "N4+", "S6", "7.x", "Go" ...
