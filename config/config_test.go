@@ -133,7 +133,7 @@ func TestBrokenInstance(t *testing.T) {
 		`vdmap.cfg:5: BindDN: ignored: vdmap siroe sets no LdapUrl of its own (warning)`,
 		`vdmap.cfg:6: PreAuth: no "vdmap varrius IPADDR" line declares "varrius"; ignored (warning)`,
 		`vdmap.cfg:7: vdmap bad: "192.168.10.300" is not an IP address`,
-		`PopProxyAService.cfg:2: AuthService: POP-before-SMTP should have PreAuth on, or any password opens the relay (warning)`,
+		`PopProxyAService.cfg:2: AuthService: POP-before-SMTP is off: AuthServiceTTL is -1 (the default), so no POP login is recorded; set AuthServiceTTL above 0 in PopProxyAService.cfg (warning)`,
 		`PopProxyAService.cfg:3: SpoofMessageFile: nospoof.txt: no such file or directory`,
 		`PopProxyAService.cfg:4: Banner: unterminated quoted value`,
 		`bgexcl.cfg:2: BGExcluded: "10.0.0.0|255.0.255.0": bad mask "255.0.255.0": not contiguous`,

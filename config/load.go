@@ -408,14 +408,39 @@ func (l *loader) service(inst *Instance, svc *Service) {
 			l.r.add(Fatal, svc.File, 0, "SmtpProxyPassword", "XPEHLO needs the relay's PROXY_PASSWORD (or set SmtpRelayAnnounce)")
 		}
 	}
-	if svc.Protocol == param.POP && Get(v, param.AuthService) && !Get(v, param.PreAuth) {
-		file, line := where(param.AuthService.Param)
-		l.r.add(Warning, file, line, "AuthService", "POP-before-SMTP should have PreAuth on, or any password opens the relay")
+	if svc.Protocol == param.POP {
+		l.authServiceOff(svc)
 	}
 	for _, a := range Get(v, param.SSLPorts) {
 		if !listed(append(inst.listenOf(svc.Protocol), svc.Listen...), a) {
 			file, line := where(param.SSLPorts.Param)
 			l.r.add(Warning, file, line, "SSLPorts", "%s is not in ServiceList for %s, so it is never opened", a, svc.Name)
+		}
+	}
+}
+
+// authServiceOff warns where AuthService is switched on (for the service
+// or a vdmap block) while AuthServiceTTL, a service parameter, is zero or
+// less: the POP proxy then records no login and POP-before-SMTP is off
+// without a word (spec §7.10). Its default, -1, does that.
+func (l *loader) authServiceOff(svc *Service) {
+	ttl := Get(svc.Values, param.AuthServiceTTL)
+	if ttl > 0 {
+		return
+	}
+	why := fmt.Sprintf("AuthServiceTTL is %d (the default)", int64(ttl.Seconds()))
+	if o := svc.Values.Origin(param.AuthServiceTTL.Param); o.Kind == param.FromFile {
+		why = fmt.Sprintf("AuthServiceTTL is %d (%s)", int64(ttl.Seconds()), o)
+	}
+	warn := func(o param.Origin) {
+		l.r.add(Warning, o.File, o.Line, "AuthService", "POP-before-SMTP is off: %s, so no POP login is recorded; set AuthServiceTTL above 0 in %s", why, filepath.Base(svc.File))
+	}
+	if Get(svc.Values, param.AuthService) {
+		warn(svc.Values.Origin(param.AuthService.Param))
+	}
+	for _, d := range svc.Domains {
+		if o := d.Values.Origin(param.AuthService.Param); o.File == d.File && Get(d.Values, param.AuthService) {
+			warn(o)
 		}
 	}
 }

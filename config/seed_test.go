@@ -114,3 +114,58 @@ func TestAuthServiceTTLElsewhere(t *testing.T) {
 		t.Errorf("problems = %q, want only %q", problems, want)
 	}
 }
+
+// A Sun 7.x instance written as the Sun documents tell (testdata/sun7):
+// the 7.x ServiceList, "default: EhloKeywords TURN" and AuthServiceTTL -1
+// in the IMAP and SMTP files load without a single problem.
+func TestLoadSun7Instance(t *testing.T) {
+	inst, problems := Load("testdata/sun7", Options{})
+	if len(problems) > 0 {
+		t.Fatalf("problems:\n%v", problems.Err(Warning))
+	}
+	if len(inst.Services) != 3 {
+		t.Fatalf("%d services, want 3", len(inst.Services))
+	}
+	smtp := inst.Services[2]
+	if smtp.Protocol != param.SMTP || !slices.Equal(Get(smtp.Values, param.EhloKeywords), []string{"TURN"}) {
+		t.Errorf("SMTP service %v, EhloKeywords %v", smtp.Protocol, Get(smtp.Values, param.EhloKeywords))
+	}
+	if smtp.Values.IsSet(param.AuthServiceTTL.Param) {
+		t.Errorf("AuthServiceTTL set in the SMTP values; it has no effect there")
+	}
+}
+
+// "If AuthService is set to yes and AuthServiceTTL is non-zero, the MMP
+// will allow queries about who is currently logged into the MMP ... For
+// POP before SMTP service, AuthServiceTTL should be set to a value greater
+// than 0 in the PopProxyAService.cfg file" (Administration Reference).
+// With the default AuthServiceTTL -1, AuthService yes, for the service or
+// in a vdmap block as the guide recommends, records nothing: the check
+// says so where AuthService is switched on. PreAuth has nothing to do
+// with it: only logins the store accepted are recorded.
+func TestAuthServiceWithoutTTL(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "AService.cfg", "default:ServiceList PopProxyAService@110\n")
+	write(t, dir, "vdmap.cfg", "vdmap siroe 192.168.10.5\nsiroe:DefaultDomain siroe.com\nsiroe:AuthService yes\n")
+	for _, tt := range []struct {
+		pop  string
+		want []string
+	}{
+		{"default:AuthService yes\ndefault:PreAuth no\n", []string{
+			"PopProxyAService.cfg:1: AuthService: POP-before-SMTP is off: AuthServiceTTL is -1 (the default), so no POP login is recorded; set AuthServiceTTL above 0 in PopProxyAService.cfg (warning)"}},
+		{"default:VirtualDomainFile vdmap.cfg\ndefault:AuthServiceTTL 0\n", []string{
+			"vdmap.cfg:3: AuthService: POP-before-SMTP is off: AuthServiceTTL is 0 (PopProxyAService.cfg:2), so no POP login is recorded; set AuthServiceTTL above 0 in PopProxyAService.cfg (warning)"}},
+		{"default:AuthService yes\ndefault:PreAuth no\ndefault:AuthServiceTTL 900\ndefault:VirtualDomainFile vdmap.cfg\n", nil},
+		{"default:AuthServiceTTL -1\n", nil}, // AuthService off: nothing to say
+	} {
+		write(t, dir, "PopProxyAService.cfg", tt.pop)
+		_, problems := Load(dir, Options{})
+		var got []string
+		for _, p := range problems {
+			got = append(got, p.String())
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("with PopProxyAService.cfg\n%s problems:\n%q\nwant:\n%q", tt.pop, got, tt.want)
+		}
+	}
+}
