@@ -93,6 +93,9 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 		l.apply(inst.Daemon, aFile, param.AService, "default")
 	}
 	entries := Get(inst.Daemon, param.ServiceList)
+	if len(entries) == 0 { // an empty value; the default has two entries
+		r.add(Fatal, param.AService.FileName(), lineOf(inst.Daemon, param.ServiceList.Param), "ServiceList", "names no service: AService would have nothing to run")
+	}
 	sectionsOf := map[string][]string{} // file -> sections its instances read
 	for _, e := range entries {
 		sectionsOf[e.Instance] = append(sectionsOf[e.Instance], e.Section)

@@ -169,3 +169,18 @@ func TestAuthServiceWithoutTTL(t *testing.T) {
 		}
 	}
 }
+
+// ServiceList is the list of "services to start" (Administration
+// Reference); an empty one leaves AService nothing to run, so the check
+// and the daemon both call it an error.
+func TestEmptyServiceList(t *testing.T) {
+	for _, text := range []string{"default:ServiceList \"\"\n", "default:ServiceList \"  \"\n"} {
+		dir := t.TempDir()
+		write(t, dir, "AService.cfg", "# no services\n"+text)
+		_, problems := Load(dir, Options{})
+		want := "AService.cfg:2: ServiceList: names no service: AService would have nothing to run"
+		if len(problems) != 1 || problems[0].String() != want || !problems.Fatal() {
+			t.Errorf("%q: problems = %q, want the error %q", text, problems, want)
+		}
+	}
+}
