@@ -93,6 +93,19 @@ func (ps Problems) Err(min Severity) error {
 	return errors.New(strings.Join(lines, "\n"))
 }
 
+// Sorted orders the problems by file, in the order files were first
+// mentioned, then by line, so that a check reads like the files; a
+// problem given twice is kept once.
+func (ps Problems) Sorted() Problems {
+	var out Problems
+	for _, p := range ps {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return (&report{out}).sorted()
+}
+
 // report collects problems while loading.
 type report struct{ Problems }
 
