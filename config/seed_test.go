@@ -184,3 +184,24 @@ func TestEmptyServiceList(t *testing.T) {
 		}
 	}
 }
+
+// A misspelt or invented name is a warning with a suggestion, in a cfg
+// file and in vdmap alike; the line is ignored and the rest loads.
+func TestUnknownNameSuggestion(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "AService.cfg", "default:ServiceList ImapProxyAService@143\n")
+	write(t, dir, "ImapProxyAService.cfg", "default:ClientTimeout 600\ndefault:VirtualDomainFile vdmap.cfg\n")
+	write(t, dir, "vdmap.cfg", "vdmap siroe 192.168.10.5\nsiroe:DomainDelimiter +\n")
+	_, problems := Load(dir, Options{})
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.String())
+	}
+	want := []string{
+		"ImapProxyAService.cfg:1: ClientTimeout: unknown parameter (did you mean Timeout?); ignored (warning)",
+		"vdmap.cfg:2: DomainDelimiter: unknown vdmap property (did you mean VirtualDomainDelim?); ignored (warning)",
+	}
+	if !slices.Equal(got, want) || problems.Fatal() {
+		t.Errorf("problems:\n%q\nwant:\n%q", got, want)
+	}
+}
