@@ -425,7 +425,8 @@ func (l *loader) service(inst *Instance, svc *Service) {
 // authServiceOff warns where AuthService is switched on (for the service
 // or a vdmap block) while AuthServiceTTL, a service parameter, is zero or
 // less: the POP proxy then records no login and POP-before-SMTP is off
-// without a word (spec §7.10). Its default, -1, does that.
+// without a word. Its default, -1, does that (Administration Reference:
+// "If AuthService is set to yes and AuthServiceTTL is non-zero ...").
 func (l *loader) authServiceOff(svc *Service) {
 	ttl := Get(svc.Values, param.AuthServiceTTL)
 	if ttl > 0 {
