@@ -1,6 +1,7 @@
 package cfgfmt
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -44,14 +45,15 @@ func (m *Map) IsDefault() bool { return strings.EqualFold(m.Name, "default") }
 // and every problem found: a first map that is not "certmap default
 // default", properties of undeclared maps, unknown properties, the
 // plug-in properties library and InitFn (not supported by the MMP), a bad
-// verifycert value, a malformed component list, no map at all. The
-// Certmap is nil only when no map could be read.
+// verifycert value, a malformed component list, no map at all; each as an
+// *Error with file, line and property. The Certmap is nil only when no map
+// could be read.
 func ParseCertmap(name string, data []byte) (*Certmap, []error) {
 	f, errs := Parse(name, data, "certmap")
 	cm := &Certmap{}
 	byName := map[string]*Map{}
-	bad := func(num int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d: %s", name, num, fmt.Sprintf(format, args...)))
+	bad := func(num int, prop, format string, args ...any) {
+		errs = append(errs, &Error{File: name, Line: num, Name: prop, Err: fmt.Errorf(format, args...)})
 	}
 	for _, ln := range f.Lines {
 		switch ln.Kind {
@@ -61,7 +63,7 @@ func ParseCertmap(name string, data []byte) (*Certmap, []error) {
 			}
 			key := strings.ToLower(ln.Label)
 			if len(cm.Maps) == 0 && (key != "default" || !strings.EqualFold(ln.Arg, "default")) {
-				bad(ln.Num, "the first map must be \"certmap default default\"")
+				bad(ln.Num, "", "the first map must be \"certmap default default\"")
 			}
 			if byName[key] != nil {
 				continue // Parse reported ErrDuplicateBlock
@@ -72,14 +74,13 @@ func ParseCertmap(name string, data []byte) (*Certmap, []error) {
 		case Setting:
 			m := byName[strings.ToLower(ln.Prefix)]
 			if m == nil {
-				bad(ln.Num, "no \"certmap %s ISSUER\" line declares %q", ln.Prefix, ln.Prefix)
-				continue
+				continue // Parse reported ErrUndeclaredBlock
 			}
 			switch strings.ToLower(ln.Name) {
 			case "dncomps", "filtercomps":
 				list, err := parseComps(ln.Value)
 				if err != nil {
-					bad(ln.Num, "%s: %v", ln.Name, err)
+					bad(ln.Num, ln.Name, "%v", err)
 					continue
 				}
 				c := Comps{Set: true, List: list}
@@ -91,25 +92,25 @@ func ParseCertmap(name string, data []byte) (*Certmap, []error) {
 			case "verifycert":
 				b, err := ParseBool(ln.Value)
 				if err != nil {
-					bad(ln.Num, "verifycert: %v", err)
+					bad(ln.Num, ln.Name, "%v", err)
 					continue
 				}
 				m.VerifyCert = b
 			case "cmapldapattr":
 				if err := checkAttrName(ln.Value); err != nil {
-					bad(ln.Num, "CmapLdapAttr: %v", err)
+					bad(ln.Num, ln.Name, "%v", err)
 					continue
 				}
 				m.CmapLdapAttr = ln.Value
 			case "library", "initfn":
-				bad(ln.Num, "%s: certmap plug-ins are not supported by the MMP", ln.Name)
+				bad(ln.Num, ln.Name, "certmap plug-ins are not supported by the MMP")
 			default:
-				bad(ln.Num, "unknown certmap property %q (known: DNComps, FilterComps, verifycert, CmapLdapAttr)", ln.Name)
+				bad(ln.Num, ln.Name, "unknown certmap property (known: DNComps, FilterComps, verifycert, CmapLdapAttr)")
 			}
 		}
 	}
 	if len(cm.Maps) == 0 {
-		errs = append(errs, fmt.Errorf("%s: no certmap entries", name))
+		errs = append(errs, &Error{File: name, Err: errors.New("no certmap entries")})
 		return nil, errs
 	}
 	return cm, errs

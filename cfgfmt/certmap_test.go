@@ -62,7 +62,7 @@ func TestParseCertmapErrors(t *testing.T) {
 		{"certmap default default\ndefault:InitFn f\n", "plug-ins are not supported"},
 		{"certmap default default\ndefault:verifycert maybe\n", "verifycert"},
 		{"certmap default default\ndefault:Frob x\n", "unknown certmap property"},
-		{"certmap default default\nother:DNComps\n", "declares"},
+		{"certmap default default\nother:DNComps\n", "not declared above"},
 		{"certmap default default\ndefault:FilterComps ou=(uid)\n", "not an attribute name"},
 		{"# nothing\n", "no certmap entries"},
 	} {

@@ -116,8 +116,9 @@ const utf8BOM = "\uFEFF"
 //
 // Accepted beyond the documented grammar, because hand-edited files have
 // them: CRLF and mixed line ends, tabs as blanks, leading blanks before a
-// setting or header, a UTF-8 byte order mark on line 1, and a last line
-// without newline. A carriage return that is not part of a CRLF line end is
+// setting or header, blanks between "SECTION:" and the name (the Sun
+// Administration Reference prints "default: EhloKeywords TURN"), a UTF-8
+// byte order mark on line 1, and a last line without newline. A carriage return that is not part of a CRLF line end is
 // an error outside comments, since it would silently become part of a value.
 // There are no trailing comments: a '#' after the name is part of the value
 // (passwords may contain one).
@@ -263,7 +264,9 @@ func (f *File) parseLine(num int, raw, eol string) (*Line, error) {
 	if raw[i] == '#' {
 		l.Kind = Comment
 		body := skipWSP(raw, i+1)
-		if s, ok := parseSettingAt(raw, body); ok && s.err == "" {
+		// A comment is a commented-out setting only in the compact form
+		// "#default:Name": prose such as "# Note: see below" is not.
+		if s, ok := parseSettingAt(raw, body, false); ok && s.err == "" {
 			l.Commented = true
 			l.hashAt = i
 			s.fill(l)
@@ -281,7 +284,7 @@ func (f *File) parseLine(num int, raw, eol string) (*Line, error) {
 	if f.keyword != "" && strings.EqualFold(tok, f.keyword) {
 		return f.parseHeader(l, i+len(tok), bad)
 	}
-	s, ok := parseSettingAt(raw, i)
+	s, ok := parseSettingAt(raw, i, true)
 	if !ok {
 		return bad("", f.expectedMsg())
 	}
@@ -338,13 +341,27 @@ func (s *settingParse) fill(l *Line) {
 // raw[i] is not white space. ok is false when the first word has no ':' at
 // all (the line is not a setting); a setting with a broken value or an
 // empty prefix or name has ok true and err set.
-func parseSettingAt(raw string, i int) (s settingParse, ok bool) {
+//
+// With spaced, blanks may separate "prefix:" from the name, as in the
+// Sun Administration Reference's own EhloKeywords example
+// "default: EhloKeywords TURN". The blanks stay in Raw, before valStart,
+// so Set keeps them.
+func parseSettingAt(raw string, i int, spaced bool) (s settingParse, ok bool) {
 	tok := raw[i : i+indexWSP(raw[i:])]
 	c := strings.IndexByte(tok, ':')
 	if c < 0 {
 		return s, false
 	}
 	s.prefix, s.name = tok[:c], tok[c+1:]
+	if spaced && s.name == "" && c == len(tok)-1 {
+		// "prefix:" ends the word: the name is the next word, if any.
+		j := skipWSP(raw, i+len(tok))
+		name := raw[j : j+indexWSP(raw[j:])]
+		if name != "" {
+			s.name = name
+			i, tok = j, name // the value follows the name
+		}
+	}
 	switch {
 	case s.prefix == "":
 		s.err = "missing section or block name before ':'"

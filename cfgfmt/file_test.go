@@ -267,6 +267,10 @@ func TestSetEditsOneLine(t *testing.T) {
 		{"site-vdmap.cfg", "airius", "VDomain", "airius.net", 24, "airius:VDomain airius.net", "\n", false},
 		{"site-vdmap.cfg", "sesta", "UidSearch", "uid=%s", 31, "sesta:UidSearch\t\"uid=%s\"", "\n", false},
 		{"site-certmap.conf", "partnerca", "verifycert", "off", 49, "partnerca:verifycert    off", "\n", false},
+		// the seed's "default: EhloKeywords TURN" keeps its blank
+		{"seed-SmtpProxyAService.cfg", "default", "EhloKeywords", "TURN ETRN", 6, "default: EhloKeywords TURN ETRN", "\n", false},
+		{"seed-SmtpProxyAService.cfg", "default", "FailoverTimeout", "20", 7, "default:\tFailoverTimeout\t20", "\n", false},
+		{"seed-vdmap.cfg", "siroe", "DefaultDomain", "siroe.net", 3, "siroe: DefaultDomain siroe.net", "\n", false},
 		// uncomment
 		{"spec-ImapProxyAService.cfg", "default", "SSLEnable", "yes", 29, "default:SSLEnable yes", "\n", false},
 		{"spec-ImapProxyAService.cfg", "default", "SSLCertPrefix", "", 32, `default:SSLCertPrefix ""`, "\n", false},
@@ -288,6 +292,7 @@ func TestSetEditsOneLine(t *testing.T) {
 		{"site-vdmap.cfg", "sesta", "PreAuth", "yes", 33, "sesta:PreAuth yes", "\n", true},
 		{"site-certmap.conf", "varrius", "verifycert", "on", 56, "varrius:verifycert on", "\n", true},
 		{"site-certmap.conf", "siroeca", "CmapLdapAttr", "mail", 44, "siroeca:CmapLdapAttr mail", "\n", true},
+		{"seed-vdmap.cfg", "siroe", "PreAuth", "yes", 5, "siroe:PreAuth yes", "\n", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+"/"+tt.prefix+":"+tt.name, func(t *testing.T) {
@@ -439,8 +444,10 @@ func TestParseErrors(t *testing.T) {
 		{"t.cfg", "", `default:BindDN "cn=x" y`, []string{`t.cfg:1: BindDN: unexpected text after closing quote`}},
 		{"t.cfg", "", `default:BindDN "cn=x""y"`, []string{`t.cfg:1: BindDN: unexpected text after closing quote`}},
 		{"t.cfg", "", ":LogLevel 5\n", []string{`t.cfg:1: missing section or block name before ':'`}},
-		{"t.cfg", "", "default: 5\n", []string{`t.cfg:1: missing name after "default:"`}},
+		{"t.cfg", "", "default: \t\n", []string{`t.cfg:1: missing name after "default:"`}},
 		{"t.cfg", "", "default:\n", []string{`t.cfg:1: missing name after "default:"`}},
+		{"t.cfg", "", "default: BindPass:s3cret\n", []string{`t.cfg:1: expected white space after name "BindPass", found ':'`}},
+		{"t.cfg", "", "default: EhloKeywords \"TURN\n", []string{`t.cfg:1: EhloKeywords: unterminated quoted value`}},
 		{"t.cfg", "", "default:LogLevel:5\n", []string{`t.cfg:1: expected white space after name "LogLevel", found ':'`}},
 		{"t.cfg", "", "default:BindPass:s3cret\n", []string{`t.cfg:1: expected white space after name "BindPass", found ':'`}},
 		{"t.cfg", "", "default:LogLevel 5\rdefault:X 1\n", []string{`t.cfg:1: stray carriage return (CR not followed by LF)`}},
@@ -526,6 +533,13 @@ func TestParseLineKinds(t *testing.T) {
 		{`default:A b "c"`, Line{Kind: Setting, Prefix: "default", Name: "A", Value: `b "c"`}},
 		{`default:A b # not a comment`, Line{Kind: Setting, Prefix: "default", Name: "A", Value: "b # not a comment"}},
 		{"\uFEFFdefault:A b", Line{Kind: Setting, Prefix: "default", Name: "A", Value: "b"}},
+		// Blanks after the colon, as in the Sun guide's "default: EhloKeywords TURN".
+		{"default: EhloKeywords TURN", Line{Kind: Setting, Prefix: "default", Name: "EhloKeywords", Value: "TURN"}},
+		{" default:\t EhloKeywords\t\"TURN\" ", Line{Kind: Setting, Prefix: "default", Name: "EhloKeywords", Value: "TURN", Quoted: true}},
+		{"default: DNComps", Line{Kind: Setting, Prefix: "default", Name: "DNComps"}},
+		// In a comment only the compact form is a commented-out setting:
+		// "# Note: see the manual" is prose.
+		{"#default: EhloKeywords TURN", Line{Kind: Comment}},
 	}
 	for _, tt := range tests {
 		f, errs := Parse("t.cfg", []byte(tt.in), "")

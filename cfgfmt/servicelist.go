@@ -3,7 +3,6 @@ package cfgfmt
 import (
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 )
 
@@ -14,10 +13,11 @@ type ServiceEntry struct {
 	DLL string
 	// Module is the base name of DLL without a .so, .dll, .sl or .dylib
 	// extension: ImapProxyAService, PopProxyAService, SmtpProxyAService,
-	// or anything else, which the caller rejects (spec §1 item 7).
+	// their Sun 7.x names imapproxy, popproxy, submitproxy, or anything
+	// else, which the caller rejects (spec §1 item 7).
 	Module string
 	// Instance is the base name of the instance's config file without
-	// ".cfg"; it defaults to Module.
+	// ".cfg"; it defaults to the module's Sun 6 name (see Standard).
 	Instance string
 	// Section is the section prefix read from that file; it defaults to
 	// "default".
@@ -31,9 +31,11 @@ type ServiceEntry struct {
 // file name from lib/ would add it.
 var moduleExts = []string{".so", ".dll", ".sl", ".dylib"}
 
-// moduleName returns the base name of dll without its extension.
+// moduleName returns the base name of dll without its extension. Both
+// "/" and "\" end a directory: a ServiceList copied from a Windows
+// installation names C:\Sun\lib\ImapProxyAService.
 func moduleName(dll string) string {
-	b := path.Base(dll)
+	b := dll[strings.LastIndexAny(dll, `/\`)+1:]
 	for _, ext := range moduleExts {
 		if len(b) > len(ext) && strings.EqualFold(b[len(b)-len(ext):], ext) {
 			return b[:len(b)-len(ext)]
@@ -42,20 +44,42 @@ func moduleName(dll string) string {
 	return b
 }
 
+// modules maps the lower-cased module names the MMP knows to their
+// protocol and Sun 6 name. Sun 6 names the modules after their files;
+// Sun 7.x writes imapproxy, popproxy and submitproxy, the names of its
+// unified-configuration groups.
+var modules = map[string]struct{ protocol, standard string }{
+	"imapproxyaservice": {"imap", "ImapProxyAService"},
+	"popproxyaservice":  {"pop", "PopProxyAService"},
+	"smtpproxyaservice": {"smtp", "SmtpProxyAService"},
+	"imapproxy":         {"imap", "ImapProxyAService"},
+	"popproxy":          {"pop", "PopProxyAService"},
+	"submitproxy":       {"smtp", "SmtpProxyAService"},
+}
+
 // Protocol returns the protocol the entry's module serves: "imap", "pop"
 // or "smtp", or "" for a module the MMP does not have. The module is known
 // by its base name alone, compared case-insensitively, because the
 // directory it was installed in differs from one installation to the next.
 func (e ServiceEntry) Protocol() string {
-	switch strings.ToLower(moduleName(e.DLL)) {
-	case "imapproxyaservice":
-		return "imap"
-	case "popproxyaservice":
-		return "pop"
-	case "smtpproxyaservice":
-		return "smtp"
+	return modules[strings.ToLower(moduleName(e.DLL))].protocol
+}
+
+// Standard returns the Sun 6 name of the entry's module
+// (ImapProxyAService, PopProxyAService, SmtpProxyAService), whatever
+// spelling the entry uses, or "" for a module the MMP does not have. It
+// is the default instance name, so "imapproxy@143" reads
+// ImapProxyAService.cfg as the Sun guide says INSTANCENAME defaults to.
+func (e ServiceEntry) Standard() string {
+	return modules[strings.ToLower(moduleName(e.DLL))].standard
+}
+
+// defaultInstance is the instance an entry without INSTANCE reads.
+func (e ServiceEntry) defaultInstance() string {
+	if s := e.Standard(); s != "" {
+		return s
 	}
-	return ""
+	return moduleName(e.DLL)
 }
 
 // String writes the entry as ParseServiceList reads it, leaving out
@@ -65,7 +89,7 @@ func (e ServiceEntry) String() string {
 	switch {
 	case e.Section != "default":
 		s += ":" + e.Instance + ":" + e.Section
-	case e.Instance != e.Module:
+	case e.Instance != e.defaultInstance():
 		s += ":" + e.Instance
 	}
 	return s + "@" + FormatPortSpec(e.Addrs)
@@ -82,9 +106,9 @@ func FormatServiceList(entries []ServiceEntry) string {
 
 // ParseServiceList parses the ServiceList value (spec §3.2): entries
 // separated by blanks, each DLLNAME[:INSTANCE[:SECTION]]@PORTSPEC. The
-// DLL path is a Unix path and holds no ":"; IPv6 addresses in the port
-// spec are bracketed, so the entry splits unambiguously at the last "@"
-// and then at ":". The same address and port in two places (in one entry
+// DLL path holds no ":" but for a leading Windows drive letter; IPv6
+// addresses in the port spec are bracketed, so the entry splits
+// unambiguously at the last "@" and then at ":". The same address and port in two places (in one entry
 // or in two) is an error, since the daemon could bind it only once. A
 // module name the MMP does not know is not an error here; see Protocol.
 // A blank value gives no entries and no error: whether that is acceptable
@@ -126,19 +150,25 @@ func parseServiceEntry(s string) (ServiceEntry, error) {
 	if ports == "" {
 		return ServiceEntry{}, errors.New(`missing port list after "@"`)
 	}
+	// A Windows drive letter ("C:\Sun\lib\ImapProxyAService") is part of
+	// the DLL name, not an INSTANCE separator.
+	drive := ""
+	if len(name) > 2 && name[1] == ':' && (name[2] == '\\' || name[2] == '/') && isASCIILetter(name[0]) {
+		drive, name = name[:2], name[2:]
+	}
 	parts := strings.Split(name, ":")
 	if len(parts) > 3 {
 		return ServiceEntry{}, errors.New(`too many ":" before "@": want DLLNAME[:INSTANCE[:SECTION]]`)
 	}
-	e := ServiceEntry{DLL: parts[0], Section: "default"}
+	e := ServiceEntry{DLL: drive + parts[0], Section: "default"}
 	if e.DLL == "" {
 		return ServiceEntry{}, errors.New("missing module name")
 	}
-	if strings.HasSuffix(e.DLL, "/") {
+	if strings.HasSuffix(e.DLL, "/") || strings.HasSuffix(e.DLL, `\`) {
 		return ServiceEntry{}, fmt.Errorf("module name %q is a directory", e.DLL)
 	}
 	e.Module = moduleName(e.DLL)
-	e.Instance = e.Module
+	e.Instance = e.defaultInstance()
 	if len(parts) > 1 {
 		e.Instance = parts[1]
 		if e.Instance == "" {
@@ -165,3 +195,5 @@ func parseServiceEntry(s string) (ServiceEntry, error) {
 	e.Addrs = addrs
 	return e, nil
 }
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

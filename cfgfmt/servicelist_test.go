@@ -58,11 +58,37 @@ var serviceListTests = []struct {
 				Addrs: []ListenAddr{la("", 9999)}},
 		},
 	},
+	// Sun 7.x names its modules in lower case after its configuration
+	// groups; each reads the Sun 6 instance file of its protocol.
+	{
+		in: "imapproxy@1143|1993 popproxy@1110|1995 submitproxy@125|1465",
+		want: []ServiceEntry{
+			{DLL: "imapproxy", Module: "imapproxy", Instance: "ImapProxyAService", Section: "default",
+				Addrs: []ListenAddr{la("", 1143), la("", 1993)}},
+			{DLL: "popproxy", Module: "popproxy", Instance: "PopProxyAService", Section: "default",
+				Addrs: []ListenAddr{la("", 1110), la("", 1995)}},
+			{DLL: "submitproxy", Module: "submitproxy", Instance: "SmtpProxyAService", Section: "default",
+				Addrs: []ListenAddr{la("", 125), la("", 1465)}},
+		},
+	},
+	// A Windows installation: a drive letter and backslashes.
+	{
+		in: `C:\Sun\lib\ImapProxyAService@143 c:/Sun/lib/PopProxyAService.dll:Pop2:ssl@995 C:\Sun\lib\SubmitProxy.DLL@587`,
+		want: []ServiceEntry{
+			{DLL: `C:\Sun\lib\ImapProxyAService`, Module: "ImapProxyAService", Instance: "ImapProxyAService", Section: "default",
+				Addrs: []ListenAddr{la("", 143)}},
+			{DLL: "c:/Sun/lib/PopProxyAService.dll", Module: "PopProxyAService", Instance: "Pop2", Section: "ssl",
+				Addrs: []ListenAddr{la("", 995)}},
+			{DLL: `C:\Sun\lib\SubmitProxy.DLL`, Module: "SubmitProxy", Instance: "SmtpProxyAService", Section: "default",
+				Addrs: []ListenAddr{la("", 587)}},
+		},
+	},
 
 	{in: "/lib/ImapProxyAService", wantErr: `entry 1 "/lib/ImapProxyAService": missing "@PORTSPEC"`},
 	{in: "/lib/ImapProxyAService@", wantErr: `entry 1 "/lib/ImapProxyAService@": missing port list after "@"`},
 	{in: "@143", wantErr: `entry 1 "@143": missing module name`},
 	{in: "/lib/@143", wantErr: `entry 1 "/lib/@143": module name "/lib/" is a directory`},
+	{in: `C:\lib\@143`, wantErr: `entry 1 "C:\\lib\\@143": module name "C:\\lib\\" is a directory`},
 	{in: "/lib/ImapProxyAService:a:b:c@143", wantErr: `entry 1 "/lib/ImapProxyAService:a:b:c@143": too many ":" before "@": want DLLNAME[:INSTANCE[:SECTION]]`},
 	{in: "/lib/ImapProxyAService:@143", wantErr: `entry 1 "/lib/ImapProxyAService:@143": empty instance name`},
 	{in: "/lib/ImapProxyAService::x@143", wantErr: `entry 1 "/lib/ImapProxyAService::x@143": empty instance name`},
@@ -106,8 +132,14 @@ func TestServiceEntryProtocol(t *testing.T) {
 		{"ImapProxyAService.so", "imap"},
 		{"lib/popproxyaservice.DLL", "pop"},
 		{"SMTPPROXYASERVICE.dylib", "smtp"},
+		{"imapproxy", "imap"},
+		{"/opt/sun/comms/messaging64/lib/POPPROXY.so", "pop"},
+		{"submitproxy", "smtp"},
+		{`C:\Sun\lib\ImapProxyAService`, "imap"},
+		{`D:\msg\lib\submitproxy.dll`, "smtp"},
+		{"smtpproxy", ""},
 		{"/lib/ImapProxyAService.so.1", ""},
-		{"/lib/ImapProxy", ""},
+		{"/lib/ImapProxy", "imap"}, // the 7.x name, in any letter case
 		{"/lib/ImapProxyAService/x", ""},
 		{"", ""},
 	}
@@ -127,6 +159,9 @@ func TestServiceEntryString(t *testing.T) {
 		{"/lib/ImapProxyAService:Other@143", "/lib/ImapProxyAService:Other@143"},
 		{"/lib/ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143", "/lib/ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143"},
 		{"/lib/ImapProxyAService.so@[::1]:143", "/lib/ImapProxyAService.so@[::1]:143"},
+		{"imapproxy@1143|1993 submitproxy:SmtpProxyAService@125", "imapproxy@1143|1993 submitproxy@125"},
+		{"popproxy:popproxy@110", "popproxy:popproxy@110"},
+		{`C:\Sun\lib\ImapProxyAService:Imap2@143`, `C:\Sun\lib\ImapProxyAService:Imap2@143`},
 	}
 	for _, tt := range tests {
 		es, err := ParseServiceList(tt.in)

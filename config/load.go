@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -92,6 +93,9 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 		l.apply(inst.Daemon, aFile, param.AService, "default")
 	}
 	entries := Get(inst.Daemon, param.ServiceList)
+	if len(entries) == 0 { // an empty value; the default has two entries
+		r.add(Fatal, param.AService.FileName(), lineOf(inst.Daemon, param.ServiceList.Param), "ServiceList", "names no service: AService would have nothing to run")
+	}
 	sectionsOf := map[string][]string{} // file -> sections its instances read
 	for _, e := range entries {
 		sectionsOf[e.Instance] = append(sectionsOf[e.Instance], e.Section)
@@ -117,7 +121,7 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 				svc.Values.vals[p.Index()] = inst.Daemon.vals[p.Index()]
 			}
 		}
-		if f := l.read(svc.File, e.Module); f != nil {
+		if f := l.read(svc.File, e.Standard()); f != nil {
 			l.apply(svc.Values, f, proto, e.Section)
 			if !l.checkedSections[f.Name] {
 				l.checkedSections[f.Name] = true
@@ -159,7 +163,8 @@ func (l *loader) path(name string) string {
 }
 
 // read loads name, applying the template rule when it is missing. module
-// names the template to fall back on when the instance has its own name.
+// is the Sun 6 module name (ImapProxyAService, ...) whose template serves
+// when the instance has a name of its own.
 func (l *loader) read(name, module string) *cfgfmt.File {
 	data, err := os.ReadFile(l.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -259,12 +264,18 @@ func (l *loader) settingWith(file string, line int, name, raw string, ctx param.
 		if s := param.Suggest(name); s != "" {
 			msg = fmt.Sprintf("unknown parameter (did you mean %s?); ignored", s)
 		}
-		l.r.add(Strict, file, line, name, "%s", msg)
+		l.r.add(Warning, file, line, name, "%s", msg)
 		return
 	}
 	netscapeOnly := ctx&param.N4 != 0 && p.Where&param.N4 != 0 && p.Where&param.Proxies == 0
+	if p.Where&ctx == 0 && p.Inert&ctx != 0 {
+		if !isDefault(p, raw, ctx) {
+			l.r.add(Warning, file, line, p.Name, "has no effect in %s (only %s uses it); ignored", filepath.Base(file), placesOf(p))
+		}
+		return
+	}
 	if p.Where&ctx == 0 && !netscapeOnly {
-		l.r.add(Strict, file, line, p.Name, "does not apply to %s (it belongs in %s); ignored", filepath.Base(file), placesOf(p))
+		l.r.add(Warning, file, line, p.Name, "does not apply to %s (it belongs in %s); ignored", filepath.Base(file), placesOf(p))
 		return
 	}
 	if !strings.EqualFold(name, p.Name) && !strings.EqualFold(name, p.EnvName()) {
@@ -282,6 +293,13 @@ func (l *loader) settingWith(file string, line int, name, raw string, ctx param.
 		return
 	}
 	apply(param.Setting{Param: p, Raw: raw, Origin: param.Origin{Kind: param.FromFile, File: file, Line: line}})
+}
+
+// isDefault reports whether raw parses to the parameter's default in ctx.
+func isDefault(p *param.Param, raw string, ctx param.Where) bool {
+	v, err := p.Check(raw)
+	d, derr := p.Check(p.DefaultFor(ctx))
+	return err == nil && derr == nil && reflect.DeepEqual(v, d)
 }
 
 // valueWarnings reports what parses but deserves attention.
@@ -393,14 +411,40 @@ func (l *loader) service(inst *Instance, svc *Service) {
 			l.r.add(Fatal, svc.File, 0, "SmtpProxyPassword", "XPEHLO needs the relay's PROXY_PASSWORD (or set SmtpRelayAnnounce)")
 		}
 	}
-	if svc.Protocol == param.POP && Get(v, param.AuthService) && !Get(v, param.PreAuth) {
-		file, line := where(param.AuthService.Param)
-		l.r.add(Warning, file, line, "AuthService", "POP-before-SMTP should have PreAuth on, or any password opens the relay")
+	if svc.Protocol == param.POP {
+		l.authServiceOff(svc)
 	}
 	for _, a := range Get(v, param.SSLPorts) {
 		if !listed(append(inst.listenOf(svc.Protocol), svc.Listen...), a) {
 			file, line := where(param.SSLPorts.Param)
 			l.r.add(Warning, file, line, "SSLPorts", "%s is not in ServiceList for %s, so it is never opened", a, svc.Name)
+		}
+	}
+}
+
+// authServiceOff warns where AuthService is switched on (for the service
+// or a vdmap block) while AuthServiceTTL, a service parameter, is zero or
+// less: the POP proxy then records no login and POP-before-SMTP is off
+// without a word. Its default, -1, does that (Administration Reference:
+// "If AuthService is set to yes and AuthServiceTTL is non-zero ...").
+func (l *loader) authServiceOff(svc *Service) {
+	ttl := Get(svc.Values, param.AuthServiceTTL)
+	if ttl > 0 {
+		return
+	}
+	why := fmt.Sprintf("AuthServiceTTL is %d (the default)", int64(ttl.Seconds()))
+	if o := svc.Values.Origin(param.AuthServiceTTL.Param); o.Kind == param.FromFile {
+		why = fmt.Sprintf("AuthServiceTTL is %d (%s)", int64(ttl.Seconds()), o)
+	}
+	warn := func(o param.Origin) {
+		l.r.add(Warning, o.File, o.Line, "AuthService", "POP-before-SMTP is off: %s, so no POP login is recorded; set AuthServiceTTL above 0 in %s", why, filepath.Base(svc.File))
+	}
+	if Get(svc.Values, param.AuthService) {
+		warn(svc.Values.Origin(param.AuthService.Param))
+	}
+	for _, d := range svc.Domains {
+		if o := d.Values.Origin(param.AuthService.Param); o.File == d.File && Get(d.Values, param.AuthService) {
+			warn(o)
 		}
 	}
 }

@@ -9,29 +9,26 @@ import (
 	"github.com/openmmp/mmp/cfgfmt"
 )
 
-// Severity ranks a problem by what it stops.
+// Severity ranks a problem by what it stops. There are two, because the
+// check command and the daemon give one verdict (docs/decisions.md): what
+// would stop the daemon or break a service is an error for both; what the
+// daemon runs with is a warning for both.
 type Severity int
 
 const (
-	// Warning: reported, never fails (a Timeout below the standard's
-	// minimum, a deprecated name).
+	// Warning: reported, never fails; the daemon runs with it (an unknown
+	// parameter or one in a file where it does nothing, both ignored; a
+	// Timeout below the standard's minimum; a deprecated name).
 	Warning Severity = iota
-	// Strict: fails the check command; the daemon logs it and goes on,
-	// because Sun's MMP ignored such lines and migrated files must run
-	// unchanged (an unknown parameter, one in a file where it does not
-	// apply, an unknown vdmap property).
-	Strict
-	// Fatal: the daemon refuses to start and a refresh keeps the old
-	// configuration (a value that does not parse, a missing file).
+	// Fatal: the daemon refuses to start, a refresh keeps the old
+	// configuration and the check command fails (a value that does not
+	// parse, a missing file, a certificate that cannot be used).
 	Fatal
 )
 
 func (s Severity) String() string {
-	switch s {
-	case Warning:
+	if s == Warning {
 		return "warning"
-	case Strict:
-		return "error"
 	}
 	return "error"
 }
@@ -94,6 +91,19 @@ func (ps Problems) Err(min Severity) error {
 		return nil
 	}
 	return errors.New(strings.Join(lines, "\n"))
+}
+
+// Sorted orders the problems by file, in the order files were first
+// mentioned, then by line, so that a check reads like the files; a
+// problem given twice is kept once.
+func (ps Problems) Sorted() Problems {
+	var out Problems
+	for _, p := range ps {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return (&report{out}).sorted()
 }
 
 // report collects problems while loading.

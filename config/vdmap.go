@@ -60,7 +60,7 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 	for _, ln := range f.Settings() {
 		d := byLabel[strings.ToLower(ln.Prefix)]
 		if d == nil {
-			l.r.add(Strict, name, ln.Num, ln.Name, "no \"vdmap %s IPADDR\" line declares %q; ignored", ln.Prefix, ln.Prefix)
+			l.r.add(Warning, name, ln.Num, ln.Name, "no \"vdmap %s IPADDR\" line declares %q; ignored", ln.Prefix, ln.Prefix)
 			continue
 		}
 		p := param.Lookup(ln.Name)
@@ -70,13 +70,13 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 			if s := param.Suggest(ln.Name); s != "" {
 				msg = "unknown vdmap property (did you mean " + s + "?); ignored"
 			}
-			l.r.add(Strict, name, ln.Num, ln.Name, "%s", msg)
+			l.r.add(Warning, name, ln.Num, ln.Name, "%s", msg)
 			continue
 		case p == param.VirtualDomainFile.Param:
 			l.r.add(Warning, name, ln.Num, p.Name, "means nothing inside a vdmap file; ignored")
 			continue
 		case p.Where&param.VDMap == 0:
-			l.r.add(Strict, name, ln.Num, p.Name, "is not a vdmap property (it belongs in %s); ignored", placesOf(p))
+			l.r.add(Warning, name, ln.Num, p.Name, "is not a vdmap property (it belongs in %s); ignored", placesOf(p))
 			continue
 		}
 		s := param.Setting{Param: p, Raw: ln.Value, Origin: param.Origin{Kind: param.FromFile, File: name, Line: ln.Num}}
@@ -100,47 +100,17 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 	return domains
 }
 
-// certmap checks a certmap.conf (spec §3.7): the default map comes first,
-// properties belong to declared maps, and plug-ins are refused.
+// certmap checks a certmap.conf (spec §3.7) with the parser the proxy
+// uses at login: a problem it finds makes every certificate login fail,
+// so each is an error here too.
 func (l *loader) certmap(file string, line int, name string) {
 	data, err := os.ReadFile(l.path(name))
 	if err != nil {
 		l.r.add(Fatal, file, line, "CertmapFile", "%s: %v", name, unwrapPathError(err))
 		return
 	}
-	f, errs := cfgfmt.Parse(name, data, "certmap")
+	_, errs := cfgfmt.ParseCertmap(name, data)
 	for _, e := range errs {
 		l.r.addErr(Fatal, name, e)
-	}
-	maps := map[string]bool{}
-	first := true
-	for _, ln := range f.Lines {
-		switch ln.Kind {
-		case cfgfmt.Header:
-			if first && !strings.EqualFold(ln.Label, "default") {
-				l.r.add(Strict, name, ln.Num, "", "the first map must be \"certmap default default\"")
-			}
-			first = false
-			maps[strings.ToLower(ln.Label)] = true
-		case cfgfmt.Setting:
-			if !maps[strings.ToLower(ln.Prefix)] {
-				l.r.add(Strict, name, ln.Num, ln.Name, "no \"certmap %s ISSUER\" line declares %q", ln.Prefix, ln.Prefix)
-				continue
-			}
-			switch strings.ToLower(ln.Name) {
-			case "dncomps", "filtercomps", "cmapldapattr":
-			case "verifycert":
-				if _, err := cfgfmt.ParseBool(ln.Value); err != nil {
-					l.r.add(Fatal, name, ln.Num, ln.Name, "%v", err)
-				}
-			case "library", "initfn":
-				l.r.add(Strict, name, ln.Num, ln.Name, "certmap plug-ins are not supported by the MMP")
-			default:
-				l.r.add(Strict, name, ln.Num, ln.Name, "unknown certmap property (known: DNComps, FilterComps, verifycert, CmapLdapAttr)")
-			}
-		}
-	}
-	if first {
-		l.r.add(Strict, name, 0, "", "no certmap entries")
 	}
 }

@@ -28,7 +28,9 @@ or SIGINT stops accepting and lets sessions finish for 30 seconds.
   -c DIR, --config DIR   instance configuration directory (default ./config)
   -check, --check        validate every file of the instance and exit:
                          each problem is printed as file:line: Parameter: message;
-                         exit status 1 if any is an error, 0 if only warnings
+                         exit status 1 if any is an error, 0 if only warnings.
+                         The verdict is the daemon's: an error is what would
+                         stop it, a warning what it runs with
   -f, --foreground       accepted for systemd and scripts; AService never
                          detaches
   --log-stderr           write every log line to standard error as well
@@ -109,9 +111,7 @@ func runAService(cmd *cobra.Command, args []string, stdio IO) int {
 	// refresh may come that early; it must not end the process (SIGHUP's
 	// default). serve takes SIGHUP over once the services run.
 	signal.Ignore(syscall.SIGHUP)
-	load := func() (*config.Instance, config.Problems) {
-		return config.Load(a.dir, config.Options{CreateMissing: true})
-	}
+	load := func() (*config.Instance, config.Problems) { return loadInstance(a.dir, true) }
 	inst, problems := load()
 	printProblems(stdio.Err, "AService", problems)
 	if problems.Fatal() {
@@ -135,15 +135,16 @@ func RefreshStatusFile(dir string, pid int) string {
 	return filepath.Join(dir, "run", fmt.Sprintf("AService-%d.refresh", pid))
 }
 
-// check validates an instance directory and prints every problem.
+// check validates an instance directory and prints every problem. Its
+// verdict is the daemon's: both judge through loadInstance.
 func check(w io.Writer, dir string) int {
-	_, problems := config.Load(dir, config.Options{})
+	_, problems := loadInstance(dir, false)
 	for _, p := range problems {
 		fmt.Fprintln(w, p)
 	}
 	errs, warns := 0, 0
 	for _, p := range problems {
-		if p.Severity >= config.Strict {
+		if p.Severity >= config.Fatal {
 			errs++
 		} else {
 			warns++

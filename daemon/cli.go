@@ -147,7 +147,7 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 		return ExitConfig
 	}
 	fe := config.FrontEnd{Protocol: svc, File: c.ConfigFile, Env: env, Flags: c.Settings}
-	inst, problems := config.LoadFrontEnd(fe)
+	inst, problems := loadFrontEnd(fe)
 	if c.Mode == legacy.List {
 		WriteListing(stdio.Out, inst.Services[0].Values, func(p *param.Param) bool { return legacy.Applies(p, svc) })
 		printProblems(stdio.Err, name, problems)
@@ -162,7 +162,7 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	}
 	// Refresh reads the --config file again, with the environment and
 	// command line as they were at start.
-	reload := func() (*config.Instance, config.Problems) { return config.LoadFrontEnd(fe) }
+	reload := func() (*config.Instance, config.Problems) { return loadFrontEnd(fe) }
 	return serve(stdio, name, inst, serveOptions{reload: reload})
 }
 

@@ -29,30 +29,12 @@ func dropPrivileges(v *config.Values, own ...string) (warning string, err error)
 	if os.Geteuid() != 0 {
 		return "", nil
 	}
-	name := config.Get(v, param.BeTheUser)
-	group := config.Get(v, param.BeTheGroup)
-	if name == "" {
+	uid, gid, bad, err := runAs(v)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", bad.Name, err)
+	}
+	if uid < 0 {
 		return "running as root: BeTheUser is not set in AService.cfg", nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		return "", fmt.Errorf("BeTheUser %s: %w", name, err)
-	}
-	uid, err := strconv.Atoi(u.Uid)
-	if err != nil {
-		return "", fmt.Errorf("BeTheUser %s: uid %q: %w", name, u.Uid, err)
-	}
-	gidText := u.Gid
-	if group != "" {
-		g, err := user.LookupGroup(group)
-		if err != nil {
-			return "", fmt.Errorf("BeTheGroup %s: %w", group, err)
-		}
-		gidText = g.Gid
-	}
-	gid, err := strconv.Atoi(gidText)
-	if err != nil {
-		return "", fmt.Errorf("BeTheGroup %s: gid %q: %w", group, gidText, err)
 	}
 	for _, d := range own {
 		if err := os.Chown(d, uid, gid); err != nil {
@@ -71,4 +53,35 @@ func dropPrivileges(v *config.Values, own ...string) (warning string, err error)
 		return "", fmt.Errorf("setuid(%d): %w", uid, err)
 	}
 	return "", nil
+}
+
+// runAs looks up BeTheUser and BeTheGroup (the user's own group when
+// BeTheGroup is unset): what dropPrivileges switches to, and what the
+// check verifies with the same code. uid is -1 when BeTheUser is unset.
+// On error, bad is the parameter at fault.
+func runAs(v *config.Values) (uid, gid int, bad *param.Param, err error) {
+	name := config.Get(v, param.BeTheUser)
+	group := config.Get(v, param.BeTheGroup)
+	if name == "" {
+		return -1, -1, nil, nil
+	}
+	u, err := user.Lookup(name)
+	if err != nil {
+		return -1, -1, param.BeTheUser.Param, err
+	}
+	if uid, err = strconv.Atoi(u.Uid); err != nil {
+		return -1, -1, param.BeTheUser.Param, fmt.Errorf("%s: uid %q: %w", name, u.Uid, err)
+	}
+	gidText := u.Gid
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			return -1, -1, param.BeTheGroup.Param, err
+		}
+		gidText = g.Gid
+	}
+	if gid, err = strconv.Atoi(gidText); err != nil {
+		return -1, -1, param.BeTheGroup.Param, fmt.Errorf("%s: gid %q: %w", group, gidText, err)
+	}
+	return uid, gid, nil, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,17 +164,21 @@ func (s *supervisor) serveAll() {
 // keeps BadGuys and connection counts); listeners and services are opened
 // or closed as ServiceList now says; sessions already running keep going
 // with the values they started with, even on a listener or service that
-// was removed. It returns a one-line summary and the reasons it failed.
-func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) (summary string, failures []string) {
+// was removed. It returns a one-line summary, the reasons it failed, and
+// the warnings of the new configuration, which are also logged as errors
+// so that the default LogLevel 1 keeps them (a misspelt parameter is
+// ignored, and the admin who just edited the file wants to know).
+func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) (summary string, failures, warnings []string) {
 	log := s.logs.main.Slog()
 	if problems.Fatal() {
 		for _, p := range problems {
 			failures = append(failures, p.String())
 		}
-		return "", failures
+		return "", failures, nil
 	}
 	for _, p := range problems {
-		log.Warn("refresh: " + p.String())
+		warnings = append(warnings, p.String())
+		log.Error("refresh: " + p.String())
 	}
 	if err := s.logs.reopen(inst); err != nil {
 		failures = append(failures, err.Error())
@@ -249,7 +254,7 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) (s
 	s.services = kept
 	summary = fmt.Sprintf("%d service(s): %d updated, %d added, %d removed; listeners: %d opened, %d closed",
 		len(kept), updated, added, removed, opened, closed)
-	return summary, failures
+	return summary, failures, warnings
 }
 
 // writeStatus replaces the refresh status file in one rename, so that a
@@ -279,19 +284,19 @@ func writePidfile(file string) error {
 
 // statusText renders a refresh outcome for the status file: the first
 // line is "ok: refreshed: SUMMARY" or "failed: WHY", then one problem per
-// line.
-func statusText(summary string, failures []string) string {
-	if len(failures) == 0 {
-		return "ok: refreshed: " + summary + "\n"
-	}
+// line, the failures and then the warnings of the new configuration.
+func statusText(summary string, failures, warnings []string) string {
 	var b strings.Builder
-	if summary == "" {
+	switch {
+	case len(failures) == 0:
+		b.WriteString("ok: refreshed: " + summary + "\n")
+	case summary == "":
 		b.WriteString("failed: the configuration has errors; the previous configuration is kept\n")
-	} else {
+	default:
 		b.WriteString("failed: refreshed with errors: " + summary + "\n")
 	}
-	for _, f := range failures {
-		b.WriteString(f + "\n")
+	for _, l := range slices.Concat(failures, warnings) {
+		b.WriteString(l + "\n")
 	}
 	return b.String()
 }

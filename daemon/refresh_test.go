@@ -25,10 +25,13 @@ func TestParseAServiceNewOptions(t *testing.T) {
 }
 
 func TestStatusText(t *testing.T) {
-	if got := statusText("1 service(s)", nil); got != "ok: refreshed: 1 service(s)\n" {
+	if got := statusText("1 service(s)", nil, nil); got != "ok: refreshed: 1 service(s)\n" {
 		t.Errorf("ok: %q", got)
 	}
-	got := statusText("", []string{"a.cfg:3: Timeout: bad"})
+	if got := statusText("1 service(s)", nil, []string{"a.cfg:2: X: w (warning)"}); got != "ok: refreshed: 1 service(s)\na.cfg:2: X: w (warning)\n" {
+		t.Errorf("ok with a warning: %q", got)
+	}
+	got := statusText("", []string{"a.cfg:3: Timeout: bad"}, nil)
 	if !strings.HasPrefix(got, "failed: the configuration has errors; the previous configuration is kept\n") || !strings.HasSuffix(got, "a.cfg:3: Timeout: bad\n") {
 		t.Errorf("failed: %q", got)
 	}
@@ -161,5 +164,44 @@ func TestFrontEndRefresh(t *testing.T) {
 			t.Fatalf("greeting after SIGHUP %q", g)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A refresh that applies a configuration with warnings (a misspelt
+// parameter, which is ignored) says so: in the refresh status file that
+// refresh(8) prints, and in the AService log at the default LogLevel 1.
+func TestRefreshReportsWarnings(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"log", "run"} {
+		os.Mkdir(filepath.Join(dir, d), 0o755)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imap := "default:LdapUrl \"ldap://127.0.0.1:1/o=internet\"\ndefault:BGExcluded 127.0.0.0/8\n"
+	write("AService.cfg", "default:ServiceList ImapProxyAService@"+addr+"\ndefault:LogDir log\ndefault:LogLevel 1\n")
+	write("ImapProxyAService.cfg", imap)
+	startDaemon(t, "AService", []string{"-c", dir, "-pidfile", filepath.Join(dir, "run", "AService.pid")}, addr)
+	waitFile(t, filepath.Join(dir, "run", "AService.pid"))
+
+	write("ImapProxyAService.cfg", imap+"default:ClientTimeout 600\n")
+	status := RefreshStatusFile(dir, os.Getpid())
+	os.Remove(status)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	got := waitFile(t, status)
+	want := "ImapProxyAService.cfg:3: ClientTimeout: unknown parameter (did you mean Timeout?); ignored (warning)"
+	if !strings.HasPrefix(got, "ok: refreshed: ") || !strings.Contains(got, "\n"+want+"\n") {
+		t.Errorf("status %q, want ok and %q", got, want)
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "log", "AService_*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("AService logs: %v", logs)
+	}
+	if data, _ := os.ReadFile(logs[0]); !strings.Contains(string(data), want) {
+		t.Errorf("the AService log at LogLevel 1 lacks %q:\n%s", want, data)
 	}
 }

@@ -163,7 +163,7 @@ func refresh(sup *supervisor, opts serveOptions) {
 		return
 	}
 	logging.Notice(log, "SIGHUP: reading the configuration again")
-	summary, failures := sup.refresh(opts.reload())
+	summary, failures, warnings := sup.refresh(opts.reload())
 	if summary != "" && len(failures) == 0 {
 		logging.Notice(log, "refreshed: "+summary)
 	} else {
@@ -176,7 +176,7 @@ func refresh(sup *supervisor, opts serveOptions) {
 			logging.Critical(log, "refresh: "+f)
 		}
 	}
-	if err := writeStatus(opts.statusFile, statusText(summary, failures)); err != nil {
+	if err := writeStatus(opts.statusFile, statusText(summary, failures, warnings)); err != nil {
 		log.Warn(fmt.Sprintf("refresh status file: %v", err))
 	}
 }

@@ -228,6 +228,16 @@ func TestStartRefreshStop(t *testing.T) {
 		stillLoggedIn("r")
 	})
 
+	t.Run("misspelt parameter warned", func(t *testing.T) {
+		writeFiles(t, dir, map[string]string{"ImapProxyAService.cfg": imapCfg("second banner") + "default:ClientTimeout 600\n"})
+		out, _ := refresh(instance.ExitOK)
+		want := "  ImapProxyAService.cfg:7: ClientTimeout: unknown parameter (did you mean Timeout?); ignored (warning)\n"
+		if !strings.Contains(out, fmt.Sprintf("pid %d: ok: refreshed: ", pid)) || !strings.Contains(out, want) {
+			t.Errorf("refresh printed %q, want the warning %q", out, want)
+		}
+		stillLoggedIn("w")
+	})
+
 	t.Run("broken edit refused", func(t *testing.T) {
 		writeFiles(t, dir, map[string]string{"ImapProxyAService.cfg": imapCfg("third banner") + "default:Timeout soon\n"})
 		_, errOut := refresh(instance.ExitFailed)

@@ -33,16 +33,18 @@ func refresh(stdio IO, dir string, o options) error {
 			failed++
 			continue
 		}
+		// The lines after the first are the problems: errors of a
+		// refused configuration, or warnings of one that was applied.
 		first, rest, _ := strings.Cut(text, "\n")
-		if strings.HasPrefix(first, "ok") {
-			fmt.Fprintf(stdio.Out, "pid %d: %s\n", pid, first)
-			continue
+		w := stdio.Out
+		if !strings.HasPrefix(first, "ok") {
+			failed++
+			w = stdio.Err
 		}
-		failed++
-		fmt.Fprintf(stdio.Err, "pid %d: %s\n", pid, first)
+		fmt.Fprintf(w, "pid %d: %s\n", pid, first)
 		for _, l := range strings.Split(strings.TrimRight(rest, "\n"), "\n") {
 			if l != "" {
-				fmt.Fprintf(stdio.Err, "  %s\n", l)
+				fmt.Fprintf(w, "  %s\n", l)
 			}
 		}
 	}

@@ -134,6 +134,12 @@ type Param struct {
 	Flag string
 	Env  string
 
+	// Inert are files where Sun's documents show the parameter although
+	// it has no effect there (AuthServiceTTL -1 in ImapProxyAService.cfg
+	// and SmtpProxyAService.cfg); the loader takes its default value there
+	// without a word and warns about any other.
+	Inert Where
+
 	Secret     bool   // a password: never shown in listings or logs
 	Deprecated string // why it is deprecated and what replaces it
 	Era        string // where it comes from: "N4+", "S6", "7.x", "Go" ...
@@ -272,8 +278,12 @@ func Lookup(name string) *Param {
 // "-vd"; the match is exact, as Netscape's was.
 func ByFlag(flag string) *Param { return byFlag[flag] }
 
-// Suggest returns the known name closest to an unknown one, for
-// "did you mean" messages, or "" when nothing is close.
+// Suggest returns the parameter an unknown name most likely meant, for
+// "did you mean" messages, or "" when nothing is close. It compares the
+// name with every canonical name and documented alias (SSLCipherSec is
+// near the alias SSLCipherSecs of SSLCipherSpecs) by edit distance, and
+// failing that looks for a known name of five letters or more that the
+// unknown one starts or ends with: ClientTimeout means Timeout.
 func Suggest(name string) string {
 	names := make([]string, 0, len(byName))
 	for _, p := range table {
@@ -281,6 +291,17 @@ func Suggest(name string) string {
 	}
 	if n := Closest(name, names); n != "" {
 		return Lookup(n).Name
+	}
+	w := strings.ToLower(name)
+	best := ""
+	for _, n := range names {
+		k := strings.ToLower(n)
+		if len(k) >= 5 && len(k) < len(w) && len(k) > len(best) && (strings.HasPrefix(w, k) || strings.HasSuffix(w, k)) {
+			best = n
+		}
+	}
+	if best != "" {
+		return Lookup(best).Name
 	}
 	return ""
 }

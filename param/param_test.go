@@ -284,7 +284,12 @@ func TestTypedParse(t *testing.T) {
 }
 
 func TestSuggest(t *testing.T) {
-	for in, want := range map[string]string{"LdapUrll": "LdapUrl", "BGPenality": "BGPenalty", "SSLPort": "SSLPorts", "Zebra": ""} {
+	for in, want := range map[string]string{"LdapUrll": "LdapUrl", "BGPenality": "BGPenalty", "SSLPort": "SSLPorts", "Zebra": "",
+		// A known name inside a longer one.
+		"ClientTimeout": "Timeout", "LdapUrlBackup": "LdapUrl", "IdleTimeout": "Timeout", "MyBannerText": "",
+		// Near a documented alias: the canonical name is suggested.
+		"SSLCipherSec": "SSLCipherSpecs", "DomainDelimiter": "VirtualDomainDelim", "UidSearchFilter": "SearchFormat",
+		"BindPasswd": "BindPass", "CertMapFiles": "CertmapFile"} {
 		if got := Suggest(in); got != want {
 			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
 		}

@@ -264,6 +264,9 @@ var (
 		Name: "AuthServiceTTL", Where: P, Group: "Authentication", Era: "S6", Type: "secs",
 		Doc:     "How long a POP login is remembered for POP-before-SMTP; 0 or less turns it off.",
 		Default: "-1", Template: Live,
+		// "For all other MMP proxies (SMTP and IMAP), AuthServiceTTL
+		// should be omitted or set to -1" (Administration Reference).
+		Inert: I | S,
 	}, secsRange(-1, 1<<30))
 )
 

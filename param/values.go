@@ -332,7 +332,7 @@ func parseServiceList(s string) ([]cfgfmt.ServiceEntry, error) {
 	}
 	for _, e := range entries {
 		if e.Protocol() == "" {
-			return nil, fmt.Errorf("%q is not a known module (ImapProxyAService, PopProxyAService or SmtpProxyAService)", e.DLL)
+			return nil, fmt.Errorf("%q is not a known module (ImapProxyAService, PopProxyAService or SmtpProxyAService; Sun 7.x: imapproxy, popproxy or submitproxy)", e.DLL)
 		}
 	}
 	return entries, nil

@@ -85,7 +85,7 @@ func loadCurrent(in instance) (*current, []string) {
 	var notes []string
 	note := func(ps config.Problems) {
 		for _, p := range ps {
-			if p.Severity >= config.Strict {
+			if p.Severity >= config.Fatal {
 				notes = append(notes, p.String())
 			}
 		}

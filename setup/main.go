@@ -194,7 +194,7 @@ func (s *session) check(w io.Writer) int {
 	for _, p := range problems {
 		fmt.Fprintf(w, "  %s\n", p)
 	}
-	if problems.Worst() >= config.Strict {
+	if problems.Worst() >= config.Fatal {
 		fmt.Fprintf(w, "The configuration of %s has errors; correct them and run mmp-setup again or edit the files.\n", s.dir())
 		return ExitProblems
 	}

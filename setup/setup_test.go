@@ -117,7 +117,7 @@ func checkGolden(t *testing.T, dir, name, root string, port int) {
 func mustLoad(t *testing.T, dir string) {
 	t.Helper()
 	_, ps := config.Load(dir, config.Options{})
-	if err := ps.Err(config.Strict); err != nil {
+	if err := ps.Err(config.Fatal); err != nil {
 		t.Fatalf("config.Load(%s):\n%v", dir, err)
 	}
 }
@@ -428,7 +428,7 @@ ldap.test = n
 	}
 	for _, pr := range protocols[:2] {
 		_, ps := config.LoadFrontEnd(config.FrontEnd{Protocol: pr.where, File: filepath.Join(dir, pr.n4+".config")})
-		if err := ps.Err(config.Strict); err != nil {
+		if err := ps.Err(config.Fatal); err != nil {
 			t.Errorf("%s.config: %v", pr.n4, err)
 		}
 		if fi, err := os.Stat(filepath.Join(dir, pr.n4)); err != nil || fi.Mode().Perm()&0o100 == 0 {

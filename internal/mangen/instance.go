@@ -105,7 +105,9 @@ func refreshPage() string {
 	p.pp()
 	p.text("A configuration with errors is refused as a whole: the daemon keeps the previous one, logs each error, and refresh prints them as file:line: Parameter: message and exits with status " + fmt.Sprint(instance.ExitFailed) + ".")
 	p.pp()
-	p.text("refresh waits for each daemon to write the outcome to dir/run/AService-pid.refresh (ok: refreshed: summary, or failed: reason followed by the errors), which AService does when dir/run exists, as it does for every daemon started by start-msg(8). A daemon started otherwise can be refreshed with kill -HUP; it logs the outcome in its AService log.")
+	p.text("A configuration applied with warnings (a misspelt parameter, which is ignored) is refreshed; refresh prints each warning under the daemon's line, and the AService log records them even at LogLevel 1.")
+	p.pp()
+	p.text("refresh waits for each daemon to write the outcome to dir/run/AService-pid.refresh (ok: refreshed: summary, or failed: reason, followed by the errors and warnings), which AService does when dir/run exists, as it does for every daemon started by start-msg(8). A daemon started otherwise can be refreshed with kill -HUP; it logs the outcome in its AService log.")
 	p.instanceText("refresh")
 	p.instanceOptions(false, "30s")
 	p.sh("EXIT STATUS")
@@ -118,6 +120,7 @@ func refreshPage() string {
 	p.sh("EXAMPLES")
 	p.example("$ refresh mmp east",
 		"pid 48213: ok: refreshed: 2 service(s): 2 updated, 0 added, 0 removed; listeners: 1 opened, 0 closed",
+		"  ImapProxyAService.cfg:31: ClientTimeout: unknown parameter (did you mean Timeout?); ignored (warning)",
 		"$ refresh mmp east",
 		"pid 48213: failed: the configuration has errors; the previous configuration is kept",
 		"  /opt/openmmp/east/ImapProxyAService.cfg:7: Timeout: ...",
