@@ -40,7 +40,7 @@ var cases = map[string]paramCase{
 	"LdapRefreshInterval": {where: ips, def: "2100", valid: []string{"600"}, invalid: []string{"soon"}},
 	"UserGroupDN":         {where: ips, valid: []string{"o=internet"}, invalid: []string{"internet"}},
 	"CertMapDN":           {where: ips, aliases: []string{"CertmapDN"}, valid: []string{"o=internet"}, invalid: []string{"=x"}},
-	"HostedDomains":       {where: I | P | V, def: "yes", valid: []string{"no", "0", "off", "True"}, invalid: []string{"maybe"}},
+	"HostedDomains":       {where: I | P | V, def: "yes", defaults: map[Where]string{N4: "no", I: "yes"}, valid: []string{"no", "0", "off", "True"}, invalid: []string{"maybe"}},
 	"LdapSchemaLevel":     {where: ips | V, def: "1", valid: []string{"2"}, invalid: []string{"3"}},
 	"DefaultDomain":       {where: I | P | V, valid: []string{"siroe.com"}, invalid: []string{"siroe..com", "a b.com"}},
 	"VDomain":             {where: V, valid: []string{"airius.com"}, invalid: []string{"@airius.com"}},

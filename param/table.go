@@ -109,10 +109,12 @@ var (
 		Deprecated: "use UserGroupDN",
 	}, parseDN)
 
+	// Hosted domains are a Sun 5.x feature: Netscape 4.x searched every
+	// user under BaseDN, so its front ends default to no.
 	HostedDomains = define(&Param{
 		Name: "HostedDomains", Where: I | P | V, Group: "Directory", Era: "S6", Type: "bool",
 		Doc:     "yes: find the user's domain in the DC tree first (several hosted domains); no: one search under the LdapUrl base.",
-		Default: "yes", Template: Live,
+		Default: "yes", Defaults: map[Where]string{N4: "no"}, Template: Live,
 	}, parseBool)
 
 	LdapSchemaLevel = define(&Param{
