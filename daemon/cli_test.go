@@ -34,7 +34,7 @@ func TestDashHBothMeanings(t *testing.T) {
 		t.Fatalf("ImapProxy -h = %d, stderr %q", code, errs)
 	}
 	for _, want := range []string{"LDAPHost localhost:389 default", "Capability IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN default",
-		"CanonicalVirtualDomainDelim + default", "HostedDomains no default", "LdapUrl ldap://localhost:389/o=mcom.com from LDAPHost and BaseDN"} {
+		"CanonicalVirtualDomainDelim + default", "HostedDomains no default", "ReplayFormat %s default", "LdapUrl ldap://localhost:389/o=mcom.com from LDAPHost and BaseDN"} {
 		if got := lineOf(out, strings.Fields(want)[0]); got != want {
 			t.Errorf("listing line %q, want %q", got, want)
 		}

@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/openmmp/mmp/internal/testenv"
@@ -52,7 +51,8 @@ mailHost: %[1]s
 // TestNetscapeDirectoryEndToEnd runs ImapProxy the way a Netscape ImapMMP
 // script does, with the seed's default base DN o=mcom.com and no Sun
 // option: jdoe@mcom.com is searched for under the base DN, as Netscape 4.x
-// did, rather than in a DC tree the directory does not have.
+// did, rather than in a DC tree the directory does not have, and logged
+// in to the store with the same userid+virtual.domain form.
 func TestNetscapeDirectoryEndToEnd(t *testing.T) {
 	store := dovecot.Start(t,
 		dovecot.WithUser("jdoe+mcom.com", "jdoepw"), dovecot.WithMessage("jdoe+mcom.com", welcome("jdoe+mcom.com")),
@@ -69,15 +69,14 @@ func TestNetscapeDirectoryEndToEnd(t *testing.T) {
 		"--BGExcluded", "127.0.0.0/8",
 	}, addr)
 
-	cl := dialIMAP(t, addr)
-	if _, tagged := cl.cmd("LOGIN jdoe@mcom.com jdoepw"); !isOK(tagged) {
-		t.Fatalf("LOGIN jdoe@mcom.com = %q, want OK", tagged)
+	// The store is told the Netscape user id too: jdoe@mcom.com is
+	// jdoe+mcom.com there, not the plain jdoe of the same password.
+	for login, owner := range map[string]string{"jdoe@mcom.com": "jdoe+mcom.com", "jdoe+mcom.com": "jdoe+mcom.com", "jdoe": "jdoe"} {
+		got := dialIMAP(t, addr).subject("LOGIN " + login + " jdoepw")
+		if want := "mailbox of " + owner; got != want {
+			t.Errorf("LOGIN %s: INBOX subject %q, want %q", login, got, want)
+		}
 	}
-}
-
-func isOK(tagged string) bool {
-	f := strings.Fields(tagged)
-	return len(f) > 1 && f[1] == "OK"
 }
 
 // welcome is a one-message mailbox naming its owner.

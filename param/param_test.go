@@ -55,7 +55,7 @@ var cases = map[string]paramCase{
 	"PreAuth":                      {where: I | P | V | N4, def: "no", valid: []string{"yes"}, invalid: []string{"sometimes"}},
 	"AuthCacheSize":                {where: I | P | V, def: "10000", valid: []string{"1"}, invalid: []string{"1e3"}},
 	"AuthCacheTTL":                 {where: I | P | V, def: "900", aliases: []string{"AuthCacheSizeTTL"}, valid: []string{"0"}, invalid: []string{"-1"}},
-	"ReplayFormat":                 {where: I | P | V, def: "%U", valid: []string{"%A[uid]@%V", "%s", "%o"}, invalid: []string{"%A", "%C"}},
+	"ReplayFormat":                 {where: I | P | V, def: "%U", defaults: map[Where]string{N4: "%s", P: "%U"}, valid: []string{"%A[uid]@%V", "%s", "%o"}, invalid: []string{"%A", "%C"}},
 	"UidAttr":                      {where: N4, valid: []string{"uid"}, invalid: []string{"u id"}},
 	"StoreAdmin":                   {where: I | P | V | N4, valid: []string{"mmpstore"}, invalid: []string{"mmp store"}},
 	"StoreAdminPass":               {where: I | P | V | N4, valid: []string{"x y"}, invalid: []string{"\x07"}},

@@ -193,10 +193,12 @@ var (
 		Default: "900", Template: Live,
 	}, secsRange(0, 1<<30))
 
+	// Netscape 4.x logged in to the store as userid+virtual.domain, the
+	// name it searched for (seed 003, CanonicalVirtualDomainDelim): %s.
 	ReplayFormat = define(&Param{
 		Name: "ReplayFormat", Where: I | P | V, Group: "Authentication", Era: "S5+", Type: "format with %U %V %A[attr] %s %o",
 		Doc:     "Login name sent to the store; overridden by the domain's mailAccessProxyReplay.",
-		Default: "%U", Template: Live,
+		Default: "%U", Defaults: map[Where]string{N4: "%s"}, Template: Live,
 	}, format(replayEscapes))
 
 	UidAttr = define(&Param{
