@@ -218,11 +218,18 @@ func longNames(service param.Where) []string {
 	return names
 }
 
-// FromEnv returns the Netscape parameters found among environment entries
-// ("NAME=value", as os.Environ gives them). Names match ignoring case (spec
-// §2.0); only parameters a Netscape front end of the service knows are
-// read, so unrelated variables such as PATH are never mistaken for one. A
-// value that does not parse is returned as an error naming the variable.
+// FromEnv returns the parameters found among environment entries
+// ("NAME=value", as os.Environ gives them): the Netscape variables, and
+// every other parameter of the service by its Sun name, since "any
+// configuration parameter can be set as either an environment variable or
+// command-line option" (Netscape Messaging Server 4.x Administrator's
+// Guide) and `install` prints `--Timeout 900` as Timeout=900 for the
+// ImapMMP script to export. Netscape names match ignoring case (spec
+// §2.0); a Sun name must be spelled as the table spells it, so that a
+// variable of another program such as TIMEOUT is not taken for Timeout.
+// Only parameters that apply to the service are read, so unrelated
+// variables such as PATH are never mistaken for one. A value that does not
+// parse is returned as an error naming the variable.
 func FromEnv(service param.Where, environ []string) ([]param.Setting, []error) {
 	var out []param.Setting
 	var errs []error
@@ -232,7 +239,7 @@ func FromEnv(service param.Where, environ []string) ([]param.Setting, []error) {
 			continue
 		}
 		p := param.Lookup(name)
-		if p == nil || p.Where&param.N4 == 0 || !Applies(p, service) {
+		if p == nil || !Applies(p, service) || p.Where&param.N4 == 0 && !slices.Contains(p.Names(), name) {
 			continue
 		}
 		if _, err := p.Check(v); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/param"
 )
 
@@ -163,7 +164,7 @@ func TestNTInstanceIgnored(t *testing.T) {
 
 func TestFromEnv(t *testing.T) {
 	env := []string{"PATH=/usr/bin", "LDAPHost=ldap:389", "UidSearch=uid=%s", "bindpassword=pw", "Timeout=5",
-		"SpoofMessageFile=/x", "HOME=/root", "SSLCertNickname=Server-Cert"}
+		"SpoofMessageFile=/x", "HOME=/root", "SSLCertNickname=Server-Cert", "TIMEOUT=5m", "hostedDomains=maybe"}
 	s, errs := FromEnv(param.IMAP, env)
 	if len(errs) != 0 {
 		t.Fatal(errs)
@@ -172,14 +173,55 @@ func TestFromEnv(t *testing.T) {
 	for _, st := range s {
 		got += st.Param.Name + "<-" + st.Origin.Name + " "
 	}
-	// Timeout is no Netscape variable; SpoofMessageFile is POP only.
-	want := "BindPass<-bindpassword SearchFormat<-UidSearch SSLCertNicknames<-SSLCertNickname LDAPHost<-LDAPHost "
+	// Timeout has no Netscape variable but is read by its Sun name, as
+	// every parameter a command-line option can set (seed 003: "Any
+	// configuration parameter can be set as either an environment
+	// variable or command-line option"), in its own spelling only: TIMEOUT
+	// and hostedDomains belong to other programs. SpoofMessageFile is POP
+	// only.
+	want := "BindPass<-bindpassword SearchFormat<-UidSearch Timeout<-Timeout SSLCertNicknames<-SSLCertNickname LDAPHost<-LDAPHost "
 	if got != want {
 		t.Errorf("FromEnv = %s, want %s", got, want)
 	}
 	_, errs = FromEnv(param.IMAP, []string{"LogLevel=loud"})
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "environment LogLevel") {
 		t.Errorf("FromEnv(bad) errors = %v", errs)
+	}
+}
+
+// What install prints is what the environment reader takes: the ImapMMP
+// script exports the pasted lines and the front end must honour each one,
+// Sun parameters (--HostedDomains) included.
+func TestInstallThroughEnvironment(t *testing.T) {
+	c, err := Parse(param.IMAP, []string{"install", "-h", "ldap.airius.com:389", "-b", "o=airius.com", "--HostedDomains", "no",
+		"--Timeout=900", "-s", "", "cert7.db", "key3.db", "", "all", "Server-Cert", "--SSLCertPEM", "/etc/mmp.crt", "-us", "(uid=%s)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteInstall(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	f, errs := cfgfmt.ParseEnv("ImapMMP.config", b.Bytes())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var environ []string
+	for _, v := range f.Vars() {
+		environ = append(environ, v.Var+"="+v.Value)
+	}
+	got, errs := FromEnv(param.IMAP, environ)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	read := map[*param.Param]string{}
+	for _, s := range got {
+		read[s.Param] = s.Raw
+	}
+	for _, s := range c.Settings {
+		if v, ok := read[s.Param]; !ok || v != s.Raw {
+			t.Errorf("install printed %s=%q; the environment reader took %q (read: %v)", s.Param.EnvName(), s.Raw, v, ok)
+		}
 	}
 }
 

@@ -166,7 +166,7 @@ func frontEndPage(name string, svc param.Where) string {
 	}
 	p.pp()
 	p.text(strings.Join(envs, ", ") + ".")
-	p.text("Names are matched without regard to case.")
+	p.text("Names are matched without regard to case. Every other parameter of the list above is read from the environment too, by its name spelled as there (Timeout, not TIMEOUT): the lines install prints for --Name options work when an ImapMMP script exports them.")
 	p.sh("SIGNALS")
 	p.tp(p.bold("SIGHUP"), "Refresh: read the --config file again, with the environment and command line as they were at start (they cannot change), and apply it as AService(8) does: a configuration with errors is logged and refused, the running one kept; otherwise sessions already open keep their settings and new ones get the new settings.")
 	p.tp(p.bold("SIGTERM")+", "+p.bold("SIGINT"), fmt.Sprintf("Stop accepting connections, let sessions go on for %v, then close them and exit.", daemon.ShutdownGrace))
@@ -296,6 +296,8 @@ func n4ConfigPage() string {
 	p.text("ImapMMP.config, PopMMP.config - Netscape 4.x Multiplexor instance settings")
 	p.sh("DESCRIPTION")
 	p.text("Bourne-shell assignments sourced by the ImapMMP and PopMMP start scripts, one NAME=value; export NAME per line, with # comments. ImapProxy(8) and PopProxy(8) read the same file with --config. The output of ImapProxy install is in this form.")
+	p.pp()
+	p.text("The Netscape variables are listed below. Any other parameter of the program may be set the same way by its Sun name, spelled as in ImapProxy(8), for example HostedDomains=yes; export HostedDomains.")
 	p.sh("VARIABLES")
 	var ps []*param.Param
 	for _, q := range param.All() {
