@@ -24,8 +24,8 @@ var cases = map[string]paramCase{
 		valid:   []string{"/opt/SUNWmsgsr/lib/ImapProxyAService@143|993 /opt/SUNWmsgsr/lib/PopProxyAService@110", "ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143"},
 		invalid: []string{"ImapProxyAService", "FooAService@143", "ImapProxyAService@99999"}},
 	"NumThreads": {where: A | N4, def: "1", defaults: map[Where]string{N4: "0"}, valid: []string{"0", "4"}, invalid: []string{"-1", "four"}},
-	"BeTheUser":  {where: A, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
-	"BeTheGroup": {where: A, valid: []string{"mail"}, invalid: []string{"a:b"}},
+	"BeTheUser":  {where: A | N4, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
+	"BeTheGroup": {where: A | N4, valid: []string{"mail"}, invalid: []string{"a:b"}},
 	"LogDir":     {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},
 	"LogLevel":   {where: A | ips | N4, def: "1", valid: []string{"0", "10"}, invalid: []string{"11", "-1", "x"}},
 	// §2.2

@@ -30,14 +30,16 @@ var (
 		Default: "1", Defaults: map[Where]string{N4: "0"}, Template: Live, Flag: "-t",
 	}, intRange(0, 4096))
 
+	// The Netscape installer asked for the run-as user first; its front
+	// ends take it from ImapMMP.config under the Sun name.
 	BeTheUser = define(&Param{
-		Name: "BeTheUser", Where: A, Group: "Daemon", Era: "S5+", Type: "user",
+		Name: "BeTheUser", Where: A | N4, Group: "Daemon", Era: "S5+", Type: "user",
 		Doc:     "Unix user to run as once the listening ports are open; unset keeps the starting user.",
 		Example: "mailsrv", Template: Commented,
 	}, parseName)
 
 	BeTheGroup = define(&Param{
-		Name: "BeTheGroup", Where: A, Group: "Daemon", Era: "S5+", Type: "group",
+		Name: "BeTheGroup", Where: A | N4, Group: "Daemon", Era: "S5+", Type: "group",
 		Doc:     "Unix group to run as once the listening ports are open.",
 		Example: "mail", Template: Commented,
 	}, parseName)

@@ -167,6 +167,8 @@ func frontEndPage(name string, svc param.Where) string {
 	p.pp()
 	p.text(strings.Join(envs, ", ") + ".")
 	p.text("Names are matched without regard to case. Every other parameter of the list above is read from the environment too, by its name spelled as there (Timeout, not TIMEOUT): the lines install prints for --Name options work when an ImapMMP script exports them.")
+	p.sh("PRIVILEGES")
+	p.text("Started as root, " + name + " opens its listening ports first (ports below 1024 need root) and then switches to BeTheUser and BeTheGroup, set like any other parameter: in ImapMMP.config, where mmp-setup --n4 writes the user it asked for, in the environment, or with --BeTheUser. Without BeTheUser it logs a warning and runs on as root.")
 	p.sh("SIGNALS")
 	p.tp(p.bold("SIGHUP"), "Refresh: read the --config file again, with the environment and command line as they were at start (they cannot change), and apply it as AService(8) does: a configuration with errors is logged and refused, the running one kept; otherwise sessions already open keep their settings and new ones get the new settings.")
 	p.tp(p.bold("SIGTERM")+", "+p.bold("SIGINT"), fmt.Sprintf("Stop accepting connections, let sessions go on for %v, then close them and exit.", daemon.ShutdownGrace))
