@@ -149,9 +149,10 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	fe := config.FrontEnd{Protocol: svc, File: c.ConfigFile, Env: env, Flags: c.Settings}
 	inst, problems := config.LoadFrontEnd(fe)
 	if c.Mode == legacy.List {
-		WriteListing(stdio.Out, inst.Services[0].Values, func(p *param.Param) bool { return legacy.Applies(p, svc) })
+		values := inst.Services[0].Values
+		WriteListing(stdio.Out, values, func(p *param.Param) bool { return legacy.Applies(p, svc) })
 		printProblems(stdio.Err, name, problems)
-		if problems.Fatal() {
+		if givenValueFails(problems, values) {
 			return ExitConfig
 		}
 		return ExitOK
@@ -164,6 +165,23 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	// command line as they were at start.
 	reload := func() (*config.Instance, config.Problems) { return config.LoadFrontEnd(fe) }
 	return serve(stdio, name, inst, serveOptions{reload: reload})
+}
+
+// givenValueFails reports whether a fatal problem concerns something that
+// was given (a line of a file, a value that names a missing file, a file
+// that cannot be read). -h
+// only lists: what the configuration still lacks to run, such as the
+// relays of a bare `SmtpProxy -h`, is printed but does not fail it.
+func givenValueFails(ps config.Problems, v *config.Values) bool {
+	for _, pr := range ps {
+		if pr.Severity < config.Fatal {
+			continue
+		}
+		if p := param.Lookup(pr.Param); pr.Line > 0 || p == nil || v.IsSet(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteListing prints every parameter chosen by include with its effective

@@ -99,6 +99,43 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// A script that passes one option set to both programs: the other
+// program's options are ignored with a warning, as its environment
+// variables are. And -h alone lists and exits 0 for every program, the
+// SMTP proxy included although it has no relay to run with yet.
+func TestSharedOptionSet(t *testing.T) {
+	spoof := filepath.Join(t.TempDir(), "spoof.txt")
+	os.WriteFile(spoof, []byte("Subject: store down\r\n\r\nTry later.\r\n.\r\n"), 0o644)
+	opts := []string{"-x", "IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN X-NETSCAPE", "-m", spoof, "-h"}
+	code, out, errs := run(t, "PopProxy", nil, opts...)
+	if code != ExitOK || errs != "PopProxy: -x: Capability is an option of ImapProxy, not of PopProxy; ignored\n" {
+		t.Errorf("PopProxy %q = %d, stderr %q", opts, code, errs)
+	}
+	if got := lineOf(out, "SpoofMessageFile"); got != "SpoofMessageFile "+spoof+" command line -m" {
+		t.Errorf("PopProxy listing: %q", got)
+	}
+	code, out, errs = run(t, "ImapProxy", nil, opts...)
+	if code != ExitOK || errs != "ImapProxy: -m: SpoofMessageFile is an option of PopProxy, not of ImapProxy; ignored\n" {
+		t.Errorf("ImapProxy %q = %d, stderr %q", opts, code, errs)
+	}
+	if got := lineOf(out, "Capability"); got != "Capability IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN X-NETSCAPE command line -x" {
+		t.Errorf("ImapProxy listing: %q", got)
+	}
+	for _, prog := range []string{"ImapProxy", "PopProxy", "SmtpProxy"} {
+		code, out, errs := run(t, prog, nil, "-h")
+		if code != ExitOK || lineOf(out, "LDAPHost") == "" {
+			t.Errorf("%s -h = %d, stderr %q", prog, code, errs)
+		}
+	}
+	// A value that does not parse still fails the listing.
+	dir := t.TempDir()
+	file := filepath.Join(dir, "SmtpMMP.config")
+	os.WriteFile(file, []byte("SmtpRelays=relay:0; export SmtpRelays\n"), 0o644)
+	if code, _, errs := run(t, "SmtpProxy", nil, "--config", file, "-h"); code != ExitConfig || !strings.Contains(errs, file+":1: SmtpRelays:") {
+		t.Errorf("SmtpProxy -h with a bad relay = %d, stderr %q", code, errs)
+	}
+}
+
 func TestCheckCommand(t *testing.T) {
 	code, out, _ := run(t, "AService", nil, "-c", "../config/testdata/broken", "-check")
 	if code != ExitConfig {

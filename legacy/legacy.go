@@ -82,7 +82,16 @@ func Parse(service param.Where, args []string) (*Command, error) {
 	}
 	set := func(p *param.Param, raw, spelled string) error {
 		if !Applies(p, service) {
-			return &Error{spelled, fmt.Errorf("%s does not apply to %s", p.Name, service.ServiceName())}
+			// A script may pass one option set to ImapProxy and
+			// PopProxy alike; the other program's options are
+			// ignored, as its environment variables are.
+			owners := ownersOf(p)
+			if owners == "" {
+				return &Error{spelled, fmt.Errorf("%s does not apply to %s", p.Name, service.ServiceName())}
+			}
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s is an option of %s, not of %s; ignored",
+				spelled, p.Name, owners, service.ServiceName()))
+			return nil
 		}
 		if _, err := p.Check(raw); err != nil {
 			return &Error{spelled, fmt.Errorf("%s: %w", p.Name, err)}
@@ -180,6 +189,21 @@ func Parse(service param.Where, args []string) (*Command, error) {
 		}
 	}
 	return c, nil
+}
+
+// ownersOf names the front ends a parameter applies to ("ImapProxy and
+// PopProxy"), "" if none.
+func ownersOf(p *param.Param) string {
+	var names []string
+	for _, w := range []param.Where{param.IMAP, param.POP, param.SMTP} {
+		if Applies(p, w) {
+			names = append(names, w.ServiceName())
+		}
+	}
+	if len(names) > 1 {
+		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
+	return strings.Join(names, "")
 }
 
 func sslArgNames() string {

@@ -112,12 +112,11 @@ func TestErrors(t *testing.T) {
 		{param.IMAP, []string{"-vdx", "x"}, "-vdx: unknown option (did you mean -vd?)"},
 		{param.IMAP, []string{"-p"}, "-p: needs an argument"},
 		{param.IMAP, []string{"-p", "99999"}, "-p: ListenPort:"},
-		{param.IMAP, []string{"-m", "spoof.txt"}, "-m: SpoofMessageFile does not apply to ImapProxy"},
-		{param.POP, []string{"-a", "down"}, "-a: ServerDownAlert does not apply to PopProxy"},
 		{param.IMAP, []string{"stray"}, `stray: unexpected argument`},
 		{param.IMAP, []string{"-p", "143", "install"}, `install: unexpected argument`},
 		{param.IMAP, []string{"--Tiemout", "5"}, "--Tiemout: unknown option (did you mean --Timeout?)"},
-		{param.IMAP, []string{"--SmtpRelays", "x"}, "--SmtpRelays: SmtpRelays does not apply to ImapProxy"},
+		{param.IMAP, []string{"--ServiceList", "x"}, "--ServiceList: ServiceList does not apply to ImapProxy"},
+		{param.POP, []string{"--VDomain", "x.com"}, "--VDomain: VDomain does not apply to PopProxy"},
 		{param.IMAP, []string{"-v", "eleven"}, "-v: LogLevel:"},
 	}
 	for _, tt := range tests {
@@ -125,6 +124,41 @@ func TestErrors(t *testing.T) {
 		var le *Error
 		if err == nil || !errors.As(err, &le) || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) error = %v, want prefix %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// A script may pass one option set to both programs, as the environment
+// of an ImapMMP and a PopMMP can hold both programs' variables: an option
+// of another front end is ignored with a warning, and printed by install
+// only by the program it belongs to.
+func TestOtherProgramsOptions(t *testing.T) {
+	tests := []struct {
+		service  param.Where
+		args     []string
+		settings string
+		warnings string
+	}{
+		{param.IMAP, []string{"-p", "143", "-m", "/opt/spoof.txt"}, "ListenPort=143",
+			"-m: SpoofMessageFile is an option of PopProxy, not of ImapProxy; ignored"},
+		{param.POP, []string{"-x", "IMAP4 IMAP4rev1", "-a", "down", "-p", "110"}, "ListenPort=110",
+			"-x: Capability is an option of ImapProxy, not of PopProxy; ignored|-a: ServerDownAlert is an option of ImapProxy, not of PopProxy; ignored"},
+		{param.SMTP, []string{"-pre", "-c", "1143"}, "",
+			"-pre: PreAuth is an option of ImapProxy and PopProxy, not of SmtpProxy; ignored|-c: BacksidePort is an option of ImapProxy and PopProxy, not of SmtpProxy; ignored"},
+		{param.IMAP, []string{"install", "--SmtpRelays", "relay:25", "-t", "2"}, "NumThreads=2",
+			"--SmtpRelays: SmtpRelays is an option of SmtpProxy, not of ImapProxy; ignored"},
+	}
+	for _, tt := range tests {
+		c, err := Parse(tt.service, tt.args)
+		if err != nil {
+			t.Errorf("Parse(%q) error %v", tt.args, err)
+			continue
+		}
+		if got := settings(c); got != tt.settings {
+			t.Errorf("Parse(%q) = %s, want %s", tt.args, got, tt.settings)
+		}
+		if got := strings.Join(c.Warnings, "|"); got != tt.warnings {
+			t.Errorf("Parse(%q) warnings %q, want %q", tt.args, got, tt.warnings)
 		}
 	}
 }

@@ -121,6 +121,8 @@ func frontEndPage(name string, svc param.Where) string {
 	p.pp()
 	p.text("Each option is one word: -ps is the SSL listening port, never -p followed by -s. With install, the options given are printed as ImapMMP.config lines and nothing is started. With -h alone, every parameter is listed with its effective value and where that value came from; -h followed by a host names the directory server.")
 	p.pp()
+	p.text("An option of another of ImapProxy, PopProxy and SmtpProxy (-x or -a given to PopProxy, -m given to ImapProxy) is ignored with a warning on standard error, as the other program's environment variables are, so that one option set can serve both programs of an instance.")
+	p.pp()
 	p.text("Values come, in increasing order of precedence, from the built-in default, the file given with --config (an ImapMMP.config(5) or a Sun *AService.cfg(5)), the Netscape environment variables, and the command line.")
 	p.sh("OPTIONS")
 	var flagged []*param.Param
