@@ -63,6 +63,9 @@ func MainIO(name string, args []string, stdio IO) int {
 	}
 	cmd.SetOut(stdio.Out)
 	cmd.SetErr(stdio.Err)
+	// The usage text is the whole help: cobra's own "-h, --help" line
+	// would be wrong, since -h is LDAPHost (or the listing) in Netscape.
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), c.Long) })
 	if name == "AService" {
 		cmd.Short = "Messaging Multiplexor daemon: runs the services of an instance directory"
 		cmd.Long = aserviceUsage
@@ -215,18 +218,20 @@ func FrontEndUsage(name string, svc param.Where) string {
 		if p.Flag == "" || !legacy.Applies(p, svc) {
 			continue
 		}
-		arg := p.Type
-		if p.Flag == "-pre" {
-			arg = ""
+		switch p.Flag {
+		case "-pre":
+			fmt.Fprintf(tw, "  -pre\t%s (%s)\n", p.Doc, p.EnvName())
+		case "-h":
+			fmt.Fprintf(tw, "  -h [%s]\t%s (%s); alone: list every parameter with its value and where it came from\n", p.Type, p.Doc, p.EnvName())
+		default:
+			fmt.Fprintf(tw, "  %s %s\t%s (%s)\n", p.Flag, p.Type, p.Doc, p.EnvName())
 		}
-		fmt.Fprintf(tw, "  %s %s\t%s (%s)\n", p.Flag, arg, p.Doc, p.EnvName())
 	}
-	fmt.Fprintf(tw, "  -s %s\tenable SSL with these six arguments, \"\" for an empty one\n", strings.Join(sslArgEnvNames(), " "))
-	fmt.Fprintf(tw, "  -pre\tpre-authenticate users against the directory (PreAuth)\n")
-	fmt.Fprintf(tw, "  -h\talone: list every parameter with its value and where it came from\n")
 	fmt.Fprintf(tw, "  -n instance\tWindows NT service instance; ignored\n")
-	fmt.Fprintf(tw, "  install\tprint the options as ImapMMP.config lines and exit\n")
+	fmt.Fprintf(tw, "  install\tprint the options as %s.config lines and exit\n", strings.TrimSuffix(name, "Proxy")+"MMP")
 	tw.Flush()
+	// Too long for the table's first column.
+	fmt.Fprintf(&b, "  -s %s\n        enable SSL with these six arguments, \"\" for an empty one\n", strings.Join(sslArgEnvNames(), " "))
 	b.WriteString("\nGo options:\n")
 	b.WriteString("  --config FILE   read an ImapMMP.config-style file or a *AService.cfg first\n")
 	b.WriteString("  --Name value    set any parameter by its Sun name, e.g. --Timeout 600\n")

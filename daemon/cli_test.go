@@ -136,6 +136,46 @@ func TestSharedOptionSet(t *testing.T) {
 	}
 }
 
+// --help lists each option once, and never cobra's "-h, --help": in the
+// Netscape programs -h is LDAPHost, or the parameter listing when alone.
+func TestHelpListsEachOptionOnce(t *testing.T) {
+	for _, prog := range []string{"ImapProxy", "PopProxy", "SmtpProxy", "AService"} {
+		code, out, _ := run(t, prog, nil, "--help")
+		if code != ExitOK {
+			t.Errorf("%s --help = %d", prog, code)
+		}
+		if strings.Contains(out, "-h, --help") || strings.Contains(out, "Flags:") || strings.Contains(out, "[flags]") {
+			t.Errorf("%s --help shows cobra's flags:\n%s", prog, out)
+		}
+		seen := map[string]int{}
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(l, "  ") && (strings.HasPrefix(f[0], "-") || f[0] == "install") {
+				seen[strings.TrimSuffix(f[0], ",")]++
+			}
+		}
+		for opt, n := range seen {
+			if n > 1 {
+				t.Errorf("%s --help lists %s %d times:\n%s", prog, opt, n, out)
+			}
+		}
+		if prog == "AService" {
+			continue
+		}
+		for _, opt := range []string{"-h", "-s", "-p", "install", "--config"} {
+			if seen[opt] != 1 {
+				t.Errorf("%s --help does not list %s:\n%s", prog, opt, out)
+			}
+		}
+		// PreAuth is no SMTP proxy parameter.
+		if want := map[bool]int{true: 0, false: 1}[prog == "SmtpProxy"]; seen["-pre"] != want {
+			t.Errorf("%s --help lists -pre %d times, want %d:\n%s", prog, seen["-pre"], want, out)
+		}
+		if !strings.Contains(out, "alone: list every parameter") {
+			t.Errorf("%s --help does not say what -h alone does:\n%s", prog, out)
+		}
+	}
+}
+
 func TestCheckCommand(t *testing.T) {
 	code, out, _ := run(t, "AService", nil, "-c", "../config/testdata/broken", "-check")
 	if code != ExitConfig {
