@@ -21,6 +21,7 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/legacy"
 	"github.com/openmmp/mmp/param"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // Exit codes, documented in the man pages' EXIT STATUS sections.
@@ -151,6 +152,12 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	}
 	fe := config.FrontEnd{Protocol: svc, File: c.ConfigFile, Env: env, Flags: c.Settings}
 	inst, problems := config.LoadFrontEnd(fe)
+	// Netscape's cipher names (-s) are accepted; say what is used instead.
+	if _, warnings, err := tlsconf.CipherSuites(config.Get(inst.Services[0].Values, param.SSLCipherSpecs)); err == nil {
+		for _, w := range warnings {
+			fmt.Fprintf(stdio.Err, "%s: %s (warning)\n", name, w)
+		}
+	}
 	if c.Mode == legacy.List {
 		values := inst.Services[0].Values
 		WriteListing(stdio.Out, values, func(p *param.Param) bool { return legacy.Applies(p, svc) })

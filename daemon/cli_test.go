@@ -176,6 +176,25 @@ func TestHelpListsEachOptionOnce(t *testing.T) {
 	}
 }
 
+// The seed's -s line with the Netscape cipher list (Netscape Messaging
+// Server 4.x Administrator's Guide, Tables 13.3 and 13.5) is accepted: a
+// warning names the modern suites used instead.
+func TestNetscapeCipherNames(t *testing.T) {
+	ciphers := "SSL_RSA_WITH_RC4_128_MD5:SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA:SSL_RSA_WITH_3DES_EDE_CBC_SHA:SSL_RSA_FIPS_WITH_DES_CBC_SHA:" +
+		"SSL_RSA_WITH_DES_CBC_SHA:SSL_RSA_EXPORT_WITH_RC4_40_MD5:SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5:SSL_RSA_WITH_NULL_MD5"
+	code, out, errs := run(t, "ImapProxy", nil, "-s", "", "cert7.db", "key3.db", "", ciphers, "Server-Cert", "-h")
+	if code != ExitOK {
+		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+	if !strings.Contains(errs, "ImapProxy: SSLCipherSpecs: SSL_RSA_WITH_RC4_128_MD5, SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA,") ||
+		!strings.Contains(errs, "not offered; TLS 1.2 uses TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,") {
+		t.Errorf("stderr %q, want the cipher warning", errs)
+	}
+	if got := lineOf(out, "SSLCipherSpecs"); !strings.HasPrefix(got, "SSLCipherSpecs "+ciphers+" command line -s") {
+		t.Errorf("listing %q", got)
+	}
+}
+
 func TestCheckCommand(t *testing.T) {
 	code, out, _ := run(t, "AService", nil, "-c", "../config/testdata/broken", "-check")
 	if code != ExitConfig {

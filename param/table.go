@@ -524,7 +524,7 @@ var (
 
 	SSLCipherSpecs = define(&Param{
 		Name: "SSLCipherSpecs", Aliases: []string{"SSLCipherSecs"}, Where: ips | N4, Group: "SSL", Era: "N4+",
-		Type: "all | name:name:...", Doc: "Permitted ciphers; all means Go's secure defaults.",
+		Type: "all | name:name:...", Doc: "Permitted TLS 1.2 ciphers; all means Go's secure defaults. Insecure Netscape names (RC4, DES, NULL ...) are dropped with a warning naming the suites used instead.",
 		Default: "all", Template: Commented,
 	}, parseCiphers)
 

@@ -83,6 +83,11 @@ type Config struct {
 	// Store is the template for store connections (ServerName is set per
 	// store); nil when BacksidePort is 0.
 	Store *tls.Config
+
+	// Warnings are what was accepted but not used as written, such as
+	// the insecure Netscape cipher names, each with what is used instead;
+	// for the daemon log and the command line.
+	Warnings []string
 }
 
 // Implicit reports whether a connection accepted on local starts with a
@@ -153,10 +158,11 @@ func Load(v *config.Values, store StoreOptions) (*Config, error) {
 func Build(s Settings) (*Config, error) {
 	c := &Config{Enable: s.Enable, Ports: s.Ports, BacksidePort: s.BacksidePort}
 	var errs []error
-	suites, err := CipherSuites(s.CipherSpecs)
+	suites, warnings, err := CipherSuites(s.CipherSpecs)
 	if err != nil {
 		errs = append(errs, err)
 	}
+	c.Warnings = warnings
 	if s.Enable || len(s.CertPEM) > 0 {
 		cc, err := ServerConfig(s, suites)
 		if err != nil {

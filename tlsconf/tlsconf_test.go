@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,41 +15,85 @@ import (
 	"github.com/openmmp/mmp/tlsconf"
 )
 
+// modern is what replaces the insecure Netscape suites.
+var modern = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// netscapeCiphers are the cipher specifications of the Netscape Messaging
+// Server 4.x Administrator's Guide (Table 13.3, SSLCipherSpecs), all of
+// them RC4, DES, 3DES, RC2, NULL or EXPORT.
+var netscapeCiphers = []string{"SSL_RSA_WITH_RC4_128_MD5", "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA", "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
+	"SSL_RSA_FIPS_WITH_DES_CBC_SHA", "SSL_RSA_WITH_DES_CBC_SHA", "SSL_RSA_EXPORT_WITH_RC4_40_MD5", "SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5",
+	"SSL_RSA_WITH_NULL_MD5"}
+
 func TestCipherSuites(t *testing.T) {
 	for _, tc := range []struct {
-		in   []string
-		want []uint16
-		err  string
+		in      []string
+		want    []uint16
+		warning string // "" for none
+		err     string
 	}{
-		{[]string{"all"}, nil, ""},
-		{nil, nil, ""},
-		{[]string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, ""},
-		{[]string{"SSL_RSA_WITH_AES_128_CBC_SHA"}, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{[]string{"all"}, nil, "", ""},
+		{nil, nil, "", ""},
+		{[]string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, "", ""},
+		{[]string{"SSL_RSA_WITH_AES_128_CBC_SHA"}, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, "", ""},
 		{[]string{"TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_256_GCM_SHA384"},
-			[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, ""},
-		{[]string{"SSL_RSA_WITH_RC4_128_MD5"}, nil, "SSLCipherSpecs: SSL_RSA_WITH_RC4_128_MD5 is an insecure cipher"},
-		{[]string{"SSL_RSA_WITH_3DES_EDE_CBC_SHA"}, nil, "insecure"},
-		{[]string{"SSL_RSA_FIPS_WITH_DES_CBC_SHA"}, nil, "insecure"},
-		{[]string{"SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5"}, nil, "insecure"},
-		{[]string{"SSL_RSA_WITH_NULL_MD5"}, nil, "insecure"},
-		{[]string{"SSL_FOO"}, nil, "SSLCipherSpecs: unknown cipher SSL_FOO"},
+			[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, "", ""},
+		// The Netscape list: accepted, each name dropped, the modern
+		// suites named.
+		{netscapeCiphers, modern, "SSLCipherSpecs: " + strings.Join(netscapeCiphers, ", ") + " are insecure (RC4, DES, 3DES, RC2, NULL, EXPORT or MD5) " +
+			"and not offered; TLS 1.2 uses TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, " +
+			"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, " +
+			"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 instead (TLS 1.3 always uses its own suites)", ""},
+		{[]string{"SSL_RSA_WITH_NULL_MD5"}, modern, "SSLCipherSpecs: SSL_RSA_WITH_NULL_MD5 is insecure (", ""},
+		// With a secure suite in the list, the list still decides.
+		{[]string{"SSL_RSA_WITH_RC4_128_MD5", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+			"SSLCipherSpecs: SSL_RSA_WITH_RC4_128_MD5 is insecure (RC4, DES, 3DES, RC2, NULL, EXPORT or MD5) and not offered; " +
+				"TLS 1.2 uses TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 instead (TLS 1.3 always uses its own suites)", ""},
+		{[]string{"SSL_FOO"}, nil, "", "SSLCipherSpecs: unknown cipher SSL_FOO"},
 	} {
-		got, err := tlsconf.CipherSuites(tc.in)
+		got, warnings, err := tlsconf.CipherSuites(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%v: error %v, want %q", tc.in, err, tc.err)
 			}
 			continue
 		}
-		if err != nil || len(got) != len(tc.want) {
-			t.Errorf("%v = %v, %v; want %v", tc.in, got, err, tc.want)
-			continue
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("CipherSuites(%v) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%v = %v; want %v", tc.in, got, tc.want)
-			}
+		switch w := strings.Join(warnings, "|"); {
+		case tc.warning == "" && w != "", tc.warning != "" && !strings.HasPrefix(w, tc.warning), len(warnings) > 1:
+			t.Errorf("CipherSuites(%v) warnings %q, want %q", tc.in, w, tc.warning)
 		}
+	}
+}
+
+// The seed's -s example with the Netscape cipher list: TLS works, with a
+// modern suite, and the configuration carries the warning.
+func TestNetscapeCiphersHandshake(t *testing.T) {
+	cs := testcert.New(t)
+	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}, KeyPEM: []string{cs.KeyFile},
+		CipherSpecs: netscapeCiphers})
+	if err != nil || c.Client == nil {
+		t.Fatalf("Build with the Netscape ciphers: %v", err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "TLS 1.2 uses TLS_ECDHE_") {
+		t.Errorf("Warnings = %q", c.Warnings)
+	}
+	cc, sc := net.Pipe()
+	defer cc.Close()
+	defer sc.Close()
+	go tls.Server(sc, c.Client).Handshake()
+	cl := tls.Client(cc, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+	if err := cl.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.ConnectionState().CipherSuite; !slices.Contains(modern, got) {
+		t.Errorf("TLS 1.2 suite %s, want one of the modern ones", tls.CipherSuiteName(got))
 	}
 }
 
