@@ -132,7 +132,14 @@ func Parse(service param.Where, args []string) (*Command, error) {
 			}
 			for _, p := range SSLArgs {
 				i++
-				if err := set(p, args[i], a); err != nil {
+				v := args[i]
+				// The sixth argument is one certificate name (seed 003,
+				// Table 13.5), which may contain blanks; in the list
+				// SSLCertNicknames such a name is quoted.
+				if p == param.SSLCertNicknames.Param && strings.ContainsAny(v, " \t") && !strings.Contains(v, `"`) {
+					v = `"` + strings.Trim(v, " \t") + `"`
+				}
+				if err := set(p, v, a); err != nil {
 					return nil, err
 				}
 			}

@@ -84,6 +84,19 @@ func TestSSLSixArguments(t *testing.T) {
 	if got := settings(c); got != want {
 		t.Errorf("-s = %s,\nwant %s", got, want)
 	}
+	// The sixth argument names one certificate ("Name of this server's
+	// SSL server certificate", Table 13.5), blanks and all.
+	c, err = Parse(param.IMAP, []string{"-s", "", "cert7.db", "key3.db", "", "all", "Siroe.com Server-Cert"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range c.Settings {
+		if st.Param == param.SSLCertNicknames.Param {
+			if n, err := param.SSLCertNicknames.Parse(st.Raw); err != nil || len(n) != 1 || n[0] != "Siroe.com Server-Cert" {
+				t.Errorf("-s nickname with a blank: %q parses as %q, %v", st.Raw, n, err)
+			}
+		}
+	}
 	_, err = Parse(param.IMAP, []string{"-s", "", "cert7.db", "key3.db"})
 	if err == nil || !strings.Contains(err.Error(), "needs six arguments") {
 		t.Errorf("-s with three arguments: error %v, want 'needs six arguments'", err)

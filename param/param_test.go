@@ -108,7 +108,7 @@ var cases = map[string]paramCase{
 	"SSLCacheDir":       {where: ips, valid: []string{"/opt/SUNWmsgsr/config"}, invalid: []string{"\n"}},
 	"SSLCertFile":       {where: ips | N4, defaults: map[Where]string{N4: "cert7.db"}, valid: []string{"cert7.db"}, invalid: []string{"\x00"}},
 	"SSLCertPrefix":     {where: ips, valid: []string{"", "mmp-"}, invalid: []string{"\r"}},
-	"SSLCertNicknames":  {where: ips | N4, aliases: []string{"SSLCertNickname", "SSLCertName"}, valid: []string{"Server-Cert", "Siroe.com Server-Cert"}},
+	"SSLCertNicknames":  {where: ips | N4, aliases: []string{"SSLCertNickname", "SSLCertName"}, valid: []string{"Server-Cert", "Siroe.com Server-Cert", `"Siroe.com Server-Cert" Backup-Cert`}, invalid: []string{`"Server-Cert`}},
 	"SSLKeyFile":        {where: ips | N4, defaults: map[Where]string{N4: "key3.db"}, valid: []string{"/opt/SUNWmsgsr/config/key3.db"}, invalid: []string{"\x7f"}},
 	"SSLKeyPasswdFile":  {where: ips, valid: []string{"sslpassword.conf", ""}, invalid: []string{"a\nb"}},
 	"SSLKeyPasswd":      {where: N4, valid: []string{"netscape!"}, invalid: []string{"\n"}},
@@ -280,6 +280,28 @@ func TestTypedParse(t *testing.T) {
 	}
 	if _, err := Timeout.Parse(""); err == nil || !strings.Contains(err.Error(), "needs a value") {
 		t.Errorf(`Timeout.Parse("") = %v, want "needs a value"`, err)
+	}
+}
+
+// SSLCertNicknames is a list ("Nicknames of the certificates", Sun
+// Messaging Server 6 2005Q1 Administration Reference, Table 5-1); a
+// nickname with blanks is quoted inside the value.
+func TestNicknames(t *testing.T) {
+	for in, want := range map[string][]string{
+		"Server-Cert":                           {"Server-Cert"},
+		"Server-Cert Backup-Cert":               {"Server-Cert", "Backup-Cert"},
+		`"Siroe.com Server-Cert" Backup-Cert`:   {"Siroe.com Server-Cert", "Backup-Cert"},
+		`Backup-Cert  "Siroe.com Server-Cert" `: {"Backup-Cert", "Siroe.com Server-Cert"},
+		"":                                      nil,
+	} {
+		if got, err := SSLCertNicknames.Parse(in); err != nil || !slices.Equal(got, want) {
+			t.Errorf("SSLCertNicknames.Parse(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`"Siroe.com Server-Cert`, `a"b c"`} {
+		if _, err := SSLCertNicknames.Parse(bad); err == nil {
+			t.Errorf("SSLCertNicknames.Parse(%q) accepted", bad)
+		}
 	}
 }
 

@@ -495,9 +495,9 @@ var (
 
 	SSLCertNicknames = define(&Param{
 		Name: "SSLCertNicknames", Aliases: []string{"SSLCertNickname", "SSLCertName"}, Where: ips | N4, Group: "SSL", Era: "N4+",
-		Type: "nicknames", Doc: "NSS: nicknames of the server certificates in the database.",
+		Type: "nicknames", Doc: `NSS: nicknames of the server certificates in the database, separated by blanks; quote one that has blanks ("Siroe.com Server-Cert").`,
 		Example: "Server-Cert", Template: Commented, Env: "SSLCertNickname",
-	}, parseWords)
+	}, parseNicknames)
 
 	SSLKeyFile = define(&Param{
 		Name: "SSLKeyFile", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "path",
