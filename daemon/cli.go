@@ -63,6 +63,9 @@ func MainIO(name string, args []string, stdio IO) int {
 	}
 	cmd.SetOut(stdio.Out)
 	cmd.SetErr(stdio.Err)
+	// The usage text is the whole help: cobra's own "-h, --help" line
+	// would be wrong, since -h is LDAPHost (or the listing) in Netscape.
+	cmd.SetHelpFunc(func(c *cobra.Command, _ []string) { fmt.Fprint(c.OutOrStdout(), c.Long) })
 	if name == "AService" {
 		cmd.Short = "Messaging Multiplexor daemon: runs the services of an instance directory"
 		cmd.Long = aserviceUsage
@@ -149,9 +152,10 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	fe := config.FrontEnd{Protocol: svc, File: c.ConfigFile, Env: env, Flags: c.Settings}
 	inst, problems := loadFrontEnd(fe)
 	if c.Mode == legacy.List {
-		WriteListing(stdio.Out, inst.Services[0].Values, func(p *param.Param) bool { return legacy.Applies(p, svc) })
+		values := inst.Services[0].Values
+		WriteListing(stdio.Out, values, func(p *param.Param) bool { return legacy.Applies(p, svc) })
 		printProblems(stdio.Err, name, problems)
-		if problems.Fatal() {
+		if givenValueFails(problems, values) {
 			return ExitConfig
 		}
 		return ExitOK
@@ -164,6 +168,23 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	// command line as they were at start.
 	reload := func() (*config.Instance, config.Problems) { return loadFrontEnd(fe) }
 	return serve(stdio, name, inst, serveOptions{reload: reload})
+}
+
+// givenValueFails reports whether a fatal problem concerns something that
+// was given (a line of a file, a value that names a missing file, a file
+// that cannot be read). -h
+// only lists: what the configuration still lacks to run, such as the
+// relays of a bare `SmtpProxy -h`, is printed but does not fail it.
+func givenValueFails(ps config.Problems, v *config.Values) bool {
+	for _, pr := range ps {
+		if pr.Severity < config.Fatal {
+			continue
+		}
+		if p := param.Lookup(pr.Param); pr.Line > 0 || p == nil || v.IsSet(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteListing prints every parameter chosen by include with its effective
@@ -197,18 +218,20 @@ func FrontEndUsage(name string, svc param.Where) string {
 		if p.Flag == "" || !legacy.Applies(p, svc) {
 			continue
 		}
-		arg := p.Type
-		if p.Flag == "-pre" {
-			arg = ""
+		switch p.Flag {
+		case "-pre":
+			fmt.Fprintf(tw, "  -pre\t%s (%s)\n", p.Doc, p.EnvName())
+		case "-h":
+			fmt.Fprintf(tw, "  -h [%s]\t%s (%s); alone: list every parameter with its value and where it came from\n", p.Type, p.Doc, p.EnvName())
+		default:
+			fmt.Fprintf(tw, "  %s %s\t%s (%s)\n", p.Flag, p.Type, p.Doc, p.EnvName())
 		}
-		fmt.Fprintf(tw, "  %s %s\t%s (%s)\n", p.Flag, arg, p.Doc, p.EnvName())
 	}
-	fmt.Fprintf(tw, "  -s %s\tenable SSL with these six arguments, \"\" for an empty one\n", strings.Join(sslArgEnvNames(), " "))
-	fmt.Fprintf(tw, "  -pre\tpre-authenticate users against the directory (PreAuth)\n")
-	fmt.Fprintf(tw, "  -h\talone: list every parameter with its value and where it came from\n")
 	fmt.Fprintf(tw, "  -n instance\tWindows NT service instance; ignored\n")
-	fmt.Fprintf(tw, "  install\tprint the options as ImapMMP.config lines and exit\n")
+	fmt.Fprintf(tw, "  install\tprint the options as %s.config lines and exit\n", strings.TrimSuffix(name, "Proxy")+"MMP")
 	tw.Flush()
+	// Too long for the table's first column.
+	fmt.Fprintf(&b, "  -s %s\n        enable SSL with these six arguments, \"\" for an empty one\n", strings.Join(sslArgEnvNames(), " "))
 	b.WriteString("\nGo options:\n")
 	b.WriteString("  --config FILE   read an ImapMMP.config-style file or a *AService.cfg first\n")
 	b.WriteString("  --Name value    set any parameter by its Sun name, e.g. --Timeout 600\n")

@@ -72,3 +72,36 @@ func TestAServiceTLS(t *testing.T) {
 	}
 	cl.cmd("LOGOUT")
 }
+
+// TestNetscapeSSLLine: ImapProxy started with the Netscape -s line and
+// its cipher list (Netscape Messaging Server 4.x Administrator's Guide,
+// Tables 13.3 and 13.5), plus the PEM files Go needs, serves TLS on the
+// -ps port with a modern suite instead of refusing it.
+func TestNetscapeSSLLine(t *testing.T) {
+	env := twostores.Start(t)
+	cs := testcert.New(t)
+	ssl := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	ciphers := "SSL_RSA_WITH_RC4_128_MD5:SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA:SSL_RSA_WITH_3DES_EDE_CBC_SHA:SSL_RSA_FIPS_WITH_DES_CBC_SHA:" +
+		"SSL_RSA_WITH_DES_CBC_SHA:SSL_RSA_EXPORT_WITH_RC4_40_MD5:SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5:SSL_RSA_WITH_NULL_MD5"
+	startImapProxy(t, env, "-ps", ssl, "-s", "", "cert7.db", "key3.db", "", ciphers, "Server-Cert",
+		"--SSLCertPEM", cs.CertFile, "--SSLKeyPEM", cs.KeyFile)
+
+	cfg := cs.ClientConfig("localhost")
+	cfg.MaxVersion = tls.VersionTLS12 // TLS 1.3 suites are not configurable
+	tc, err := tls.Dial("tcp", ssl, cfg)
+	if err != nil {
+		t.Fatalf("TLS on the -ps port: %v", err)
+	}
+	t.Cleanup(func() { tc.Close() })
+	if s := tc.ConnectionState().CipherSuite; !strings.HasPrefix(tls.CipherSuiteName(s), "TLS_ECDHE_") {
+		t.Errorf("suite %s, want a modern ECDHE one", tls.CipherSuiteName(s))
+	}
+	cl := &imapClient{t: t, c: tc, r: bufio.NewReader(tc)}
+	if g := cl.line(); !strings.HasPrefix(g, "* OK ") {
+		t.Fatalf("greeting %q", g)
+	}
+	bob := twostores.User("bob")
+	if got := cl.subject("LOGIN bob bobpw"); got != twostores.WelcomeSubject(bob) {
+		t.Errorf("bob sees %q", got)
+	}
+}

@@ -54,6 +54,14 @@ func judge(inst *config.Instance, problems config.Problems) config.Problems {
 		if sslReported(problems, svc) {
 			continue // a missing certificate file is said once, by config
 		}
+		// Accepted but not used as written (Netscape cipher names).
+		if _, warnings, err := tlsconf.CipherSuites(config.Get(svc.Values, param.SSLCipherSpecs)); err == nil {
+			for _, w := range warnings {
+				file, line := originOf(svc, param.SSLCipherSpecs.Param)
+				problems = append(problems, config.Problem{File: file, Line: line, Param: param.SSLCipherSpecs.Name,
+					Msg: w, Severity: config.Warning})
+			}
+		}
 		if _, err := tlsconf.LoadService(svc); err != nil {
 			p := tlsParam(svc.Values)
 			file, line := originOf(svc, p)

@@ -82,7 +82,16 @@ func Parse(service param.Where, args []string) (*Command, error) {
 	}
 	set := func(p *param.Param, raw, spelled string) error {
 		if !Applies(p, service) {
-			return &Error{spelled, fmt.Errorf("%s does not apply to %s", p.Name, service.ServiceName())}
+			// A script may pass one option set to ImapProxy and
+			// PopProxy alike; the other program's options are
+			// ignored, as its environment variables are.
+			owners := ownersOf(p)
+			if owners == "" {
+				return &Error{spelled, fmt.Errorf("%s does not apply to %s", p.Name, service.ServiceName())}
+			}
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s is an option of %s, not of %s; ignored",
+				spelled, p.Name, owners, service.ServiceName()))
+			return nil
 		}
 		if _, err := p.Check(raw); err != nil {
 			return &Error{spelled, fmt.Errorf("%s: %w", p.Name, err)}
@@ -123,7 +132,14 @@ func Parse(service param.Where, args []string) (*Command, error) {
 			}
 			for _, p := range SSLArgs {
 				i++
-				if err := set(p, args[i], a); err != nil {
+				v := args[i]
+				// The sixth argument is one certificate name (seed 003,
+				// Table 13.5), which may contain blanks; in the list
+				// SSLCertNicknames such a name is quoted.
+				if p == param.SSLCertNicknames.Param && strings.ContainsAny(v, " \t") && !strings.Contains(v, `"`) {
+					v = `"` + strings.Trim(v, " \t") + `"`
+				}
+				if err := set(p, v, a); err != nil {
 					return nil, err
 				}
 			}
@@ -182,6 +198,21 @@ func Parse(service param.Where, args []string) (*Command, error) {
 	return c, nil
 }
 
+// ownersOf names the front ends a parameter applies to ("ImapProxy and
+// PopProxy"), "" if none.
+func ownersOf(p *param.Param) string {
+	var names []string
+	for _, w := range []param.Where{param.IMAP, param.POP, param.SMTP} {
+		if Applies(p, w) {
+			names = append(names, w.ServiceName())
+		}
+	}
+	if len(names) > 1 {
+		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	}
+	return strings.Join(names, "")
+}
+
 func sslArgNames() string {
 	var s []string
 	for _, p := range SSLArgs {
@@ -218,11 +249,18 @@ func longNames(service param.Where) []string {
 	return names
 }
 
-// FromEnv returns the Netscape parameters found among environment entries
-// ("NAME=value", as os.Environ gives them). Names match ignoring case (spec
-// §2.0); only parameters a Netscape front end of the service knows are
-// read, so unrelated variables such as PATH are never mistaken for one. A
-// value that does not parse is returned as an error naming the variable.
+// FromEnv returns the parameters found among environment entries
+// ("NAME=value", as os.Environ gives them): the Netscape variables, and
+// every other parameter of the service by its Sun name, since "any
+// configuration parameter can be set as either an environment variable or
+// command-line option" (Netscape Messaging Server 4.x Administrator's
+// Guide) and `install` prints `--Timeout 900` as Timeout=900 for the
+// ImapMMP script to export. Netscape names match ignoring case (spec
+// §2.0); a Sun name must be spelled as the table spells it, so that a
+// variable of another program such as TIMEOUT is not taken for Timeout.
+// Only parameters that apply to the service are read, so unrelated
+// variables such as PATH are never mistaken for one. A value that does not
+// parse is returned as an error naming the variable.
 func FromEnv(service param.Where, environ []string) ([]param.Setting, []error) {
 	var out []param.Setting
 	var errs []error
@@ -232,7 +270,7 @@ func FromEnv(service param.Where, environ []string) ([]param.Setting, []error) {
 			continue
 		}
 		p := param.Lookup(name)
-		if p == nil || p.Where&param.N4 == 0 || !Applies(p, service) {
+		if p == nil || !Applies(p, service) || p.Where&param.N4 == 0 && !slices.Contains(p.Names(), name) {
 			continue
 		}
 		if _, err := p.Check(v); err != nil {

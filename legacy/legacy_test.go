@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/param"
 )
 
@@ -83,6 +84,19 @@ func TestSSLSixArguments(t *testing.T) {
 	if got := settings(c); got != want {
 		t.Errorf("-s = %s,\nwant %s", got, want)
 	}
+	// The sixth argument names one certificate ("Name of this server's
+	// SSL server certificate", Table 13.5), blanks and all.
+	c, err = Parse(param.IMAP, []string{"-s", "", "cert7.db", "key3.db", "", "all", "Siroe.com Server-Cert"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range c.Settings {
+		if st.Param == param.SSLCertNicknames.Param {
+			if n, err := param.SSLCertNicknames.Parse(st.Raw); err != nil || len(n) != 1 || n[0] != "Siroe.com Server-Cert" {
+				t.Errorf("-s nickname with a blank: %q parses as %q, %v", st.Raw, n, err)
+			}
+		}
+	}
 	_, err = Parse(param.IMAP, []string{"-s", "", "cert7.db", "key3.db"})
 	if err == nil || !strings.Contains(err.Error(), "needs six arguments") {
 		t.Errorf("-s with three arguments: error %v, want 'needs six arguments'", err)
@@ -111,12 +125,11 @@ func TestErrors(t *testing.T) {
 		{param.IMAP, []string{"-vdx", "x"}, "-vdx: unknown option (did you mean -vd?)"},
 		{param.IMAP, []string{"-p"}, "-p: needs an argument"},
 		{param.IMAP, []string{"-p", "99999"}, "-p: ListenPort:"},
-		{param.IMAP, []string{"-m", "spoof.txt"}, "-m: SpoofMessageFile does not apply to ImapProxy"},
-		{param.POP, []string{"-a", "down"}, "-a: ServerDownAlert does not apply to PopProxy"},
 		{param.IMAP, []string{"stray"}, `stray: unexpected argument`},
 		{param.IMAP, []string{"-p", "143", "install"}, `install: unexpected argument`},
 		{param.IMAP, []string{"--Tiemout", "5"}, "--Tiemout: unknown option (did you mean --Timeout?)"},
-		{param.IMAP, []string{"--SmtpRelays", "x"}, "--SmtpRelays: SmtpRelays does not apply to ImapProxy"},
+		{param.IMAP, []string{"--ServiceList", "x"}, "--ServiceList: ServiceList does not apply to ImapProxy"},
+		{param.POP, []string{"--VDomain", "x.com"}, "--VDomain: VDomain does not apply to PopProxy"},
 		{param.IMAP, []string{"-v", "eleven"}, "-v: LogLevel:"},
 	}
 	for _, tt := range tests {
@@ -124,6 +137,41 @@ func TestErrors(t *testing.T) {
 		var le *Error
 		if err == nil || !errors.As(err, &le) || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) error = %v, want prefix %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// A script may pass one option set to both programs, as the environment
+// of an ImapMMP and a PopMMP can hold both programs' variables: an option
+// of another front end is ignored with a warning, and printed by install
+// only by the program it belongs to.
+func TestOtherProgramsOptions(t *testing.T) {
+	tests := []struct {
+		service  param.Where
+		args     []string
+		settings string
+		warnings string
+	}{
+		{param.IMAP, []string{"-p", "143", "-m", "/opt/spoof.txt"}, "ListenPort=143",
+			"-m: SpoofMessageFile is an option of PopProxy, not of ImapProxy; ignored"},
+		{param.POP, []string{"-x", "IMAP4 IMAP4rev1", "-a", "down", "-p", "110"}, "ListenPort=110",
+			"-x: Capability is an option of ImapProxy, not of PopProxy; ignored|-a: ServerDownAlert is an option of ImapProxy, not of PopProxy; ignored"},
+		{param.SMTP, []string{"-pre", "-c", "1143"}, "",
+			"-pre: PreAuth is an option of ImapProxy and PopProxy, not of SmtpProxy; ignored|-c: BacksidePort is an option of ImapProxy and PopProxy, not of SmtpProxy; ignored"},
+		{param.IMAP, []string{"install", "--SmtpRelays", "relay:25", "-t", "2"}, "NumThreads=2",
+			"--SmtpRelays: SmtpRelays is an option of SmtpProxy, not of ImapProxy; ignored"},
+	}
+	for _, tt := range tests {
+		c, err := Parse(tt.service, tt.args)
+		if err != nil {
+			t.Errorf("Parse(%q) error %v", tt.args, err)
+			continue
+		}
+		if got := settings(c); got != tt.settings {
+			t.Errorf("Parse(%q) = %s, want %s", tt.args, got, tt.settings)
+		}
+		if got := strings.Join(c.Warnings, "|"); got != tt.warnings {
+			t.Errorf("Parse(%q) warnings %q, want %q", tt.args, got, tt.warnings)
 		}
 	}
 }
@@ -163,7 +211,7 @@ func TestNTInstanceIgnored(t *testing.T) {
 
 func TestFromEnv(t *testing.T) {
 	env := []string{"PATH=/usr/bin", "LDAPHost=ldap:389", "UidSearch=uid=%s", "bindpassword=pw", "Timeout=5",
-		"SpoofMessageFile=/x", "HOME=/root", "SSLCertNickname=Server-Cert"}
+		"SpoofMessageFile=/x", "HOME=/root", "SSLCertNickname=Server-Cert", "TIMEOUT=5m", "hostedDomains=maybe"}
 	s, errs := FromEnv(param.IMAP, env)
 	if len(errs) != 0 {
 		t.Fatal(errs)
@@ -172,14 +220,55 @@ func TestFromEnv(t *testing.T) {
 	for _, st := range s {
 		got += st.Param.Name + "<-" + st.Origin.Name + " "
 	}
-	// Timeout is no Netscape variable; SpoofMessageFile is POP only.
-	want := "BindPass<-bindpassword SearchFormat<-UidSearch SSLCertNicknames<-SSLCertNickname LDAPHost<-LDAPHost "
+	// Timeout has no Netscape variable but is read by its Sun name, as
+	// every parameter a command-line option can set (seed 003: "Any
+	// configuration parameter can be set as either an environment
+	// variable or command-line option"), in its own spelling only: TIMEOUT
+	// and hostedDomains belong to other programs. SpoofMessageFile is POP
+	// only.
+	want := "BindPass<-bindpassword SearchFormat<-UidSearch Timeout<-Timeout SSLCertNicknames<-SSLCertNickname LDAPHost<-LDAPHost "
 	if got != want {
 		t.Errorf("FromEnv = %s, want %s", got, want)
 	}
 	_, errs = FromEnv(param.IMAP, []string{"LogLevel=loud"})
 	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "environment LogLevel") {
 		t.Errorf("FromEnv(bad) errors = %v", errs)
+	}
+}
+
+// What install prints is what the environment reader takes: the ImapMMP
+// script exports the pasted lines and the front end must honour each one,
+// Sun parameters (--HostedDomains) included.
+func TestInstallThroughEnvironment(t *testing.T) {
+	c, err := Parse(param.IMAP, []string{"install", "-h", "ldap.airius.com:389", "-b", "o=airius.com", "--HostedDomains", "no",
+		"--Timeout=900", "-s", "", "cert7.db", "key3.db", "", "all", "Server-Cert", "--SSLCertPEM", "/etc/mmp.crt", "-us", "(uid=%s)"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteInstall(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	f, errs := cfgfmt.ParseEnv("ImapMMP.config", b.Bytes())
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var environ []string
+	for _, v := range f.Vars() {
+		environ = append(environ, v.Var+"="+v.Value)
+	}
+	got, errs := FromEnv(param.IMAP, environ)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	read := map[*param.Param]string{}
+	for _, s := range got {
+		read[s.Param] = s.Raw
+	}
+	for _, s := range c.Settings {
+		if v, ok := read[s.Param]; !ok || v != s.Raw {
+			t.Errorf("install printed %s=%q; the environment reader took %q (read: %v)", s.Param.EnvName(), s.Raw, v, ok)
+		}
 	}
 }
 

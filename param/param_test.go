@@ -24,8 +24,8 @@ var cases = map[string]paramCase{
 		valid:   []string{"/opt/SUNWmsgsr/lib/ImapProxyAService@143|993 /opt/SUNWmsgsr/lib/PopProxyAService@110", "ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143"},
 		invalid: []string{"ImapProxyAService", "FooAService@143", "ImapProxyAService@99999"}},
 	"NumThreads": {where: A | N4, def: "1", defaults: map[Where]string{N4: "0"}, valid: []string{"0", "4"}, invalid: []string{"-1", "four"}},
-	"BeTheUser":  {where: A, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
-	"BeTheGroup": {where: A, valid: []string{"mail"}, invalid: []string{"a:b"}},
+	"BeTheUser":  {where: A | N4, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
+	"BeTheGroup": {where: A | N4, valid: []string{"mail"}, invalid: []string{"a:b"}},
 	"LogDir":     {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},
 	"LogLevel":   {where: A | ips | N4, def: "1", valid: []string{"0", "10"}, invalid: []string{"11", "-1", "x"}},
 	// §2.2
@@ -40,7 +40,7 @@ var cases = map[string]paramCase{
 	"LdapRefreshInterval": {where: ips, def: "2100", valid: []string{"600"}, invalid: []string{"soon"}},
 	"UserGroupDN":         {where: ips, valid: []string{"o=internet"}, invalid: []string{"internet"}},
 	"CertMapDN":           {where: ips, aliases: []string{"CertmapDN"}, valid: []string{"o=internet"}, invalid: []string{"=x"}},
-	"HostedDomains":       {where: I | P | V, def: "yes", valid: []string{"no", "0", "off", "True"}, invalid: []string{"maybe"}},
+	"HostedDomains":       {where: I | P | V, def: "yes", defaults: map[Where]string{N4: "no", I: "yes"}, valid: []string{"no", "0", "off", "True"}, invalid: []string{"maybe"}},
 	"LdapSchemaLevel":     {where: ips | V, def: "1", valid: []string{"2"}, invalid: []string{"3"}},
 	"DefaultDomain":       {where: I | P | V, valid: []string{"siroe.com"}, invalid: []string{"siroe..com", "a b.com"}},
 	"VDomain":             {where: V, valid: []string{"airius.com"}, invalid: []string{"@airius.com"}},
@@ -55,7 +55,7 @@ var cases = map[string]paramCase{
 	"PreAuth":                      {where: I | P | V | N4, def: "no", valid: []string{"yes"}, invalid: []string{"sometimes"}},
 	"AuthCacheSize":                {where: I | P | V, def: "10000", valid: []string{"1"}, invalid: []string{"1e3"}},
 	"AuthCacheTTL":                 {where: I | P | V, def: "900", aliases: []string{"AuthCacheSizeTTL"}, valid: []string{"0"}, invalid: []string{"-1"}},
-	"ReplayFormat":                 {where: I | P | V, def: "%U", valid: []string{"%A[uid]@%V", "%s", "%o"}, invalid: []string{"%A", "%C"}},
+	"ReplayFormat":                 {where: I | P | V, def: "%U", defaults: map[Where]string{N4: "%s", P: "%U"}, valid: []string{"%A[uid]@%V", "%s", "%o"}, invalid: []string{"%A", "%C"}},
 	"UidAttr":                      {where: N4, valid: []string{"uid"}, invalid: []string{"u id"}},
 	"StoreAdmin":                   {where: I | P | V | N4, valid: []string{"mmpstore"}, invalid: []string{"mmp store"}},
 	"StoreAdminPass":               {where: I | P | V | N4, valid: []string{"x y"}, invalid: []string{"\x07"}},
@@ -108,7 +108,7 @@ var cases = map[string]paramCase{
 	"SSLCacheDir":       {where: ips, valid: []string{"/opt/SUNWmsgsr/config"}, invalid: []string{"\n"}},
 	"SSLCertFile":       {where: ips | N4, defaults: map[Where]string{N4: "cert7.db"}, valid: []string{"cert7.db"}, invalid: []string{"\x00"}},
 	"SSLCertPrefix":     {where: ips, valid: []string{"", "mmp-"}, invalid: []string{"\r"}},
-	"SSLCertNicknames":  {where: ips | N4, aliases: []string{"SSLCertNickname", "SSLCertName"}, valid: []string{"Server-Cert", "Siroe.com Server-Cert"}},
+	"SSLCertNicknames":  {where: ips | N4, aliases: []string{"SSLCertNickname", "SSLCertName"}, valid: []string{"Server-Cert", "Siroe.com Server-Cert", `"Siroe.com Server-Cert" Backup-Cert`}, invalid: []string{`"Server-Cert`}},
 	"SSLKeyFile":        {where: ips | N4, defaults: map[Where]string{N4: "key3.db"}, valid: []string{"/opt/SUNWmsgsr/config/key3.db"}, invalid: []string{"\x7f"}},
 	"SSLKeyPasswdFile":  {where: ips, valid: []string{"sslpassword.conf", ""}, invalid: []string{"a\nb"}},
 	"SSLKeyPasswd":      {where: N4, valid: []string{"netscape!"}, invalid: []string{"\n"}},
@@ -280,6 +280,28 @@ func TestTypedParse(t *testing.T) {
 	}
 	if _, err := Timeout.Parse(""); err == nil || !strings.Contains(err.Error(), "needs a value") {
 		t.Errorf(`Timeout.Parse("") = %v, want "needs a value"`, err)
+	}
+}
+
+// SSLCertNicknames is a list ("Nicknames of the certificates", Sun
+// Messaging Server 6 2005Q1 Administration Reference, Table 5-1); a
+// nickname with blanks is quoted inside the value.
+func TestNicknames(t *testing.T) {
+	for in, want := range map[string][]string{
+		"Server-Cert":                           {"Server-Cert"},
+		"Server-Cert Backup-Cert":               {"Server-Cert", "Backup-Cert"},
+		`"Siroe.com Server-Cert" Backup-Cert`:   {"Siroe.com Server-Cert", "Backup-Cert"},
+		`Backup-Cert  "Siroe.com Server-Cert" `: {"Backup-Cert", "Siroe.com Server-Cert"},
+		"":                                      nil,
+	} {
+		if got, err := SSLCertNicknames.Parse(in); err != nil || !slices.Equal(got, want) {
+			t.Errorf("SSLCertNicknames.Parse(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{`"Siroe.com Server-Cert`, `a"b c"`} {
+		if _, err := SSLCertNicknames.Parse(bad); err == nil {
+			t.Errorf("SSLCertNicknames.Parse(%q) accepted", bad)
+		}
 	}
 }
 

@@ -30,14 +30,16 @@ var (
 		Default: "1", Defaults: map[Where]string{N4: "0"}, Template: Live, Flag: "-t",
 	}, intRange(0, 4096))
 
+	// The Netscape installer asked for the run-as user first; its front
+	// ends take it from ImapMMP.config under the Sun name.
 	BeTheUser = define(&Param{
-		Name: "BeTheUser", Where: A, Group: "Daemon", Era: "S5+", Type: "user",
+		Name: "BeTheUser", Where: A | N4, Group: "Daemon", Era: "S5+", Type: "user",
 		Doc:     "Unix user to run as once the listening ports are open; unset keeps the starting user.",
 		Example: "mailsrv", Template: Commented,
 	}, parseName)
 
 	BeTheGroup = define(&Param{
-		Name: "BeTheGroup", Where: A, Group: "Daemon", Era: "S5+", Type: "group",
+		Name: "BeTheGroup", Where: A | N4, Group: "Daemon", Era: "S5+", Type: "group",
 		Doc:     "Unix group to run as once the listening ports are open.",
 		Example: "mail", Template: Commented,
 	}, parseName)
@@ -109,10 +111,12 @@ var (
 		Deprecated: "use UserGroupDN",
 	}, parseDN)
 
+	// Hosted domains are a Sun 5.x feature: Netscape 4.x searched every
+	// user under BaseDN, so its front ends default to no.
 	HostedDomains = define(&Param{
 		Name: "HostedDomains", Where: I | P | V, Group: "Directory", Era: "S6", Type: "bool",
 		Doc:     "yes: find the user's domain in the DC tree first (several hosted domains); no: one search under the LdapUrl base.",
-		Default: "yes", Template: Live,
+		Default: "yes", Defaults: map[Where]string{N4: "no"}, Template: Live,
 	}, parseBool)
 
 	LdapSchemaLevel = define(&Param{
@@ -191,10 +195,12 @@ var (
 		Default: "900", Template: Live,
 	}, secsRange(0, 1<<30))
 
+	// Netscape 4.x logged in to the store as userid+virtual.domain, the
+	// name it searched for (seed 003, CanonicalVirtualDomainDelim): %s.
 	ReplayFormat = define(&Param{
 		Name: "ReplayFormat", Where: I | P | V, Group: "Authentication", Era: "S5+", Type: "format with %U %V %A[attr] %s %o",
 		Doc:     "Login name sent to the store; overridden by the domain's mailAccessProxyReplay.",
-		Default: "%U", Template: Live,
+		Default: "%U", Defaults: map[Where]string{N4: "%s"}, Template: Live,
 	}, format(replayEscapes))
 
 	UidAttr = define(&Param{
@@ -492,9 +498,9 @@ var (
 
 	SSLCertNicknames = define(&Param{
 		Name: "SSLCertNicknames", Aliases: []string{"SSLCertNickname", "SSLCertName"}, Where: ips | N4, Group: "SSL", Era: "N4+",
-		Type: "nicknames", Doc: "NSS: nicknames of the server certificates in the database.",
+		Type: "nicknames", Doc: `NSS: nicknames of the server certificates in the database, separated by blanks; quote one that has blanks ("Siroe.com Server-Cert").`,
 		Example: "Server-Cert", Template: Commented, Env: "SSLCertNickname",
-	}, parseWords)
+	}, parseNicknames)
 
 	SSLKeyFile = define(&Param{
 		Name: "SSLKeyFile", Where: ips | N4, Group: "SSL", Era: "N4+", Type: "path",
@@ -521,7 +527,7 @@ var (
 
 	SSLCipherSpecs = define(&Param{
 		Name: "SSLCipherSpecs", Aliases: []string{"SSLCipherSecs"}, Where: ips | N4, Group: "SSL", Era: "N4+",
-		Type: "all | name:name:...", Doc: "Permitted ciphers; all means Go's secure defaults.",
+		Type: "all | name:name:...", Doc: "Permitted TLS 1.2 ciphers; all means Go's secure defaults. Insecure Netscape names (RC4, DES, NULL ...) are dropped with a warning naming the suites used instead.",
 		Default: "all", Template: Commented,
 	}, parseCiphers)
 

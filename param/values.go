@@ -125,6 +125,37 @@ func parseList(s string) ([]string, error) { return cfgfmt.SplitList(s), nil }
 // parseWords splits on white space only (Capability, EhloKeywords).
 func parseWords(s string) ([]string, error) { return strings.Fields(s), nil }
 
+// parseNicknames splits SSLCertNicknames on blanks; double quotes keep a
+// nickname with blanks in one piece ("Siroe.com Server-Cert"), since the
+// value is a list of certificates (spec §7.31).
+func parseNicknames(s string) ([]string, error) {
+	var out []string
+	for rest := trimSpace(s); rest != ""; rest = trimSpace(rest) {
+		if rest[0] == '"' {
+			end := strings.IndexByte(rest[1:], '"')
+			if end < 0 {
+				return nil, errors.New("unterminated quoted nickname")
+			}
+			out, rest = append(out, rest[1:end+1]), rest[end+2:]
+			if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+				return nil, errors.New("blank expected after a quoted nickname")
+			}
+			continue
+		}
+		i := strings.IndexAny(rest, " \t")
+		if i < 0 {
+			i = len(rest)
+		}
+		if strings.Contains(rest[:i], `"`) {
+			return nil, fmt.Errorf("%q: quote a whole nickname", rest[:i])
+		}
+		out, rest = append(out, rest[:i]), rest[i:]
+	}
+	return out, nil
+}
+
+func trimSpace(s string) string { return strings.Trim(s, " \t") }
+
 // parseAttrList is a list of LDAP attribute names. Quotes around single
 // names are allowed, as in the third-party auth SDK's README.
 func parseAttrList(s string) ([]string, error) {

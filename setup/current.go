@@ -102,6 +102,9 @@ func loadCurrent(in instance) (*current, []string) {
 			note(ps)
 			vals[pr.where] = inst.Services[0].Values
 			order = append(order, pr)
+			if d := inst.Daemon; d.IsSet(param.BeTheUser.Param) && c.answers["user"] == "" {
+				c.answers["user"] = d.Raw(param.BeTheUser.Param)
+			}
 		}
 		if b := bindirOf(in.dir, order); b != "" {
 			c.answers["bindir"] = b

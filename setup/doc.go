@@ -154,9 +154,10 @@
 // LdapUrl, the search string SearchFormat, the auth replay attribute
 // ReplayFormat %A[attr], the bind password BindPass (spec §7.26-7.28).
 // With --n4 it gets ImapMMP.config/PopMMP.config (SmtpMMP.config for the
-// SMTP front end) in Netscape names, written with cfgfmt's shell-fragment
-// model, and ImapMMP/PopMMP scripts that source them and exec the front
-// end. An existing instance keeps its own kind of files and is edited in
+// SMTP front end) in Netscape names (and BeTheUser for the run-as user,
+// which the front end switches to once its ports are open), written with
+// cfgfmt's shell-fragment model, and ImapMMP/PopMMP scripts that source
+// them and exec the front end. An existing instance keeps its own kind of files and is edited in
 // place: only the settings whose answers changed are touched, so comments,
 // blank lines, unrelated settings, the module paths of ServiceList and the
 // spelling of unchanged values survive.

@@ -78,6 +78,11 @@ func (s *session) changes(pr protocol) []change {
 		yes = "y" // as the Netscape installer wrote its flags
 	}
 
+	if n4 {
+		// The Netscape front end switches to this user itself once its
+		// ports are open, as AService does with AService.cfg's.
+		set(param.BeTheUser.Param, a.get("user"), "user")
+	}
 	cs = append(cs, change{p: param.LogDir.Param, value: a.get("logdir"), keys: []string{"logdir"}, inherit: true},
 		change{p: param.LogLevel.Param, value: a.get("loglevel"), keys: []string{"loglevel"}, inherit: true})
 	if n4 {
@@ -500,7 +505,8 @@ func (s *session) scriptOutput(pr protocol) (*output, []string, error) {
 	script := fmt.Sprintf(`#!/bin/sh
 # %s -- starts the %s Multiplexor of instance %s with the settings
 # of %s.config. Written by mmp-setup; it may be linked into the init
-# directory to start the Multiplexor at boot.
+# directory to start the Multiplexor at boot. Started as root, the
+# Multiplexor opens its ports and then runs as BeTheUser of that file.
 cd %s || exit 1
 . ./%s.config
 exec %s "$@"

@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/openmmp/mmp/cfgfmt"
@@ -53,7 +54,8 @@ type Settings struct {
 type NSSSettings struct {
 	CacheDir   string   // SSLCacheDir: the directory of the databases
 	CertPrefix string   // SSLCertPrefix: file-name prefix of cert8.db/key3.db
-	Nicknames  []string // SSLCertNicknames
+	CertFile   string   // SSLCertFile (Netscape, Sun 5): the certificate database file itself
+	Nicknames  []string // SSLCertNicknames: one certificate each
 	KeyFile    string   // SSLKeyFile: key3.db
 	SecmodFile string   // SSLSecmodFile: secmod.db
 }
@@ -83,6 +85,11 @@ type Config struct {
 	// Store is the template for store connections (ServerName is set per
 	// store); nil when BacksidePort is 0.
 	Store *tls.Config
+
+	// Warnings are what was accepted but not used as written, such as
+	// the insecure Netscape cipher names, each with what is used instead;
+	// for the daemon log and the command line.
+	Warnings []string
 }
 
 // Implicit reports whether a connection accepted on local starts with a
@@ -112,6 +119,7 @@ func FromValues(v *config.Values, store StoreOptions) Settings {
 		NSS: NSSSettings{
 			CacheDir:   config.Get(v, param.SSLCacheDir),
 			CertPrefix: config.Get(v, param.SSLCertPrefix),
+			CertFile:   config.Get(v, param.SSLCertFile),
 			Nicknames:  config.Get(v, param.SSLCertNicknames),
 			KeyFile:    config.Get(v, param.SSLKeyFile),
 			SecmodFile: config.Get(v, param.SSLSecmodFile),
@@ -134,7 +142,7 @@ func LoadService(svc *config.Service) (*Config, error) {
 	for i := range s.KeyPEM {
 		s.KeyPEM[i] = svc.Path(s.KeyPEM[i])
 	}
-	for _, p := range []*string{&s.KeyPasswdFile, &s.ClientCAPEM, &s.Store.CAFile, &s.NSS.CacheDir, &s.NSS.KeyFile, &s.NSS.SecmodFile} {
+	for _, p := range []*string{&s.KeyPasswdFile, &s.ClientCAPEM, &s.Store.CAFile, &s.NSS.CacheDir, &s.NSS.CertFile, &s.NSS.KeyFile, &s.NSS.SecmodFile} {
 		*p = svc.Path(*p)
 	}
 	return Build(s)
@@ -153,10 +161,11 @@ func Load(v *config.Values, store StoreOptions) (*Config, error) {
 func Build(s Settings) (*Config, error) {
 	c := &Config{Enable: s.Enable, Ports: s.Ports, BacksidePort: s.BacksidePort}
 	var errs []error
-	suites, err := CipherSuites(s.CipherSpecs)
+	suites, warnings, err := CipherSuites(s.CipherSpecs)
 	if err != nil {
 		errs = append(errs, err)
 	}
+	c.Warnings = warnings
 	if s.Enable || len(s.CertPEM) > 0 {
 		cc, err := ServerConfig(s, suites)
 		if err != nil {
@@ -361,64 +370,64 @@ func parsesAsKey(der []byte) bool {
 var nssFiles = []string{"cert9.db", "key4.db", "cert8.db", "key3.db", "cert7.db"}
 
 // checkNSS explains, when the NSS parameters point at NSS databases, how
-// to export the certificate and key to PEM (spec §7.32).
+// to export the certificates and keys to PEM (spec §7.32). The database is
+// SSLCacheDir with SSLCertPrefix (Sun 6), or the file SSLCertFile names
+// (Netscape 4.x, Sun 5), whose name gives the prefix: mmp-cert7.db is
+// cert7.db with the prefix mmp-.
 func checkNSS(s Settings) error {
 	n := s.NSS
-	dir := n.CacheDir
+	dir, prefix := n.CacheDir, n.CertPrefix
+	var found []string
+	if n.CertFile != "" && isFile(n.CertFile) {
+		found = append(found, n.CertFile)
+		if dir == "" {
+			dir = filepath.Dir(n.CertFile)
+			base := filepath.Base(n.CertFile)
+			for _, f := range []string{"cert9.db", "cert8.db", "cert7.db"} {
+				if p, ok := strings.CutSuffix(base, f); ok && prefix == "" {
+					prefix = p
+				}
+			}
+		}
+	}
 	if dir == "" && n.KeyFile != "" {
 		dir = filepath.Dir(n.KeyFile)
 	}
-	var found []string
 	if dir != "" {
 		for _, f := range nssFiles {
-			p := filepath.Join(dir, n.CertPrefix+f)
-			if _, err := os.Stat(p); err == nil {
+			if p := filepath.Join(dir, prefix+f); isFile(p) && !slices.Contains(found, p) {
 				found = append(found, p)
 			}
 		}
 	}
 	for _, p := range []string{n.KeyFile, n.SecmodFile} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil && !containsString(found, p) {
+		if p != "" && isFile(p) && !slices.Contains(found, p) {
 			found = append(found, p)
 		}
 	}
 	if len(found) == 0 {
 		return nil
 	}
-	return &NSSError{Found: found, Dir: dir, Prefix: n.CertPrefix, Nickname: nickname(n.Nicknames)}
+	nicknames := n.Nicknames
+	if len(nicknames) == 0 {
+		nicknames = []string{"Server-Cert"}
+	}
+	return &NSSError{Found: found, Dir: dir, Prefix: prefix, Nicknames: nicknames}
 }
 
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// nickname is the certificate nickname to export. SSLCertNicknames is a
-// list of words, but a nickname may contain blanks ("Siroe.com
-// Server-Cert", spec §7.31), and the MMP offered a single certificate, so
-// the words are taken back together as one nickname.
-func nickname(words []string) string {
-	if len(words) == 0 {
-		return "Server-Cert"
-	}
-	return strings.Trim(strings.Join(words, " "), `"`)
+func isFile(name string) bool {
+	fi, err := os.Stat(name)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // NSSError says that SSLEnable is on, SSLCertPEM is not set, and the NSS
 // parameters name NSS databases, which Go cannot read. Its text is the
 // conversion recipe.
 type NSSError struct {
-	Found    []string // the NSS files found
-	Dir      string   // SSLCacheDir (or the directory of SSLKeyFile)
-	Prefix   string   // SSLCertPrefix
-	Nickname string   // from SSLCertNicknames, default Server-Cert
+	Found     []string // the NSS files found
+	Dir       string   // SSLCacheDir (or the directory of SSLCertFile or SSLKeyFile)
+	Prefix    string   // SSLCertPrefix, or the prefix in SSLCertFile's name
+	Nicknames []string // SSLCertNicknames, default Server-Cert
 }
 
 // DBArg is the -d argument of certutil and pk12util: "sql:DIR" for the
@@ -432,29 +441,64 @@ func (e *NSSError) DBArg() string {
 	return "dbm:" + e.Dir
 }
 
-// Commands are the shell commands of the recipe, in order.
+// files is the base name of the files exported for the i-th nickname:
+// mmp for a single certificate, mmp1, mmp2 ... for several.
+func (e *NSSError) files(i int) string {
+	if len(e.Nicknames) == 1 {
+		return "mmp"
+	}
+	return fmt.Sprintf("mmp%d", i+1)
+}
+
+// PEMFiles are the certificate and key files the recipe writes, in the
+// order of the nicknames: the values of SSLCertPEM and SSLKeyPEM.
+func (e *NSSError) PEMFiles() (certs, keys []string) {
+	for i := range e.Nicknames {
+		certs = append(certs, e.files(i)+".crt")
+		keys = append(keys, e.files(i)+".key")
+	}
+	return certs, keys
+}
+
+// Commands are the shell commands of the recipe, in order: for each
+// nickname, its export to PKCS#12 and the split into certificate chain
+// and key.
 func (e *NSSError) Commands() []string {
 	prefix := ""
 	if e.Prefix != "" {
 		prefix = fmt.Sprintf(" -P %q", e.Prefix)
 	}
-	return []string{
-		fmt.Sprintf("pk12util -o mmp.p12 -n %q -d %s%s", e.Nickname, e.DBArg(), prefix),
-		"openssl pkcs12 -in mmp.p12 -nokeys -out mmp.crt",
-		"openssl pkcs12 -in mmp.p12 -nocerts -nodes -out mmp.key",
+	var cmds []string
+	for i, nick := range e.Nicknames {
+		f := e.files(i)
+		cmds = append(cmds,
+			fmt.Sprintf("pk12util -o %s.p12 -n %q -d %s%s", f, nick, e.DBArg(), prefix),
+			fmt.Sprintf("openssl pkcs12 -in %s.p12 -nokeys -out %s.crt", f, f),
+			fmt.Sprintf("openssl pkcs12 -in %s.p12 -nocerts -nodes -out %s.key", f, f))
 	}
+	return cmds
 }
 
 func (e *NSSError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "SSLEnable is on but SSLCertPEM is not set, and SSLCacheDir/SSLCertPrefix/SSLKeyFile name NSS databases (%s), "+
-		"which the Go MMP cannot read. Export certificate %q to PEM (Debian package libnss3-tools; pk12util asks for "+
+	var quoted []string
+	for _, n := range e.Nicknames {
+		quoted = append(quoted, fmt.Sprintf("%q", n))
+	}
+	what := "certificate " + quoted[0]
+	if len(quoted) > 1 {
+		what = "certificates " + strings.Join(quoted, ", ")
+	}
+	fmt.Fprintf(&b, "SSLEnable is on but SSLCertPEM is not set, and SSLCacheDir/SSLCertPrefix/SSLCertFile/SSLKeyFile name NSS databases (%s), "+
+		"which the Go MMP cannot read. Export %s to PEM (Debian package libnss3-tools; pk12util asks for "+
 		"the database password, the one in sslpassword.conf, and for a password for the export file):",
-		strings.Join(e.Found, ", "), e.Nickname)
+		strings.Join(e.Found, ", "), what)
 	for i, c := range e.Commands() {
 		fmt.Fprintf(&b, " (%d) %s;", i+1, c)
 	}
-	b.WriteString(" then chmod 600 mmp.key and set SSLCertPEM to mmp.crt and SSLKeyPEM to mmp.key. " +
-		"List the nicknames with `certutil -L -d " + e.DBArg() + "`. See docs/tls.md")
+	certs, keys := e.PEMFiles()
+	fmt.Fprintf(&b, " then chmod 600 %s and set SSLCertPEM to %s and SSLKeyPEM to %s. ",
+		strings.Join(keys, " "), strings.Join(certs, " "), strings.Join(keys, " "))
+	b.WriteString("List the nicknames with `certutil -L -d " + e.DBArg() + "`. See docs/tls.md")
 	return b.String()
 }

@@ -7,48 +7,95 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
 	"github.com/openmmp/mmp/tlsconf"
 )
 
+// modern is what replaces the insecure Netscape suites.
+var modern = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// netscapeCiphers are the cipher specifications of the Netscape Messaging
+// Server 4.x Administrator's Guide (Table 13.3, SSLCipherSpecs), all of
+// them RC4, DES, 3DES, RC2, NULL or EXPORT.
+var netscapeCiphers = []string{"SSL_RSA_WITH_RC4_128_MD5", "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA", "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
+	"SSL_RSA_FIPS_WITH_DES_CBC_SHA", "SSL_RSA_WITH_DES_CBC_SHA", "SSL_RSA_EXPORT_WITH_RC4_40_MD5", "SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5",
+	"SSL_RSA_WITH_NULL_MD5"}
+
 func TestCipherSuites(t *testing.T) {
 	for _, tc := range []struct {
-		in   []string
-		want []uint16
-		err  string
+		in      []string
+		want    []uint16
+		warning string // "" for none
+		err     string
 	}{
-		{[]string{"all"}, nil, ""},
-		{nil, nil, ""},
-		{[]string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, ""},
-		{[]string{"SSL_RSA_WITH_AES_128_CBC_SHA"}, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, ""},
+		{[]string{"all"}, nil, "", ""},
+		{nil, nil, "", ""},
+		{[]string{"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, "", ""},
+		{[]string{"SSL_RSA_WITH_AES_128_CBC_SHA"}, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, "", ""},
 		{[]string{"TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_256_GCM_SHA384"},
-			[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, ""},
-		{[]string{"SSL_RSA_WITH_RC4_128_MD5"}, nil, "SSLCipherSpecs: SSL_RSA_WITH_RC4_128_MD5 is an insecure cipher"},
-		{[]string{"SSL_RSA_WITH_3DES_EDE_CBC_SHA"}, nil, "insecure"},
-		{[]string{"SSL_RSA_FIPS_WITH_DES_CBC_SHA"}, nil, "insecure"},
-		{[]string{"SSL_RSA_EXPORT_WITH_RC2_CBC_40_MD5"}, nil, "insecure"},
-		{[]string{"SSL_RSA_WITH_NULL_MD5"}, nil, "insecure"},
-		{[]string{"SSL_FOO"}, nil, "SSLCipherSpecs: unknown cipher SSL_FOO"},
+			[]uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}, "", ""},
+		// The Netscape list: accepted, each name dropped, the modern
+		// suites named.
+		{netscapeCiphers, modern, "SSLCipherSpecs: " + strings.Join(netscapeCiphers, ", ") + " are insecure (RC4, DES, 3DES, RC2, NULL, EXPORT or MD5) " +
+			"and not offered; TLS 1.2 uses TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, " +
+			"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, " +
+			"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 instead (TLS 1.3 always uses its own suites)", ""},
+		{[]string{"SSL_RSA_WITH_NULL_MD5"}, modern, "SSLCipherSpecs: SSL_RSA_WITH_NULL_MD5 is insecure (", ""},
+		// With a secure suite in the list, the list still decides.
+		{[]string{"SSL_RSA_WITH_RC4_128_MD5", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"}, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+			"SSLCipherSpecs: SSL_RSA_WITH_RC4_128_MD5 is insecure (RC4, DES, 3DES, RC2, NULL, EXPORT or MD5) and not offered; " +
+				"TLS 1.2 uses TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 instead (TLS 1.3 always uses its own suites)", ""},
+		{[]string{"SSL_FOO"}, nil, "", "SSLCipherSpecs: unknown cipher SSL_FOO"},
 	} {
-		got, err := tlsconf.CipherSuites(tc.in)
+		got, warnings, err := tlsconf.CipherSuites(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%v: error %v, want %q", tc.in, err, tc.err)
 			}
 			continue
 		}
-		if err != nil || len(got) != len(tc.want) {
-			t.Errorf("%v = %v, %v; want %v", tc.in, got, err, tc.want)
-			continue
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("CipherSuites(%v) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%v = %v; want %v", tc.in, got, tc.want)
-			}
+		switch w := strings.Join(warnings, "|"); {
+		case tc.warning == "" && w != "", tc.warning != "" && !strings.HasPrefix(w, tc.warning), len(warnings) > 1:
+			t.Errorf("CipherSuites(%v) warnings %q, want %q", tc.in, w, tc.warning)
 		}
+	}
+}
+
+// The seed's -s example with the Netscape cipher list: TLS works, with a
+// modern suite, and the configuration carries the warning.
+func TestNetscapeCiphersHandshake(t *testing.T) {
+	cs := testcert.New(t)
+	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{cs.CertFile}, KeyPEM: []string{cs.KeyFile},
+		CipherSpecs: netscapeCiphers})
+	if err != nil || c.Client == nil {
+		t.Fatalf("Build with the Netscape ciphers: %v", err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "TLS 1.2 uses TLS_ECDHE_") {
+		t.Errorf("Warnings = %q", c.Warnings)
+	}
+	cc, sc := net.Pipe()
+	defer cc.Close()
+	defer sc.Close()
+	go tls.Server(sc, c.Client).Handshake()
+	cl := tls.Client(cc, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12})
+	if err := cl.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cl.ConnectionState().CipherSuite; !slices.Contains(modern, got) {
+		t.Errorf("TLS 1.2 suite %s, want one of the modern ones", tls.CipherSuiteName(got))
 	}
 }
 
@@ -168,29 +215,80 @@ func TestEncryptedKey(t *testing.T) {
 	}
 }
 
-// TestNSS: SSLEnable with an NSS database and no SSLCertPEM explains the
-// export; following the explanation gives PEM files that work.
-func TestNSS(t *testing.T) {
-	for _, tool := range []string{"certutil", "pk12util", "openssl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (Debian libnss3-tools, openssl)", tool)
-		}
-	}
-	dir := t.TempDir()
-	run := func(name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
+// nssDB creates an NSS database in dir (sql: for the cert9/key4 format,
+// dbm: for cert8/key3) with a prefix, and a self-signed certificate per
+// nickname, named for the host name given.
+func nssDB(t *testing.T, dir, format, prefix string, certs map[string]string) {
+	t.Helper()
+	testenv.Need(t, "certutil", "pk12util", "openssl")
+	db := []string{"-d", format + ":" + dir}
+	if prefix != "" {
+		db = append(db, "-P", prefix)
 	}
 	os.WriteFile(filepath.Join(dir, "noise"), []byte(strings.Repeat("openmmp noise ", 20)), 0o600)
-	run("certutil", "-N", "-d", "sql:"+dir, "--empty-password")
-	run("certutil", "-S", "-n", "Siroe.com Server-Cert", "-s", "CN=localhost", "-x", "-t", "CTu,Cu,Cu", "-d", "sql:"+dir,
-		"-z", filepath.Join(dir, "noise"), "-k", "ec", "-q", "nistp256", "--extSAN", "dns:localhost", "-v", "12")
+	runIn(t, dir, "certutil", append([]string{"-N", "--empty-password"}, db...)...)
+	for nick, host := range certs {
+		runIn(t, dir, "certutil", append([]string{"-S", "-n", nick, "-s", "CN=" + host, "-x", "-t", "CTu,Cu,Cu",
+			"-z", filepath.Join(dir, "noise"), "-k", "ec", "-q", "nistp256", "--extSAN", "dns:" + host, "-v", "12"}, db...)...)
+	}
+}
 
-	s := tlsconf.Settings{Enable: true, NSS: tlsconf.NSSSettings{CacheDir: dir, Nicknames: []string{"Siroe.com", "Server-Cert"},
+func runIn(t *testing.T, dir, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %q: %v\n%s", name, args, err, out)
+	}
+}
+
+// shellWords splits a command of the recipe as sh would: blanks separate
+// words, double quotes (Go %q, which the recipe uses) group them.
+func shellWords(t *testing.T, cmd string) []string {
+	t.Helper()
+	var words []string
+	for rest := strings.TrimSpace(cmd); rest != ""; rest = strings.TrimLeft(rest, " ") {
+		if rest[0] == '"' {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				t.Fatalf("%s: %v", cmd, err)
+			}
+			w, _ := strconv.Unquote(q)
+			words, rest = append(words, w), rest[len(q):]
+			continue
+		}
+		w, r, _ := strings.Cut(rest, " ")
+		words, rest = append(words, w), r
+	}
+	return words
+}
+
+// followRecipe runs the commands of an NSSError in dir, non-interactively:
+// -W and -passin give the export password the tools would ask for.
+func followRecipe(t *testing.T, dir string, nerr *tlsconf.NSSError) {
+	t.Helper()
+	for _, c := range nerr.Commands() {
+		w := shellWords(t, c)
+		if w[0] == "pk12util" {
+			w = append(w, "-W", "export")
+		} else {
+			w = append(w, "-passin", "pass:export")
+		}
+		runIn(t, dir, w[0], w[1:]...)
+	}
+}
+
+// TestNSS: SSLEnable with an NSS database and no SSLCertPEM explains the
+// export, with one pk12util command per nickname of SSLCertNicknames (a
+// list: "Nicknames of the certificates ... to offer as the server
+// certificate", Sun Java System Messaging Server 6 2005Q1 Administration
+// Reference, Table 5-1); following the explanation gives PEM files that
+// work, the certificates being chosen by SNI.
+func TestNSS(t *testing.T) {
+	dir := t.TempDir()
+	nssDB(t, dir, "sql", "", map[string]string{"Siroe.com Server-Cert": "localhost", "Server-Cert": "mail.example.org"})
+
+	s := tlsconf.Settings{Enable: true, NSS: tlsconf.NSSSettings{CacheDir: dir, Nicknames: []string{"Siroe.com Server-Cert", "Server-Cert"},
 		KeyFile: filepath.Join(dir, "key4.db"), SecmodFile: filepath.Join(dir, "secmod.db")}}
 	_, err := tlsconf.Build(s)
 	var nerr *tlsconf.NSSError
@@ -199,38 +297,64 @@ func TestNSS(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		`pk12util -o mmp.p12 -n "Siroe.com Server-Cert" -d sql:` + dir,
-		"openssl pkcs12 -in mmp.p12 -nokeys -out mmp.crt",
-		"openssl pkcs12 -in mmp.p12 -nocerts -nodes -out mmp.key",
-		"libnss3-tools", "SSLCertPEM", "SSLKeyPEM",
+		`pk12util -o mmp1.p12 -n "Siroe.com Server-Cert" -d sql:` + dir,
+		`pk12util -o mmp2.p12 -n "Server-Cert" -d sql:` + dir,
+		"openssl pkcs12 -in mmp1.p12 -nokeys -out mmp1.crt",
+		"openssl pkcs12 -in mmp2.p12 -nocerts -nodes -out mmp2.key",
+		"libnss3-tools", "set SSLCertPEM to mmp1.crt mmp2.crt and SSLKeyPEM to mmp1.key mmp2.key",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}
 	}
-	// Follow the recipe, non-interactively: -W and -passin give the
-	// export password the tools would ask for.
-	cmds := nerr.Commands()
-	args := append(strings.Fields(strings.ReplaceAll(cmds[0], `"Siroe.com Server-Cert"`, "NICK")), "-W", "export")
-	for i, a := range args {
-		if a == "NICK" {
-			args[i] = "Siroe.com Server-Cert"
+	followRecipe(t, dir, nerr)
+	pem := func(names ...string) []string {
+		for i, n := range names {
+			names[i] = filepath.Join(dir, n)
 		}
+		return names
 	}
-	run(args[0], args[1:]...)
-	for _, c := range cmds[1:] {
-		f := append(strings.Fields(c), "-passin", "pass:export")
-		run(f[0], f[1:]...)
-	}
-	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{filepath.Join(dir, "mmp.crt")}, KeyPEM: []string{filepath.Join(dir, "mmp.key")}})
+	c, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: pem("mmp1.crt", "mmp2.crt"), KeyPEM: pem("mmp1.key", "mmp2.key")})
 	if err != nil {
 		t.Fatalf("the exported PEM files: %v", err)
 	}
-	if cn := c.Client.Certificates[0].Leaf.Subject.CommonName; cn != "localhost" {
-		t.Fatalf("exported certificate CN %q", cn)
+	for i, cn := range []string{"localhost", "mail.example.org"} {
+		if got := c.Client.Certificates[i].Leaf.Subject.CommonName; got != cn {
+			t.Errorf("exported certificate %d: CN %q, want %q", i+1, got, cn)
+		}
 	}
 	// Without NSS files the message is the plain one.
 	if _, err := tlsconf.Build(tlsconf.Settings{Enable: true, NSS: tlsconf.NSSSettings{CacheDir: t.TempDir()}}); errors.As(err, &nerr) || err == nil {
 		t.Fatalf("empty dir: %v", err)
+	}
+}
+
+// TestNSSCertFile: the Netscape -s line names the certificate database
+// file itself (SSLCertFile, the second argument: "Server certificate
+// database file location", Netscape Messaging Server 4.x Administrator's
+// Guide, Table 13.5), not a directory and a prefix. The database is found
+// from it, its prefix taken from its name, and the one nickname of the
+// sixth argument gives the single export command.
+func TestNSSCertFile(t *testing.T) {
+	for _, format := range []string{"dbm", "sql"} {
+		dir := t.TempDir()
+		nssDB(t, dir, format, "mmp-", map[string]string{"Server-Cert": "localhost"})
+		file := map[string]string{"dbm": "mmp-cert8.db", "sql": "mmp-cert9.db"}[format]
+		_, err := tlsconf.Build(tlsconf.Settings{Enable: true, NSS: tlsconf.NSSSettings{CertFile: filepath.Join(dir, file)}})
+		var nerr *tlsconf.NSSError
+		if !errors.As(err, &nerr) {
+			t.Fatalf("%s: error %v, want an NSSError", file, err)
+		}
+		if got, want := nerr.Commands()[0], `pk12util -o mmp.p12 -n "Server-Cert" -d `+format+":"+dir+` -P "mmp-"`; got != want {
+			t.Errorf("%s: first command %q, want %q", file, got, want)
+		}
+		if !strings.Contains(err.Error(), "set SSLCertPEM to mmp.crt and SSLKeyPEM to mmp.key") {
+			t.Errorf("%s: %v", file, err)
+		}
+		followRecipe(t, dir, nerr)
+		if _, err := tlsconf.Build(tlsconf.Settings{Enable: true, CertPEM: []string{filepath.Join(dir, "mmp.crt")},
+			KeyPEM: []string{filepath.Join(dir, "mmp.key")}}); err != nil {
+			t.Errorf("%s: the exported PEM files: %v", file, err)
+		}
 	}
 }

@@ -116,12 +116,19 @@ func frontEndPage(name string, svc param.Where) string {
 	p.sh("SYNOPSIS")
 	p.raw(p.bold(name) + ` [\fBinstall\fR] [\fIoptions\fR]`)
 	p.raw(".br\n" + p.bold(name) + ` \fB\-h\fR`)
+	script := strings.TrimSuffix(name, "Proxy") + "MMP"
 	p.sh("DESCRIPTION")
-	p.text(name + " accepts " + proto + " clients, looks each user up in the directory to find the user's mail store, logs in to that store on the user's behalf, and from then on passes bytes both ways unchanged. It takes the options of the Netscape Messaging Multiplexor 4.x exactly as documented, so that existing ImapMMP and PopMMP scripts run unchanged.")
+	if svc == param.SMTP {
+		p.text(name + " accepts SMTP submission clients and hands each session to one of the SmtpRelays, the MTAs that deliver the mail, telling the relay who the client is (XPEHLO, or XCLIENT or PROXY, see SmtpRelayAnnounce). It logs in to no store: SMTP AUTH goes to the relay, or is checked in the directory with SmtpAuth directory, and the directory is also read for access filters and client certificates. It offloads TLS and serves POP-before-SMTP (PopBeforeSmtpKludgeChannel). The Netscape Multiplexor 4.x had no SMTP proxy; " + name + " is the Sun SmtpProxyAService module with the command line of ImapProxy(8) and PopProxy(8), so that an instance can start all three the same way, with an " + script + " script and " + script + ".config.")
+	} else {
+		p.text(name + " accepts " + proto + " clients, looks each user up in the directory to find the user's mail store, logs in to that store on the user's behalf, and from then on passes bytes both ways unchanged. It takes the options of the Netscape Messaging Multiplexor 4.x exactly as documented, so that existing " + script + " scripts run unchanged.")
+	}
 	p.pp()
-	p.text("Each option is one word: -ps is the SSL listening port, never -p followed by -s. With install, the options given are printed as ImapMMP.config lines and nothing is started. With -h alone, every parameter is listed with its effective value and where that value came from; -h followed by a host names the directory server.")
+	p.text("Each option is one word: -ps is the SSL listening port, never -p followed by -s. With install, the options given are printed as " + script + ".config lines and nothing is started. With -h alone, every parameter is listed with its effective value and where that value came from; -h followed by a host names the directory server.")
 	p.pp()
-	p.text("Values come, in increasing order of precedence, from the built-in default, the file given with --config (an ImapMMP.config(5) or a Sun *AService.cfg(5)), the Netscape environment variables, and the command line.")
+	p.text("An option of another of ImapProxy, PopProxy and SmtpProxy (-x or -a given to PopProxy, -m given to ImapProxy) is ignored with a warning on standard error, as the other program's environment variables are, so that one option set can serve both programs of an instance.")
+	p.pp()
+	p.text("Values come, in increasing order of precedence, from the built-in default, the file given with --config (an ImapMMP.config(5) or a Sun *AService.cfg(5)), the environment (the Netscape variables, and the parameters by their Sun names), and the command line.")
 	p.sh("OPTIONS")
 	var flagged []*param.Param
 	for _, q := range param.All() {
@@ -131,20 +138,22 @@ func frontEndPage(name string, svc param.Where) string {
 	}
 	sort.SliceStable(flagged, func(i, j int) bool { return strings.ToLower(flagged[i].Flag) < strings.ToLower(flagged[j].Flag) })
 	for _, q := range flagged {
-		arg := " " + `\fI` + esc(q.Type) + `\fR`
-		if q.Flag == "-pre" {
-			arg = ""
+		switch q.Flag {
+		case "-pre":
+			p.tp(p.bold(q.Flag), q.Doc+" Sets "+q.EnvName()+".")
+		case "-h":
+			p.tp(p.bold(q.Flag)+` [\fI`+esc(q.Type)+`\fR]`, q.Doc+" Sets "+q.EnvName()+". Alone (last, or followed by another option): list every parameter with its value and origin, and exit.")
+		default:
+			p.tp(p.bold(q.Flag)+" "+`\fI`+esc(q.Type)+`\fR`, q.Doc+" Sets "+q.EnvName()+".")
 		}
-		p.tp(p.bold(q.Flag)+arg, q.Doc+" Sets "+q.EnvName()+".")
 	}
 	var six []string
 	for _, q := range legacy.SSLArgs {
 		six = append(six, `\fI`+esc(q.EnvName())+`\fR`)
 	}
 	p.tp(p.bold("-s")+" "+strings.Join(six, " "), `Enable SSL and set the six SSL parameters in this order; give "" for an empty one.`)
-	p.tp(p.bold("-h"), "Alone: list every parameter with its value and origin, and exit.")
 	p.tp(p.bold("-n")+` \fIinstance\fR`, "Windows NT service instance name; accepted and ignored.")
-	p.tp(p.bold("install"), "Print the options as NAME=value; export NAME lines and exit without starting.")
+	p.tp(p.bold("install"), "Print the options as NAME=value; export NAME lines for "+script+".config and exit without starting.")
 	p.tp(p.bold("--config")+` \fIfile\fR`, "Read an ImapMMP.config-style file, or a *AService.cfg, before the environment.")
 	p.tp(p.bold("--")+`\fIName\fR \fIvalue\fR`, "Set any parameter of the table below by its Sun 6 name.")
 	p.tp(p.bold("--help"), "Print a usage summary.")
@@ -166,15 +175,23 @@ func frontEndPage(name string, svc param.Where) string {
 	}
 	p.pp()
 	p.text(strings.Join(envs, ", ") + ".")
-	p.text("Names are matched without regard to case.")
+	p.text("Names are matched without regard to case. Every other parameter of the list above is read from the environment too, by its name spelled as there (Timeout, not TIMEOUT): the lines install prints for --Name options work when an ImapMMP script exports them.")
+	p.sh("PRIVILEGES")
+	p.text("Started as root, " + name + " opens its listening ports first (ports below 1024 need root) and then switches to BeTheUser and BeTheGroup, set like any other parameter: in ImapMMP.config, where mmp-setup --n4 writes the user it asked for, in the environment, or with --BeTheUser. Without BeTheUser it logs a warning and runs on as root.")
 	p.sh("SIGNALS")
 	p.tp(p.bold("SIGHUP"), "Refresh: read the --config file again, with the environment and command line as they were at start (they cannot change), and apply it as AService(8) does: a configuration with errors is logged and refused, the running one kept; otherwise sessions already open keep their settings and new ones get the new settings.")
 	p.tp(p.bold("SIGTERM")+", "+p.bold("SIGINT"), fmt.Sprintf("Stop accepting connections, let sessions go on for %v, then close them and exit.", daemon.ShutdownGrace))
 	exitStatus(&p)
 	p.sh("EXAMPLES")
-	p.example(name+" install -h ldap.airius.com:389 -b o=airius.com -p 143 -t 2",
-		name+" -p 10.0.0.5:143 -h ldap:389 -b o=internet -D cn=mmp,o=internet -w secret",
-		name+" -s \"\" cert7.db key3.db \"\" all Server-Cert -ps 993")
+	port, sslPort := param.ListenPort.DefaultFor(svc|param.N4), param.SSLListenPort.DefaultFor(svc|param.N4)
+	relays := ""
+	if svc == param.SMTP {
+		port = "587" // submission
+		relays = ` --SmtpRelays "sesta:485 gonzo" --SmtpProxyPassword A_Password`
+	}
+	p.example(name+" install -h ldap.airius.com:389 -b o=airius.com -p "+port+" -t 2",
+		name+" -p 10.0.0.5:"+port+" -h ldap:389 -b o=internet -D cn=mmp,o=internet -w secret"+relays,
+		name+" -s \"\" cert7.db key3.db \"\" all Server-Cert -ps "+sslPort)
 	p.sh("SEE ALSO")
 	p.raw(`\fBAService\fR(8), \fBImapMMP.config\fR(5), \fB` + esc(svc.FileName()) + `\fR(5), \fBvdmap\fR(5), \fBcertmap.conf\fR(5)`)
 	return p.String()
@@ -300,6 +317,8 @@ func n4ConfigPage() string {
 	p.text("ImapMMP.config, PopMMP.config - Netscape 4.x Multiplexor instance settings")
 	p.sh("DESCRIPTION")
 	p.text("Bourne-shell assignments sourced by the ImapMMP and PopMMP start scripts, one NAME=value; export NAME per line, with # comments. ImapProxy(8) and PopProxy(8) read the same file with --config. The output of ImapProxy install is in this form.")
+	p.pp()
+	p.text("The Netscape variables are listed below. Any other parameter of the program may be set the same way by its Sun name, spelled as in ImapProxy(8), for example HostedDomains=yes; export HostedDomains.")
 	p.sh("VARIABLES")
 	var ps []*param.Param
 	for _, q := range param.All() {

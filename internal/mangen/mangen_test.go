@@ -60,3 +60,46 @@ func TestManPagesRenderCleanly(t *testing.T) {
 		}
 	}
 }
+
+// Each front end's page describes that program: the SMTP proxy hands
+// sessions to relays and logs in to no store; install prints the
+// program's own *MMP.config lines; every option is listed once.
+func TestFrontEndPagesDescribeTheirProgram(t *testing.T) {
+	pages := Pages()
+	for _, tt := range []struct {
+		name, config string
+		want, avoid  []string
+	}{
+		{"ImapProxy", "ImapMMP.config", []string{"IMAP4 clients", "logs in to that store"}, []string{"SmtpRelays"}},
+		{"PopProxy", "PopMMP.config", []string{"POP3 clients", "logs in to that store", "\\-p 10.0.0.5:110"}, []string{"\\-p 10.0.0.5:143", "SmtpRelays"}},
+		{"SmtpProxy", "SmtpMMP.config", []string{"SMTP submission clients", "logs in to no store", "one of the SmtpRelays", "\\-p 10.0.0.5:587"},
+			[]string{"logs in to that store", "mail store", "\\-p 10.0.0.5:143"}},
+	} {
+		page := pages[tt.name+".8"]
+		for _, w := range append(tt.want, "printed as "+tt.config+" lines") {
+			if !strings.Contains(page, w) {
+				t.Errorf("%s.8 lacks %q", tt.name, w)
+			}
+		}
+		for _, a := range tt.avoid {
+			if strings.Contains(page, a) {
+				t.Errorf("%s.8 says %q, which is another program's", tt.name, a)
+			}
+		}
+		seen := map[string]int{}
+		lines := strings.Split(page, "\n")
+		for i, l := range lines {
+			if l == ".TP" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], `\fB\-`) {
+				seen[strings.Fields(lines[i+1])[0]]++
+			}
+		}
+		for opt, n := range seen {
+			if n > 1 {
+				t.Errorf("%s.8 lists option %s %d times", tt.name, opt, n)
+			}
+		}
+		if seen[`\fB\-h\fR`] != 1 {
+			t.Errorf("%s.8 lists -h %d times, want once", tt.name, seen[`\fB\-h\fR`])
+		}
+	}
+}

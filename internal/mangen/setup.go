@@ -20,7 +20,7 @@ func setupPage() string {
 	p.pp()
 	p.text("Every answer is checked with the grammar of its parameter and asked again with the error. A summary follows, passwords masked; n goes through the questions again with the answers as defaults. mmp-setup then offers to test the LDAP settings (bind and read the base DN) and writes only on the user's word if that fails.")
 	p.pp()
-	p.text("A new instance gets AService.cfg and the *AService.cfg files made from their templates, or with --n4 ImapMMP.config, PopMMP.config and their start scripts. An existing instance is edited in place, keeping comments and every setting not answered. Finally the instance is checked as the daemon would load it, and the command that starts it is printed.")
+	p.text("A new instance gets AService.cfg and the *AService.cfg files made from their templates, or with --n4 ImapMMP.config, PopMMP.config and their start scripts. The run-as user is BeTheUser, in AService.cfg or in each *MMP.config: the program started as root opens its ports and then runs as that user. An existing instance is edited in place, keeping comments and every setting not answered. Finally the instance is checked as the daemon would load it, and the command that starts it is printed.")
 	p.pp()
 	p.text("On a terminal the questions use menus and hidden passwords; otherwise one line is read per question from standard input, an empty line taking the default, so mmp-setup < answers.txt works in scripts.")
 	p.sh("OPTIONS")

@@ -49,6 +49,8 @@ var debianPackage = map[string]string{
 	"postfix":    "postfix",
 	"postconf":   "postfix",
 	"openssl":    "openssl",
+	"certutil":   "libnss3-tools",
+	"pk12util":   "libnss3-tools",
 }
 
 // extraDirs are searched after $PATH. Daemons live in sbin directories that
