@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// BadGuysConfig holds the BadGuys parameters of a service (spec §2.5).
+// BadGuysConfig holds the BadGuys parameters of a service (docs/reference.md §2.5).
 // BadGuys is off — nothing is counted and nothing delayed — when Max,
 // Penalty, MaxBadness or Decay is zero or less: with any of them zero no
 // failure could ever cause a delay.
@@ -26,7 +26,7 @@ type BadGuysConfig struct {
 	Now func() time.Time
 }
 
-// BadGuys is the table of clients that failed to authenticate (spec §4.6):
+// BadGuys is the table of clients that failed to authenticate (docs/reference.md §4.6):
 // each failure adds Penalty to the client's penalty, up to MaxBadness; the
 // penalty is forgiven Decay after the last failure, all at once (step) or
 // gradually (Linear); and every authentication attempt from a client with a
@@ -98,7 +98,7 @@ func (c *BadGuysConfig) excluded(a netip.Addr) bool {
 	return false
 }
 
-// Reconfigure applies new parameters, as on refresh (spec §4.8), keeping
+// Reconfigure applies new parameters, as on refresh (docs/reference.md §4.8), keeping
 // the clients already in the table: a refresh must not forgive everybody.
 // Their penalties are read under the new parameters (a lower MaxBadness
 // caps them, a shorter Decay forgives sooner). If Max shrank, the clients
@@ -163,7 +163,7 @@ func (b *BadGuys) Failure(ip netip.Addr) (badness time.Duration, logged bool) {
 
 // Success records a successful authentication from ip: its penalty is
 // cleared. The caller has already waited the delay (Wait) before the
-// attempt was answered, as the spec asks: a success after failures is
+// attempt was answered, as the reference asks: a success after failures is
 // still delayed, then forgiven.
 func (b *BadGuys) Success(ip netip.Addr) {
 	a := plain(ip)

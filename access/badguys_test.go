@@ -36,7 +36,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// sunDefaults returns the Sun 6 defaults of spec §2.5 on clk.
+// sunDefaults returns the Sun 6 defaults of docs/reference.md §2.5 on clk.
 func sunDefaults(clk *clock) BadGuysConfig {
 	return BadGuysConfig{
 		Max:        10000,

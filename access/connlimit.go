@@ -19,15 +19,15 @@ const Unlimited = -1
 const connShards = 64
 
 // ConnCounter counts the open connections of each client address and
-// enforces ConnLimits (spec §3.4, §4.1): a new connection from client C is
+// enforces ConnLimits (docs/reference.md §3.4, §4.1): a new connection from client C is
 // refused when the first entry whose network contains C — entries in the
 // order written, most specific first — allows NUM connections and C
-// already holds NUM. The count is per single address (spec §7 item 36):
+// already holds NUM. The count is per single address (docs/reference.md §7.36):
 // the network only chooses the limit, so 0.0.0.0|0.0.0.0:20 lets every
 // address hold 20, not the whole internet 20 together. A client no entry
 // covers is unlimited.
 //
-// IPv6 (spec §7 item 37): an entry may name an IPv6 network, and an IPv6
+// IPv6 (docs/reference.md §7.37): an entry may name an IPv6 network, and an IPv6
 // client that no entry matches gets the limit of the first IPv4 catch-all
 // (0.0.0.0|0.0.0.0) if the list has one. That entry, and the default
 // ConnLimits, mean "everyone"; without this rule the default would leave
@@ -64,7 +64,7 @@ func NewConnCounter(limits []cfgfmt.ConnLimit) *ConnCounter {
 	return c
 }
 
-// SetLimits replaces the limits, as on refresh (spec §4.8). The counts of
+// SetLimits replaces the limits, as on refresh (docs/reference.md §4.8). The counts of
 // open connections are kept, so the new limits apply at once to clients
 // already connected: a client over a lowered limit keeps its connections
 // but opens no new one until it is below. The counter keeps limits; the

@@ -80,7 +80,7 @@ func TestConnCounterDefault(t *testing.T) {
 }
 
 func TestConnCounterLimit(t *testing.T) {
-	// The example of spec §3.4 plus an IPv6 entry.
+	// The example of docs/reference.md §3.4 plus an IPv6 entry.
 	spec := parseLimits(t, "192.168.1.0|255.255.255.0:100,10.0.0.1|255.255.255.255:500,2001:db8::|32:3,0.0.0.0|0.0.0.0:20")
 	for _, tt := range []struct {
 		limits []cfgfmt.ConnLimit

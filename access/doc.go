@@ -1,5 +1,5 @@
 // Package access makes the Messaging Multiplexor's admission decisions
-// (spec §2.5, §3.4, §3.6, §4.1, §4.6): how many connections one client
+// (docs/reference.md §2.5, §3.4, §3.6, §4.1, §4.6): how many connections one client
 // address may hold (ConnLimits, ConnCounter) and how long a client that
 // keeps failing to authenticate is made to wait (BadGuys). The TCPAccess
 // filters themselves are parsed and evaluated by cfgfmt.Filter.Allows; this
@@ -16,15 +16,15 @@
 // Decisions taken here where the sources are silent:
 //
 //   - ConnLimits counts per single client address, the network of an entry
-//     only choosing the limit (spec §7 item 36). An IPv6 client that no
+//     only choosing the limit (docs/reference.md §7.36). An IPv6 client that no
 //     entry matches gets the limit of the IPv4 catch-all 0.0.0.0|0.0.0.0
 //     when there is one: the default ConnLimits was written for "everyone"
-//     before IPv6 (§7 item 37), and leaving IPv6 clients unlimited would
+//     before IPv6 (§7.37), and leaving IPv6 clients unlimited would
 //     open a hole in a proxy that faces the internet. See ConnCounter.
 //   - BadGuys tracks an IPv6 client by its /64 and an IPv4 client by its
 //     address. See BadGuys.
 //   - BadGuys is always active, PreAuth or not: store-reported failures
-//     count too (spec §7 item 11). Whether a failure is counted is the
+//     count too (docs/reference.md §7.11). Whether a failure is counted is the
 //     caller's call; this package only keeps the score.
 //
 // Typical usage, in a session's own goroutine:
@@ -37,7 +37,7 @@
 //	}
 //	defer release()
 //	...
-//	if err := bad.Wait(ctx, client); err != nil { // spec §4.6: every attempt waits
+//	if err := bad.Wait(ctx, client); err != nil { // docs/reference.md §4.6: every attempt waits
 //		return
 //	}
 //	if loginFailed {

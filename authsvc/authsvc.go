@@ -1,5 +1,5 @@
 // Package authsvc is the MMP's AuthService, the memory behind
-// POP-before-SMTP (spec §4.3.3, §2.3 AuthService/AuthServiceTTL): the POP
+// POP-before-SMTP (docs/reference.md §4.3.3, §2.3 AuthService/AuthServiceTTL): the POP
 // proxy records each successful login by client address, and the SMTP
 // proxy asks whether an address logged in recently, so that it can tell
 // the relay to treat the session as trusted (PopBeforeSmtpKludgeChannel).
@@ -7,7 +7,7 @@
 // In one process the SMTP proxy reads the Cache directly. Between
 // processes (PopProxy and SmtpProxy run separately, or on other hosts) it
 // asks the POP proxy with the POP command `XQUERYAUTH ip-address`, which
-// the POP proxy answers `+OK <user>` or `-ERR` (spec §4.3.2, §7.18; the
+// the POP proxy answers `+OK <user>` or `-ERR` (docs/reference.md §4.3.2, §7.18; the
 // reply syntax is this implementation's choice, the Sun one was never
 // published).
 //

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// ListenAddr is one item of a port spec (spec §3.2, §3.3): a port on one
+// ListenAddr is one item of a port spec (docs/reference.md §3.2, §3.3): a port on one
 // local address or on all of them.
 type ListenAddr struct {
 	// IP is the local address. The zero Addr means "every local address",
@@ -34,7 +34,7 @@ func (a ListenAddr) String() string {
 }
 
 // Matches reports whether a connection accepted on the local address local
-// belongs to this item (spec §3.3): an item with an IP matches that IP and
+// belongs to this item (docs/reference.md §3.3): an item with an IP matches that IP and
 // port, an item without one matches the port on any address. An explicit
 // unspecified address behaves as a listener bound to it would: 0.0.0.0
 // matches any IPv4 address, [::] any address. IPv4-mapped IPv6 addresses,
@@ -75,7 +75,7 @@ func FormatPortSpec(spec []ListenAddr) string {
 }
 
 // ParsePortSpec parses a port spec, `[IP:]PORT *( "|" [IP:]PORT )`, the
-// value of SSLPorts and the part of a ServiceList entry after "@" (spec
+// value of SSLPorts and the part of a ServiceList entry after "@" (docs/reference.md
 // §3.2, §3.3). IPv4 addresses are written plainly (127.0.0.1:1993), IPv6
 // addresses in brackets ([::1]:1993), since a bare IPv6 address cannot be
 // told from its port. Blanks around items are ignored. A blank value gives
@@ -162,8 +162,8 @@ func parseListenAddr(s string) (ListenAddr, error) {
 	return ListenAddr{IP: ip, Port: port}, nil
 }
 
-// ConnLimit is one ConnLimits entry (spec §3.4): clients inside Net may
-// each hold at most Max simultaneous connections. Per spec §7 item 36 the
+// ConnLimit is one ConnLimits entry (docs/reference.md §3.4): clients inside Net may
+// each hold at most Max simultaneous connections. Per docs/reference.md §7.36 the
 // limit applies to each single client address; the network only chooses
 // which limit.
 type ConnLimit struct {
@@ -200,9 +200,9 @@ func FormatConnLimits(limits []ConnLimit) string {
 	return strings.Join(s, ",")
 }
 
-// ParseConnLimits parses the inline form of ConnLimits (spec §3.4):
+// ParseConnLimits parses the inline form of ConnLimits (docs/reference.md §3.4):
 // entries `IP|MASK:NUM` separated by commas. The mask is dotted and must be
-// contiguous; as extensions (spec §7 item 37) it may also be a prefix
+// contiguous; as extensions (docs/reference.md §7.37) it may also be a prefix
 // length, which is the only form an IPv6 entry takes (2001:db8::|32:50).
 // Blanks are accepted as separators too, as in every other list. A blank
 // value gives no entries and no error. Whether the value names a file
@@ -239,7 +239,7 @@ func ParseConnLimitLines(r io.Reader) ([]ConnLimit, []error) {
 }
 
 // parseLineItems hands each item of one file line to parse. A line holds
-// one entry by the spec, but a comma list on a line is accepted as well;
+// one entry by the reference, but a comma list on a line is accepted as well;
 // only then are entries numbered in the error.
 func parseLineItems(line string, parse func(string) error) error {
 	items := SplitList(line)
@@ -307,7 +307,7 @@ func parseNet(addr, mask string) (p netip.Prefix, hostBits bool, err error) {
 
 // LimitFor returns the limit for client: the Max of the first entry whose
 // network contains it. Entries are taken in the order written, which is
-// why the spec asks for the most specific first. ok is false when no entry
+// why the reference asks for the most specific first. ok is false when no entry
 // matches, so the caller applies no limit.
 func LimitFor(limits []ConnLimit, client netip.Addr) (max int, ok bool) {
 	c := plainAddr(client)
@@ -320,7 +320,7 @@ func LimitFor(limits []ConnLimit, client netip.Addr) (max int, ok bool) {
 }
 
 // IsFileRef reports whether a ConnLimits value names a file rather than
-// listing entries: every entry has a "|", a file name has none (spec
+// listing entries: every entry has a "|", a file name has none (docs/reference.md
 // §3.4). A blank value is neither. Whether the file exists is the caller's
 // question.
 func IsFileRef(value string) bool {
@@ -328,7 +328,7 @@ func IsFileRef(value string) bool {
 	return v != "" && !strings.Contains(v, "|")
 }
 
-// ParseAddrList parses a BGExcluded list (spec §3.4): networks written
+// ParseAddrList parses a BGExcluded list (docs/reference.md §3.4): networks written
 // `IP|MASK`, `IP/MASK` (dotted mask), `IP/len` or a bare IP meaning that
 // one host, separated by commas, blanks or newlines. A prefix length after
 // "|" is accepted too, as in ConnLimits. A blank value gives no entries.
@@ -378,7 +378,7 @@ func parseAddrEntry(s string) (netip.Prefix, error) {
 }
 
 // IsAddrListFileRef reports whether a BGExcluded value names a file rather
-// than listing networks (spec §3.4 allows either). It is a file when it is
+// than listing networks (docs/reference.md §3.4 allows either). It is a file when it is
 // a single token that is not an address entry and does not look like a
 // mistyped one: it starts with "/" or holds a character that no address
 // entry has (a letter past "f", "_", "-", ...). So

@@ -24,7 +24,7 @@ var portSpecTests = []struct {
 }{
 	{in: "", want: nil},
 	{in: "993", want: []ListenAddr{la("", 993)}},
-	// The SSLPorts example of spec §3.3.
+	// The SSLPorts example of docs/reference.md §3.3.
 	{in: "993|127.0.0.1:1993", want: []ListenAddr{la("", 993), la("127.0.0.1", 1993)}},
 	{in: "143|993", want: []ListenAddr{la("", 143), la("", 993)}},
 	{in: "10.0.0.5:143|10.0.0.5:993", want: []ListenAddr{la("10.0.0.5", 143), la("10.0.0.5", 993)}},
@@ -125,7 +125,7 @@ var connLimitTests = []struct {
 	wantErr string
 }{
 	{in: "", want: nil},
-	// The default and the example of spec §3.4.
+	// The default and the example of docs/reference.md §3.4.
 	{in: "0.0.0.0|0.0.0.0:20", want: []ConnLimit{cl("0.0.0.0/0", 20)}},
 	{in: "192.168.1.0|255.255.255.0:100,10.0.0.1|255.255.255.255:500,0.0.0.0|0.0.0.0:20",
 		want: []ConnLimit{cl("192.168.1.0/24", 100), cl("10.0.0.1/32", 500), cl("0.0.0.0/0", 20)}},
@@ -135,7 +135,7 @@ var connLimitTests = []struct {
 	{in: "192.168.1.77|255.255.255.0:5", want: []ConnLimit{cl("192.168.1.0/24", 5)}},
 	{in: "10.0.0.0|8:5", want: []ConnLimit{cl("10.0.0.0/8", 5)}},
 	{in: "10.0.0.0|255.0.0.0:0", want: []ConnLimit{cl("10.0.0.0/8", 0)}},
-	// IPv6 extension (spec §7 item 37).
+	// IPv6 extension (docs/reference.md §7.37).
 	{in: "2001:db8::|32:50,::|0:10", want: []ConnLimit{cl("2001:db8::/32", 50), cl("::/0", 10)}},
 	{in: "::ffff:10.0.0.0|104:7", want: []ConnLimit{cl("10.0.0.0/8", 7)}},
 
@@ -327,7 +327,7 @@ func TestParseAddrList(t *testing.T) {
 }
 
 func TestParseAddrListLines(t *testing.T) {
-	// The bgexcl.cfg example of spec §3.4, plus mistakes.
+	// The bgexcl.cfg example of docs/reference.md §3.4, plus mistakes.
 	in := "# monitoring hosts and the webmail front-ends are never penalised\n" +
 		"127.0.0.1|255.255.255.255\n" +
 		"192.168.50.0|255.255.255.0\n" +

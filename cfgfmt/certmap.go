@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Certmap is a parsed certmap.conf (spec §3.7): the maps in file order,
+// Certmap is a parsed certmap.conf (docs/reference.md §3.7): the maps in file order,
 // the default map first.
 type Certmap struct {
 	Maps []*Map
@@ -155,7 +155,7 @@ func checkAttrName(a string) error {
 }
 
 // MapFor returns the map for a certificate issued by issuerDN: the map
-// whose issuer DN is exactly issuerDN (white space significant, spec
+// whose issuer DN is exactly issuerDN (white space significant, docs/reference.md
 // §3.7), else the default map.
 func (c *Certmap) MapFor(issuerDN string) *Map {
 	if c == nil || len(c.Maps) == 0 {

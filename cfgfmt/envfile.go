@@ -7,7 +7,7 @@ import (
 )
 
 // This file reads and edits the Netscape 4.x ImapMMP.config and
-// PopMMP.config files (spec §3.12): Bourne-shell fragments sourced by the
+// PopMMP.config files (docs/reference.md §3.12): Bourne-shell fragments sourced by the
 // ImapMMP/PopMMP wrapper scripts, written by mmp-setup as
 //
 //	LDAPHost=ldap.airius.com:389; export LDAPHost
@@ -313,7 +313,7 @@ func (f *EnvFile) Vars() []*EnvLine {
 }
 
 // Lookup returns the last assignment of the variable, compared
-// case-insensitively like every parameter name (spec §7 #21), or nil.
+// case-insensitively like every parameter name (docs/reference.md §7.21), or nil.
 func (f *EnvFile) Lookup(name string) *EnvLine {
 	for i := len(f.Lines) - 1; i >= 0; i-- {
 		if l := f.Lines[i]; l.HasAssign && strings.EqualFold(l.Var, name) {

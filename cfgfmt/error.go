@@ -3,7 +3,7 @@
 // templates, the vdmap file, certmap.conf, sslpassword.conf, the Netscape 4.x
 // ImapMMP.config/PopMMP.config shell fragments, and the grammars of values
 // such as ServiceList, SSLPorts, ConnLimits, LdapUrl, TCPAccess filters and
-// SearchFormat/ReplayFormat escapes (spec §3).
+// SearchFormat/ReplayFormat escapes (docs/reference.md §3).
 //
 // Files are kept losslessly: reading a file and writing it back gives the
 // same bytes, and editing one value changes one line and keeps every

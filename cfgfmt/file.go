@@ -8,7 +8,7 @@ import (
 )
 
 // This file holds the one line model shared by the three "PREFIX:Name value"
-// formats of the MMP (spec §3.1, §3.5, §3.7):
+// formats of the MMP (docs/reference.md §3.1, §3.5, §3.7):
 //
 //	*.cfg         default:LdapUrl ldap://phonebook.siroe.com/o=internet
 //	vdmap         vdmap siroe 192.168.10.5
@@ -87,7 +87,7 @@ type File struct {
 // ErrUndeclaredBlock is wrapped by the error Parse reports for a vdmap or
 // certmap property line whose block (the "vdmap NAME ..." or
 // "certmap NAME ..." line) does not appear above it. The line is still a
-// valid Setting; spec §3.5 asks for a warning, so callers can tell this
+// valid Setting; docs/reference.md §3.5 asks for a warning, so callers can tell this
 // case apart with errors.Is and decide how severe it is.
 var ErrUndeclaredBlock = errors.New("property of an undeclared block")
 
@@ -127,7 +127,7 @@ const utf8BOM = "\uFEFF"
 // Commented, so that Set can switch it back on.
 //
 // In a vdmap or certmap file Parse also reports a property whose block has
-// no header above it (ErrUndeclaredBlock; spec §3.5 asks for a warning) and
+// no header above it (ErrUndeclaredBlock; docs/reference.md §3.5 asks for a warning) and
 // a second header with the same block name (ErrDuplicateBlock). Those lines
 // keep their Kind; the errors can be told apart with errors.Is.
 func Parse(name string, data []byte, headerKeyword string) (*File, []error) {
@@ -425,7 +425,7 @@ func (f *File) Bytes() []byte {
 }
 
 // Settings returns the Setting lines in file order. Later lines override
-// earlier ones with the same prefix and name (spec §3.1).
+// earlier ones with the same prefix and name (docs/reference.md §3.1).
 func (f *File) Settings() []*Line { return f.linesOf(Setting) }
 
 // Headers returns the Header lines (vdmap or certmap blocks) in file order.
@@ -442,7 +442,7 @@ func (f *File) linesOf(k Kind) []*Line {
 }
 
 // Lookup returns the last Setting with that prefix and name, both compared
-// case-insensitively (spec §2.0: names are case-insensitive), or nil. The
+// case-insensitively (docs/reference.md §2.0: names are case-insensitive), or nil. The
 // last one is the one in force.
 func (f *File) Lookup(prefix, name string) *Line {
 	for i := len(f.Lines) - 1; i >= 0; i-- {

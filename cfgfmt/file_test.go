@@ -267,7 +267,7 @@ func TestSetEditsOneLine(t *testing.T) {
 		{"site-vdmap.cfg", "airius", "VDomain", "airius.net", 24, "airius:VDomain airius.net", "\n", false},
 		{"site-vdmap.cfg", "sesta", "UidSearch", "uid=%s", 31, "sesta:UidSearch\t\"uid=%s\"", "\n", false},
 		{"site-certmap.conf", "partnerca", "verifycert", "off", 49, "partnerca:verifycert    off", "\n", false},
-		// the seed's "default: EhloKeywords TURN" keeps its blank
+		// the Sun guide's "default: EhloKeywords TURN" keeps its blank
 		{"seed-SmtpProxyAService.cfg", "default", "EhloKeywords", "TURN ETRN", 6, "default: EhloKeywords TURN ETRN", "\n", false},
 		{"seed-SmtpProxyAService.cfg", "default", "FailoverTimeout", "20", 7, "default:\tFailoverTimeout\t20", "\n", false},
 		{"seed-vdmap.cfg", "siroe", "DefaultDomain", "siroe.net", 3, "siroe: DefaultDomain siroe.net", "\n", false},

@@ -9,7 +9,7 @@ import (
 
 // Filter is a parsed access filter: the value of TCPAccess and of the LDAP
 // attributes mailDomainAllowedServiceAccess and mailAllowedServiceAccess
-// (spec §3.6), which share a TCP-wrapper-like syntax:
+// (docs/reference.md §3.6), which share a TCP-wrapper-like syntax:
 //
 //	value       = rule *( "$" rule )
 //	rule        = [ "+" | "-" ] serviceList ":" clientList
@@ -30,7 +30,7 @@ type Rule struct {
 	Clients  ClientPattern
 	// Implicit marks a rule written without "+" or "-", in the style of a
 	// tcpd hosts.allow line. It is treated as an allow rule and ParseFilter
-	// returns a warning for it (spec §3.6 decision).
+	// returns a warning for it (docs/reference.md §3.6 decision).
 	Implicit bool
 }
 
@@ -71,7 +71,7 @@ type ClientItem struct {
 // HostKind says how a HostPattern matches.
 type HostKind int
 
-// The kinds of host pattern (spec §3.6, tcpd hosts_access(5)).
+// The kinds of host pattern (docs/reference.md §3.6, tcpd hosts_access(5)).
 const (
 	HostAll        HostKind = iota // ALL or *: everything
 	HostLocal                      // LOCAL: a (verified) host name without a dot
@@ -501,7 +501,7 @@ func (it ClientItem) String() string {
 
 func (h HostPattern) String() string { return h.Text }
 
-// Allows evaluates the filter for r (spec §3.6). Allow rules are consulted
+// Allows evaluates the filter for r (docs/reference.md §3.6). Allow rules are consulted
 // before deny rules, each group in the order written, and the first match
 // decides: an allow match admits, a deny match refuses. When nothing
 // matches the connection is admitted — except when the filter has allow
@@ -631,7 +631,7 @@ func (h *HostPattern) matches(addr netip.Addr, name string, nameOK, spoofed bool
 // NeedsDNS reports whether evaluating the filter needs the client's host
 // name (and its forward verification): some client pattern is a name, a
 // domain suffix, LOCAL, KNOWN, UNKNOWN or DNSSPOOFER. The MMP then looks
-// the name up even with ClientLookup off (spec §3.6).
+// the name up even with ClientLookup off (docs/reference.md §3.6).
 func (f *Filter) NeedsDNS() bool {
 	if f == nil {
 		return false

@@ -64,7 +64,7 @@ var filterTests = []struct {
 	{filter: "", cases: []filterCase{{rq("imap", outside, ""), true}, {rq("smtp", "", ""), true}}},
 	{filter: " $ $", cases: []filterCase{{rq("pop", outside, ""), true}}},
 
-	// Spec §3.6 example 1: IMAP only from the LAN, other services open.
+	// docs/reference.md §3.6 example 1: IMAP only from the LAN, other services open.
 	{filter: "-imap:ALL EXCEPT 192.168.1.0/255.255.255.0", cases: []filterCase{
 		{rq("imap", lan, ""), true},
 		{rq("imap", outside, ""), false},
@@ -73,7 +73,7 @@ var filterTests = []struct {
 		{rq("pop", outside, ""), true},
 		{rq("smtp", outside, ""), true},
 	}},
-	// Spec §3.6 example 2.
+	// docs/reference.md §3.6 example 2.
 	{filter: "-smtp:.spammers.example$-ALL:DNSSPOOFER", needsDNS: true, cases: []filterCase{
 		{rq("smtp", outside, "mx1.spammers.example"), false},
 		{rq("smtp", outside, "MX1.Spammers.Example."), false},
@@ -85,7 +85,7 @@ var filterTests = []struct {
 		{spoofRq("imap", outside, "www.siroe.com"), false},
 		{rq("imap", outside, "www.siroe.com"), true},
 	}},
-	// Spec §3.6 example 3: SSL from anywhere, cleartext from the LAN.
+	// docs/reference.md §3.6 example 3: SSL from anywhere, cleartext from the LAN.
 	{filter: "+imaps,pops:ALL$+imap,pop:192.168.1.0/255.255.255.0$-ALL:ALL", cases: []filterCase{
 		{tlsRq("imap", outside, ""), true},
 		{tlsRq("pop", outside, ""), true},
@@ -96,7 +96,7 @@ var filterTests = []struct {
 		{rq("smtp", lan, ""), false},
 		{tlsRq("smtp", outside, ""), false},
 	}},
-	// Spec §3.6 user examples: allow-only implicitly denies the rest...
+	// docs/reference.md §3.6 user examples: allow-only implicitly denies the rest...
 	{filter: "+imap:ALL$+pop:ALL$+http:ALL", cases: []filterCase{
 		{rq("imap", outside, ""), true},
 		{tlsRq("pop", outside, ""), true},
@@ -116,7 +116,7 @@ var filterTests = []struct {
 		{rq("imap", outside, "server2.sesta.com"), false},
 		{rq("imap", outside, ""), false},
 	}},
-	// The SSL-only user of spec §3.6: the back-end sees the MMP (10.0.0.5)
+	// The SSL-only user of docs/reference.md §3.6: the back-end sees the MMP (10.0.0.5)
 	// using plain imap.
 	{filter: "+imaps,pops:*$+imap,pop:10.0.0.5", cases: []filterCase{
 		{tlsRq("imap", outside, ""), true},

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Escape letters allowed by each format parameter (spec §3.8).
+// Escape letters allowed by each format parameter (docs/reference.md §3.8).
 const (
 	// SearchEscapes are the escapes of SearchFormat, DomainSearchFormat
 	// and N4 UidSearch: %o %s %U %V %C %S %D.
@@ -16,7 +16,7 @@ const (
 )
 
 // Format is a parsed printf-style template: SearchFormat,
-// DomainSearchFormat, ReplayFormat or UidSearch (spec §3.8). The zero
+// DomainSearchFormat, ReplayFormat or UidSearch (docs/reference.md §3.8). The zero
 // Format is the empty template.
 type Format struct {
 	text  string
@@ -171,7 +171,7 @@ func (f Format) String() string { return f.text }
 
 // FilterText returns an expanded search filter in parentheses, wrapping
 // one written without them (uid=%s) as (uid=...). The S6 defaults had no
-// parentheses and 7.x defaults have them (spec §7 item 13), so both must
+// parentheses and 7.x defaults have them (docs/reference.md §7.13), so both must
 // work. A filter that is already one parenthesised group is returned as it
 // is; surrounding blanks are removed.
 func FilterText(expanded string) string {

@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// testValues is the user joe of spec §3.8 logging in as joe@siroe.com.
+// testValues is the user joe of docs/reference.md §3.8 logging in as joe@siroe.com.
 func testValues(esc byte, arg string) string {
 	switch esc {
 	case 'o':
@@ -43,7 +43,7 @@ var formatTests = []struct {
 	{in: "100%% %U%%", allowed: SearchEscapes, want: "100% joe%"},
 	{in: "%%U", allowed: SearchEscapes, want: "%U"},
 	{in: "%U", allowed: ReplayEscapes, want: "joe"},
-	// The ReplayFormat example of spec §3.8.
+	// The ReplayFormat example of docs/reference.md §3.8.
 	{in: "%A[uid]@%V", allowed: ReplayEscapes, want: "<uid>@siroe.com", attrs: []string{"uid"}},
 	{in: "%A[mailAlternateAddress]%A[cn;lang-fr]%A[UID]%A[uid]", allowed: ReplayEscapes,
 		want: "<mailAlternateAddress><cn;lang-fr><UID><uid>", attrs: []string{"mailAlternateAddress", "cn;lang-fr", "UID"}},

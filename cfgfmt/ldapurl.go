@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// LDAPURL is the value of LdapUrl (spec §2.2): the directory servers,
+// LDAPURL is the value of LdapUrl (docs/reference.md §2.2): the directory servers,
 // tried in order for fail-over, and the base DN.
 type LDAPURL struct {
 	Scheme string   // "ldap" or "ldaps"
@@ -41,7 +41,7 @@ func escapeDN(dn string) string {
 	return b.String()
 }
 
-// ParseLdapURL parses LdapUrl. Both fail-over forms are accepted (spec
+// ParseLdapURL parses LdapUrl. Both fail-over forms are accepted (docs/reference.md
 // §2.2): hosts separated by blanks inside one URL,
 //
 //	ldap://ldap1.varrius.com ldap2.varrius.com:1389/o=internet
@@ -276,7 +276,7 @@ func clip(s string) string {
 }
 
 // FromN4 builds the LdapUrl equivalent of the Netscape 4.x parameters
-// LDAPHost and BaseDN (spec §2.9, §7 item 27): ldap://LDAPHost/BaseDN.
+// LDAPHost and BaseDN (docs/reference.md §2.9, §7.27): ldap://LDAPHost/BaseDN.
 // LDAPHost is host or host:port (several blank-separated hosts are
 // accepted too); BaseDN is taken literally, since N4 never percent-encoded
 // it. Neither may be empty: the caller fills in the N4 defaults

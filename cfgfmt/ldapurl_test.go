@@ -10,9 +10,9 @@ var ldapURLTests = []struct {
 	want    LDAPURL
 	wantErr string
 }{
-	// The default of spec §2.2.
+	// The default of docs/reference.md §2.2.
 	{in: "ldap://localhost/o=internet", want: LDAPURL{"ldap", []string{"localhost:389"}, "o=internet"}},
-	// Fail-over form 1, from the vdmap example of spec §3.5.
+	// Fail-over form 1, from the vdmap example of docs/reference.md §3.5.
 	{in: "ldap://ldap1.varrius.com ldap2.varrius.com/o=internet",
 		want: LDAPURL{"ldap", []string{"ldap1.varrius.com:389", "ldap2.varrius.com:389"}, "o=internet"}},
 	// Fail-over form 2, from the Oracle QA note.

@@ -8,7 +8,7 @@ import (
 )
 
 // This file reads sslpassword.conf, the file named by SSLKeyPasswdFile
-// (spec §3.11): one "moduleName:password" per line, in clear text, e.g.
+// (docs/reference.md §3.11): one "moduleName:password" per line, in clear text, e.g.
 //
 //	Internal (Software) Token:netscape!
 //

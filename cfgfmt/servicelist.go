@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// ServiceEntry is one entry of ServiceList (spec §3.2):
+// ServiceEntry is one entry of ServiceList (docs/reference.md §3.2):
 // DLLNAME[:INSTANCE[:SECTION]]@PORTSPEC.
 type ServiceEntry struct {
 	// DLL is the module path as written, e.g. /opt/SUNWmsgsr/lib/ImapProxyAService.
@@ -14,7 +14,7 @@ type ServiceEntry struct {
 	// Module is the base name of DLL without a .so, .dll, .sl or .dylib
 	// extension: ImapProxyAService, PopProxyAService, SmtpProxyAService,
 	// their Sun 7.x names imapproxy, popproxy, submitproxy, or anything
-	// else, which the caller rejects (spec §1 item 7).
+	// else, which the caller rejects (docs/reference.md §1.7).
 	Module string
 	// Instance is the base name of the instance's config file without
 	// ".cfg"; it defaults to the module's Sun 6 name (see Standard).
@@ -27,7 +27,7 @@ type ServiceEntry struct {
 }
 
 // moduleExts are the shared-object extensions stripped from a DLL name.
-// The spec writes DLL names without one, but an administrator copying the
+// The reference writes DLL names without one, but an administrator copying the
 // file name from lib/ would add it.
 var moduleExts = []string{".so", ".dll", ".sl", ".dylib"}
 
@@ -104,7 +104,7 @@ func FormatServiceList(entries []ServiceEntry) string {
 	return strings.Join(s, " ")
 }
 
-// ParseServiceList parses the ServiceList value (spec §3.2): entries
+// ParseServiceList parses the ServiceList value (docs/reference.md §3.2): entries
 // separated by blanks, each DLLNAME[:INSTANCE[:SECTION]]@PORTSPEC. The
 // DLL path holds no ":" but for a leading Windows drive letter; IPv6
 // addresses in the port spec are bracketed, so the entry splits

@@ -11,7 +11,7 @@ var serviceListTests = []struct {
 	wantErr string
 }{
 	{in: "", want: nil},
-	// First example of spec §3.2.
+	// First example of docs/reference.md §3.2.
 	{
 		in: "/opt/SUNWmsgsr/lib/ImapProxyAService@143|993 /opt/SUNWmsgsr/lib/PopProxyAService@110",
 		want: []ServiceEntry{
@@ -21,7 +21,7 @@ var serviceListTests = []struct {
 				Addrs: []ListenAddr{la("", 110)}},
 		},
 	},
-	// Second example of spec §3.2: one module twice, with another section.
+	// Second example of docs/reference.md §3.2: one module twice, with another section.
 	{
 		in: "/opt/SUNWmsgsr/lib/ImapProxyAService@10.0.0.5:143|10.0.0.5:993 /opt/SUNWmsgsr/lib/ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143",
 		want: []ServiceEntry{
@@ -31,7 +31,7 @@ var serviceListTests = []struct {
 				Addrs: []ListenAddr{la("10.0.0.6", 143)}},
 		},
 	},
-	// The SMTP proxy enable string of spec §3.2, with the default's
+	// The SMTP proxy enable string of docs/reference.md §3.2, with the default's
 	// msg_svr_base placeholder and a tab.
 	{
 		in: "msg_svr_base/lib/SmtpProxyAService@25|587\tmsg_svr_base/lib/PopProxyAService@110|995",
@@ -102,7 +102,7 @@ var serviceListTests = []struct {
 		wantErr: `entry 3 "/lib/PopProxyAService@[::ffff:10.0.0.5]:143": [::ffff:10.0.0.5]:143 already listed in entry 1`},
 	// Only ASCII white space separates; found by FuzzParseServiceList.
 	{in: "0@\u2000", wantErr: `entry 1 "0@\u2000": port list "\u2000": entry 1 "\u2000": bad port "\u2000"`},
-	// Broken across a blank, as the spec warns against.
+	// Broken across a blank, as the reference warns against.
 	{in: "/lib/ImapProxyAService@143| 993", wantErr: `entry 1 "/lib/ImapProxyAService@143|": port list "143|": entry 2 "": empty`},
 }
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// ParseBool parses a boolean parameter value (spec §2.0). The eras spelled
+// ParseBool parses a boolean parameter value (docs/reference.md §2.0). The eras spelled
 // booleans differently — SSLEnable "True"/"Yes"/"1", SpoofEmptyMailbox
 // "on"/"off", 7.x unified configuration 1/0 — so every pair is accepted,
 // case-insensitively, with surrounding white space ignored.
@@ -26,7 +26,7 @@ func ParseBool(s string) (bool, error) {
 
 // SplitList splits a list value on commas and/or white space and drops
 // empty items; a list without items gives nil. N4 wrote lists such as
-// MailHostAttrs with commas and S6 with blanks (spec §7 item 3); accepting
+// MailHostAttrs with commas and S6 with blanks (docs/reference.md §7.3); accepting
 // both lets one parser serve both eras.
 func SplitList(s string) []string {
 	items := strings.FieldsFunc(s, isListSep)
@@ -102,7 +102,7 @@ func plainAddr(a netip.Addr) netip.Addr {
 // parseMask parses the mask half of an "IP|MASK" or "IP/MASK" pair for the
 // address a: a dotted IPv4 mask, which must be contiguous because only a
 // contiguous mask is a network, or a decimal prefix length (the only form
-// that suits IPv6, spec §7 item 37). It returns the prefix length.
+// that suits IPv6, docs/reference.md §7.37). It returns the prefix length.
 func parseMask(a netip.Addr, mask string) (int, error) {
 	if allDigits(mask) {
 		n, err := strconv.Atoi(mask)

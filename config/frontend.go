@@ -11,7 +11,7 @@ import (
 
 // FrontEnd is a Netscape 4.x style run of ImapProxy, PopProxy or SmtpProxy:
 // one service, configured by a file, the environment and the command line,
-// in increasing order of precedence (spec §5.1).
+// in increasing order of precedence (docs/reference.md §5.1).
 type FrontEnd struct {
 	Protocol param.Where     // param.IMAP, POP or SMTP
 	File     string          // optional: an ImapMMP.config-style file or a *AService.cfg
@@ -22,7 +22,7 @@ type FrontEnd struct {
 // LoadFrontEnd resolves a Netscape-style configuration into an Instance
 // with one Service, translating the Netscape-only parameters: LDAPHost and
 // BaseDN make LdapUrl, ListenPort and SSLListenPort make the listening
-// addresses and SSLPorts, UidAttr makes ReplayFormat (spec §7.26–7.28).
+// addresses and SSLPorts, UidAttr makes ReplayFormat (docs/reference.md §7.26–7.28).
 // Defaults are the Netscape ones where they differ (§7.1, §7.14, §4.2.1).
 func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	r := &report{}

@@ -41,7 +41,7 @@ type Service struct {
 }
 
 // Domain is a vdmap block: settings for connections that arrive on one
-// server address (spec §3.5).
+// server address (docs/reference.md §3.5).
 type Domain struct {
 	Name   string
 	Addr   netip.Addr
@@ -75,7 +75,7 @@ func (s *Service) ForLocal(local netip.Addr) *Values {
 type Options struct {
 	// CreateMissing copies X-def.cfg to X.cfg for every missing
 	// configuration file, writing X-def.cfg from the table first if it is
-	// missing too (spec §3.1 template rule). The daemon sets it; the check
+	// missing too (docs/reference.md §3.1 template rule). The daemon sets it; the check
 	// command does not, and reads the templates in place instead.
 	CreateMissing bool
 }
@@ -230,7 +230,7 @@ func contextOfModule(module string) param.Where {
 }
 
 // apply sets the values of one cfg file: the "default:" lines first, then
-// the lines of the instance's own section (spec §3.1, decision [I]); within
+// the lines of the instance's own section (docs/reference.md §3.1; an openmmp decision); within
 // a section the last line wins.
 func (l *loader) apply(v *Values, f *cfgfmt.File, ctx param.Where, section string) {
 	sections := []string{"default"}

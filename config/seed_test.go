@@ -82,7 +82,7 @@ func TestSun7ServiceList(t *testing.T) {
 // "The MMP does not support certmap plug-ins" (Sun 6.3 Administration
 // Guide): a certmap.conf with one makes every certificate login fail, so
 // the check reports it as an error, with the parser the proxy uses at
-// login; the seed's own "mapname:FilterComps ou=uid" is fine.
+// login; the Sun guide's own "mapname:FilterComps ou=uid" is fine.
 func TestCertmapVerdict(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "AService.cfg", "default:ServiceList ImapProxyAService@143\n")

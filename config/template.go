@@ -12,7 +12,7 @@ import (
 // IMAP, POP or SMTP), generated from the parameter table: every parameter
 // of that file marked for templates, grouped as in the table, each with its
 // one-line description; optional settings and the SSL block are commented
-// out, as in the Sun originals (spec §2.7, §3.1).
+// out, as in the Sun originals (docs/reference.md §2.7, §3.1).
 func Template(ctx param.Where) []byte {
 	var b bytes.Buffer
 	file := ctx.FileName()

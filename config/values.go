@@ -7,7 +7,7 @@
 //
 // Problems are collected, not returned one at a time: a check run reports
 // every mistake of an instance at once, each as "file:line: Parameter:
-// message" (spec §7 decisions, issue "configuration foundation").
+// message" (docs/reference.md §7, issue "configuration foundation").
 //
 // Typical usage:
 //

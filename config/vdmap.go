@@ -11,10 +11,10 @@ import (
 )
 
 // ldapScoped are the vdmap properties that only mean something when the
-// block sets its own LdapUrl (spec §2.2: "ignored unless LdapUrl is valid").
+// block sets its own LdapUrl (docs/reference.md §2.2: "ignored unless LdapUrl is valid").
 var ldapScoped = []*param.Param{param.BindDN.Param, param.BindPass.Param, param.LdapCacheSize.Param, param.LdapCacheTTL.Param}
 
-// vdmap reads a virtual-domain mapping file (spec §3.5) for a service. file
+// vdmap reads a virtual-domain mapping file (docs/reference.md §3.5) for a service. file
 // and line say where the service named it.
 func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Domain {
 	data, err := os.ReadFile(l.path(name))
@@ -25,7 +25,7 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 	f, errs := cfgfmt.Parse(name, data, "vdmap")
 	for _, e := range errs {
 		// Undeclared and duplicate blocks are reported below, with the
-		// severity the spec gives them (warn and ignore).
+		// severity the reference (docs/reference.md) gives them (warn and ignore).
 		if !errors.Is(e, cfgfmt.ErrUndeclaredBlock) && !errors.Is(e, cfgfmt.ErrDuplicateBlock) {
 			l.r.addErr(Fatal, name, e)
 		}
@@ -100,7 +100,7 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 	return domains
 }
 
-// certmap checks a certmap.conf (spec §3.7) with the parser the proxy
+// certmap checks a certmap.conf (docs/reference.md §3.7) with the parser the proxy
 // uses at login: a problem it finds makes every certificate login fail,
 // so each is an error here too.
 func (l *loader) certmap(file string, line int, name string) {

@@ -6,7 +6,7 @@
 // Each program's main is one line: os.Exit(daemon.Main(name, args)).
 // Cobra provides --help and shell completion; the Netscape options are
 // parsed by package legacy, never by pflag, which would read `-ps` as
-// `-p -s` (spec §5.1).
+// `-p -s` (docs/reference.md §5.1).
 package daemon
 
 import (

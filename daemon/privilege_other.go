@@ -8,7 +8,7 @@ import (
 )
 
 // dropPrivileges does nothing: BeTheUser and BeTheGroup are ignored on
-// Windows (spec §2.1).
+// Windows (docs/reference.md §2.1).
 func dropPrivileges(*config.Values, ...string) (string, error) { return "", nil }
 
 // runAs reports no user to switch to, since there is no switch.

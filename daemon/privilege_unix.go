@@ -14,7 +14,7 @@ import (
 )
 
 // dropPrivileges switches a daemon started as root to BeTheUser and
-// BeTheGroup, after every listening port is open (spec §1 item 3): binding
+// BeTheGroup, after every listening port is open (docs/reference.md §1.3): binding
 // 143 or 110 needs root, serving sessions must not. Since Go 1.16,
 // syscall.Setuid and Setgid apply to every thread of the process on Linux.
 //

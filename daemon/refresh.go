@@ -158,7 +158,7 @@ func (s *supervisor) serveAll() {
 	}
 }
 
-// refresh applies a configuration read again on SIGHUP (spec §4.8). A
+// refresh applies a configuration read again on SIGHUP (docs/reference.md §4.8). A
 // configuration with errors changes nothing. Otherwise each service that
 // stays gets the new values for its next sessions (proxy.Server.Update
 // keeps BadGuys and connection counts); listeners and services are opened

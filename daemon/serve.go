@@ -23,7 +23,7 @@ import (
 )
 
 // ShutdownGrace is how long SIGTERM or SIGINT lets running sessions go on
-// before they are closed (stop-msg, spec §4.8).
+// before they are closed (stop-msg, docs/reference.md §4.8).
 const ShutdownGrace = 30 * time.Second
 
 // Compile-time check that the directory is the login pipeline's
@@ -33,7 +33,7 @@ var _ account.Directory = (*directory.Directory)(nil)
 // serve runs the services of an instance until SIGTERM or SIGINT, then
 // drains them for ShutdownGrace. prog is "AService" for the Sun 6.x
 // daemon, else a Netscape front end (ImapProxy, PopProxy, SmtpProxy).
-// SIGHUP re-reads the configuration (refresh, spec §4.8).
+// SIGHUP re-reads the configuration (refresh, docs/reference.md §4.8).
 func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int {
 	// Signals first: a SIGTERM that arrives once the ports are open must
 	// reach the shutdown below, not kill the process; a SIGHUP must
@@ -57,7 +57,7 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 
 	// The POP-before-SMTP memory is the process's: every POP service
 	// records into it, and an SMTP proxy in the same process reads it
-	// directly (spec §4.3.3).
+	// directly (docs/reference.md §4.3.3).
 	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16)}
 	closeAll := func() {
 		for _, r := range sup.services {
@@ -239,7 +239,7 @@ func newAuthCache(inst *config.Instance) *authsvc.Cache {
 // logSet holds the log files of a process: the Netscape front ends write
 // everything to MMP_yyyymmdd.log; AService writes its own lines to
 // AService_yyyymmdd.log and each service's to ImapProxy_..., PopProxy_...
-// (spec §3.10, §7.29).
+// (docs/reference.md §3.10, §7.29).
 type logSet struct {
 	main     *logging.Logger
 	byProc   map[string]*logging.Logger

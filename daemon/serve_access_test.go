@@ -11,7 +11,7 @@ import (
 	"github.com/openmmp/mmp/internal/testenv/twostores"
 )
 
-// Access filters stored in the directory (spec §3.6): bob's own
+// Access filters stored in the directory (docs/reference.md §3.6): bob's own
 // mailAllowedServiceAccess lets him use POP but not IMAP, and the domain
 // example.com's mailDomainAllowedServiceAccess closes IMAP for its users
 // who have no filter of their own. Checked through one AService running

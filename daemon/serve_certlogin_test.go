@@ -15,7 +15,7 @@ import (
 )
 
 // TestCertificateLogin: a client presenting testcert's alice certificate
-// on the SSL port logs in with AUTHENTICATE EXTERNAL (spec §3.7,
+// on the SSL port logs in with AUTHENTICATE EXTERNAL (docs/reference.md §3.7,
 // §4.2.3); certmap.conf maps its OU to uid=alice, and the MMP logs in to
 // Dovecot as the master user StoreAdmin on alice's behalf (§4.2.5).
 func TestCertificateLogin(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"github.com/openmmp/mmp/internal/testenv/twostores"
 )
 
-// Challenge-response logins through the MMP to real Dovecot (CRAMs, spec
+// Challenge-response logins through the MMP to real Dovecot (CRAMs, docs/reference.md
 // §2.3): IMAP AUTHENTICATE CRAM-MD5 with Python's imaplib and POP APOP with
 // poplib. The MMP checks the response against the clear-text
 // userPassword in slapd, then logs in to the user's own store. (One

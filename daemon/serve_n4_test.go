@@ -49,7 +49,7 @@ mailHost: %[1]s
 `
 
 // TestNetscapeDirectoryEndToEnd runs ImapProxy the way a Netscape ImapMMP
-// script does, with the seed's default base DN o=mcom.com and no Sun
+// script does, with the Sun guide's default base DN o=mcom.com and no Sun
 // option: jdoe@mcom.com is searched for under the base DN, as Netscape 4.x
 // did, rather than in a DC tree the directory does not have, and logged
 // in to the store with the same userid+virtual.domain form.

@@ -18,7 +18,7 @@ import (
 // One AService process runs a POP and an SMTP proxy in front of real
 // Dovecot stores and a real Postfix relay. A client that logged in with
 // POP may then relay mail through the SMTP proxy from the same address
-// (POP-before-SMTP, spec §4.3.3, §4.4.1 step 9); another address may not.
+// (POP-before-SMTP, docs/reference.md §4.3.3, §4.4.1 step 9); another address may not.
 func TestPopBeforeSmtpEndToEnd(t *testing.T) {
 	testenv.NeedLoopback(t, "127.0.0.21", "127.0.0.22")
 	env := twostores.Start(t)

@@ -19,7 +19,7 @@ import (
 )
 
 // TestPopCertificateLogin: a POP client presenting testcert's alice
-// certificate on the SSL port logs in with AUTH EXTERNAL (spec §3.7,
+// certificate on the SSL port logs in with AUTH EXTERNAL (docs/reference.md §3.7,
 // RFC 5034); certmap.conf maps its OU to uid=alice, and the MMP logs in
 // to Dovecot as the master user StoreAdmin on alice's behalf with AUTH
 // PLAIN (§4.3.4). The login counts for POP-before-SMTP (§4.3.3).

@@ -13,7 +13,7 @@ import (
 // With -pre the directory checks the password before any store is
 // contacted: a wrong password never reaches Dovecot, a right one logs the
 // Sun pre-authentication line and lands on the store; the second login is
-// served from the auth cache without another LDAP bind (spec §2.3, §3.10).
+// served from the auth cache without another LDAP bind (docs/reference.md §2.3, §3.10).
 func TestPreAuthEndToEnd(t *testing.T) {
 	env := twostores.Start(t)
 	addr, logDir := startImapProxy(t, env, "-pre", "-v", "5")

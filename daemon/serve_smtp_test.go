@@ -70,7 +70,7 @@ func loadSMTPService(t *testing.T, cfg string) *config.Service {
 }
 
 // fakeXQUERYAUTH answers XQUERYAUTH for one address as a PopProxy in
-// another process would (spec §4.3.2).
+// another process would (docs/reference.md §4.3.2).
 func fakeXQUERYAUTH(t *testing.T, ip, user string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

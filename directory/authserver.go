@@ -21,8 +21,8 @@ import (
 //
 // Sun's MMP asked a third-party authentication service (AuthenticationServer,
 // host:port) instead of binding as the user; its protocol was described in
-// authserver.txt of the SDK (examples/tpauthsdk), which is lost (spec §2.3,
-// [P]). This is the Go MMP's own protocol, deliberately simple enough to
+// authserver.txt of the SDK (examples/tpauthsdk), which is lost (docs/reference.md §2.3;
+// the tpauth SDK README of Sun patches 117758/118207). This is the Go MMP's own protocol, deliberately simple enough to
 // implement in a few lines of any language.
 //
 // The MMP opens one TCP connection per pre-authentication, sends one

@@ -93,7 +93,7 @@ func subjectDN(comps []subjectComp) string {
 	return strings.Join(parts, ",")
 }
 
-// certBase gives the search base and scope for map m (DNComps, spec
+// certBase gives the search base and scope for map m (DNComps, docs/reference.md
 // §3.7): absent, the subject DN is the entry's DN (base scope); empty,
 // the user tree (UserGroupDN, CertMapDN or the LdapUrl base, subtree); a
 // list, the subject's components of those attributes, in the subject's
@@ -145,7 +145,7 @@ func certFilter(comps []subjectComp, m *cfgfmt.Map) string {
 }
 
 // LookupCertificate finds the user a client certificate maps to with
-// map m of certmap.conf (spec §3.7): the search base from DNComps, the
+// map m of certmap.conf (docs/reference.md §3.7): the search base from DNComps, the
 // filter from FilterComps (or, with CmapLdapAttr, first the entries whose
 // attribute holds the subject DN), exactly one entry, whose
 // userCertificate;binary must hold the certificate when verifycert is

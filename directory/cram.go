@@ -22,7 +22,7 @@ var ErrNoClearPassword = fmt.Errorf("directory: no clear-text password: %w", acc
 
 // ClearPassword returns u's password in clear text, for a protocol to
 // check a CRAM-MD5 or APOP response and to replay the login to the store
-// (spec §2.3 CRAMs: it needs a clear-text userPassword readable by
+// (docs/reference.md §2.3 CRAMs: it needs a clear-text userPassword readable by
 // BindDN). It refuses with ErrNoClearPassword when CRAMs is off in values.
 //
 // userPassword is read from the entry each time, as BindDN: it is never

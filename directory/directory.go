@@ -24,7 +24,7 @@ import (
 
 var _ account.Directory = (*Directory)(nil)
 
-// Defaults of Options. Spec §4.7 leaves LDAP timeouts to the
+// Defaults of Options. docs/reference.md §4.7 leaves LDAP timeouts to the
 // implementation and suggests 30 s.
 const (
 	DefaultOpTimeout   = 30 * time.Second
@@ -192,7 +192,7 @@ func (d *Directory) pool(v *config.Values, kind poolKind) (*pool, error) {
 	return p, nil
 }
 
-// Account status values (spec §4.5). Anything else, "active" included,
+// Account status values (docs/reference.md §4.5). Anything else, "active" included,
 // lets the login proceed.
 var (
 	statusRefused = []string{"inactive", "disabled", "deleted", "removed"}
@@ -214,7 +214,7 @@ func (d *Directory) checkStatus(what, attr, status string) error {
 	return nil
 }
 
-// userAttrs lists the attributes a lookup fetches (spec §4.5), without
+// userAttrs lists the attributes a lookup fetches (docs/reference.md §4.5), without
 // repeats: the mail host attributes first, in MailHostAttrs order.
 // userPassword is not among them even with CRAMs: ClearPassword reads it
 // when a challenge-response login needs it, so that no password sits in
@@ -237,7 +237,7 @@ func addAttrs(list []string, names ...string) []string {
 }
 
 // filterValues returns the Expand callback of a search format for q: the
-// escapes of spec §3.8, each value escaped for a filter (RFC 4515), which
+// escapes of docs/reference.md §3.8, each value escaped for a filter (RFC 4515), which
 // is what keeps a login name from adding terms to the filter.
 func filterValues(q account.Query) func(esc byte, arg string) string {
 	return func(esc byte, _ string) string {
@@ -271,7 +271,7 @@ type cachedUser struct {
 	user *account.User
 }
 
-// Lookup finds the user of q (spec §4.5): the hosted domain first with
+// Lookup finds the user of q (docs/reference.md §4.5): the hosted domain first with
 // HostedDomains, then exactly one user entry, whose status must allow a
 // login and which must name a mail host. User.Attrs holds the attributes
 // fetched (keys in lower case) and, for a hosted domain, the domain's settings

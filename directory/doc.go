@@ -1,6 +1,6 @@
 // Package directory finds Messaging Multiplexor users in LDAP: it turns a
 // login name into the user's entry and store host (mailHost) the way the
-// Sun Java System MMP did (spec §2.2, §2.3, §3.8, §4.5), checks passwords
+// Sun Java System MMP did (docs/reference.md §2.2, §2.3, §3.8, §4.5), checks passwords
 // for PreAuth with a bind as the user or a third-party
 // AuthenticationServer, and reads clear-text passwords for CRAM-MD5 and
 // APOP (CRAMs). It is the only package that imports
@@ -75,7 +75,7 @@
 // siroe.com's node), as long as at least two labels remain, so that no
 // top-level domain's node is ever taken for a hosted domain. (Sun's MTA
 // made uplevel an option, domain_uplevel in option.dat, which the MMP
-// ignores, spec §7 item 33; here it is always on.) Users are searched
+// ignores, docs/reference.md §7.33; here it is always on.) Users are searched
 // below the node's inetDomainBaseDN (the node itself when absent) with its
 // inetDomainSearchFilter, else DomainSearchFormat. A domainUidSeparator
 // on the node means compound uids (Schema Reference): the domain's entries

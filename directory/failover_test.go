@@ -29,7 +29,7 @@ import (
 func hostPort(s *slapd.Server) string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
 // TestFailoverTwoServers runs lookups and pre-authentications without
-// pause against two replicas named in LdapUrl (both forms of spec §2.2),
+// pause against two replicas named in LdapUrl (both forms of docs/reference.md §2.2),
 // stops the first in the middle and checks that no login lost its answer;
 // then stops the second too, checks that logins fail as temporary within
 // the timeouts, and that the same Directory serves them again once one
@@ -143,7 +143,7 @@ func TestFailoverTwoServers(t *testing.T) {
 
 // TestVdmapOwnPoolAndCache: a vdmap domain with its own LdapUrl, BindDN and
 // cache sizes searches its own directory as its own identity with its own
-// caches (spec §2.10); one that shares the directory and identity of the
+// caches (docs/reference.md §2.10); one that shares the directory and identity of the
 // service but not LdapCacheSize does not shrink the service's cache.
 func TestVdmapOwnPoolAndCache(t *testing.T) {
 	s1 := slapd.Start(t, slapd.WithLDIF(twoStores(t)))

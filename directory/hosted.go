@@ -83,7 +83,7 @@ var domainAttrs = []string{
 	"mailAccessProxyPreAuth", "mailAccessProxyReplay", "mailDomainAllowedServiceAccess",
 }
 
-// plan decides the search base and filter template for q (spec §4.5); see
+// plan decides the search base and filter template for q (docs/reference.md §4.5); see
 // the package documentation.
 func (d *Directory) plan(ctx context.Context, p *pool, q account.Query) (searchPlan, error) {
 	v := q.Values
@@ -305,7 +305,7 @@ func (d *Directory) newDomainInfo(e *ldap.Entry, schema1 bool) *domainInfo {
 		dom.uidSep = e.GetEqualFoldAttributeValue("domainUidSeparator")
 	}
 	if dom.base == "" || !schema1 {
-		// Schema 2: the organization is the user subtree (spec §4.5).
+		// Schema 2: the organization is the user subtree (docs/reference.md §4.5).
 		dom.base = e.DN
 	}
 	if r := e.GetEqualFoldAttributeValue("mailAccessProxyReplay"); r != "" {

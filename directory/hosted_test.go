@@ -48,7 +48,7 @@ func runHosted(t *testing.T, s *slapd.Server, d *Directory, base []string, tests
 }
 
 // TestSchema1 resolves the users of testdata/ldif/schema1.ldif through the
-// DC tree (spec §4.5, Sun LDAP Schema 1).
+// DC tree (docs/reference.md §4.5, Sun LDAP Schema 1).
 func TestSchema1(t *testing.T) {
 	s := slapd.Start(t, slapd.WithLDIF(ldifFile(t, "schema1.ldif")))
 	d, lb := newDir(t, Options{})
@@ -149,7 +149,7 @@ func TestSchema1Cache(t *testing.T) {
 }
 
 // TestSchema2 resolves the users of testdata/ldif/schema2.ldif through the
-// organizations below UserGroupDN (spec §4.5, Sun LDAP Schema 2).
+// organizations below UserGroupDN (docs/reference.md §4.5, Sun LDAP Schema 2).
 func TestSchema2(t *testing.T) {
 	s := slapd.Start(t, slapd.WithLDIF(ldifFile(t, "schema2.ldif")))
 	d, lb := newDir(t, Options{})

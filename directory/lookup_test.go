@@ -12,7 +12,7 @@ import (
 	"github.com/openmmp/mmp/internal/testenv/slapd"
 )
 
-// TestLookup runs the lookups of spec §4.5 against a real slapd seeded with
+// TestLookup runs the lookups of docs/reference.md §4.5 against a real slapd seeded with
 // two-stores.ldif and extraLDIF.
 func TestLookup(t *testing.T) {
 	s := startLDAP(t)
@@ -42,7 +42,7 @@ func TestLookup(t *testing.T) {
 		{name: "unknown", login: "nobody", wantErr: "ErrNoUser"},
 		{name: "two entries match", login: "twin", wantErr: "ErrNoUser"},
 
-		// Status and mail host (spec §4.5).
+		// Status and mail host (docs/reference.md §4.5).
 		{name: "mailUserStatus inactive", login: "carol", wantErr: "ErrNoUser"},
 		{name: "mailUserStatus hold", login: "dave", wantErr: "ErrUnavailable"},
 		{name: "inetUserStatus deleted", login: "frank", wantErr: "ErrNoUser"},
@@ -77,7 +77,7 @@ func TestLookup(t *testing.T) {
 			wantDN: "uid=judy,ou=Org,o=internet", wantHost: []string{store3}},
 		{name: "hosted domain on hold", login: "judy@held.org", settings: hosted, wantErr: "ErrUnavailable"},
 		{name: "hosted domain inactive", login: "judy@gone.org", settings: hosted, wantErr: "ErrNoUser"},
-		// Spec §4.5: a domain that is not in the directory fails the
+		// docs/reference.md §4.5: a domain that is not in the directory fails the
 		// login; the name is not searched for anywhere else.
 		{name: "hosted domain missing", login: "henry@example.info", settings: hosted, wantErr: "ErrNoUser"},
 		{name: "hosted odd domain", login: "alice@a..b", settings: hosted, wantErr: "ErrNoUser"},

@@ -143,7 +143,7 @@ func (p *pool) get(ctx context.Context, avoid string) (*conn, error) {
 }
 
 // put returns a healthy connection to the pool, closing it instead when
-// it has lived longer than LdapRefreshInterval (spec §2.2) or the pool is
+// it has lived longer than LdapRefreshInterval (docs/reference.md §2.2) or the pool is
 // closed.
 func (p *pool) put(c *conn) {
 	refresh := p.refresh()

@@ -88,7 +88,7 @@ func TestPoolWaitsWithinContext(t *testing.T) {
 }
 
 // TestPoolRefreshInterval: connections older than LdapRefreshInterval are
-// replaced (spec §2.2).
+// replaced (docs/reference.md §2.2).
 func TestPoolRefreshInterval(t *testing.T) {
 	s := slapd.Start(t, slapd.WithLDIF(twoStores(t)))
 	d, _ := newDir(t, Options{})

@@ -15,7 +15,7 @@ import (
 )
 
 // CheckPassword checks the password of a user that Lookup found, before the MMP
-// contacts the store (spec §2.3 PreAuth). The caller decides whether
+// contacts the store (docs/reference.md §2.3 PreAuth). The caller decides whether
 // pre-authentication applies: PreAuth in q.Values, overridden by the
 // domain's mailAccessProxyPreAuth (User.Domain.PreAuth) when the user has one.
 //

@@ -58,7 +58,7 @@ func TestPreAuth(t *testing.T) {
 	check(qa, &account.User{DN: "uid=nobody,ou=People,o=internet"}, "x", "ErrNoUser", 1)
 
 	// The password changes in the directory: the cached one is accepted
-	// until AuthCacheTTL has passed since it was checked (spec §2.3), then
+	// until AuthCacheTTL has passed since it was checked (docs/reference.md §2.3), then
 	// refused.
 	s.SetPassword(t, aliceDN, "alice-new")
 	clock.Add(59 * time.Second)

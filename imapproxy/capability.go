@@ -8,10 +8,10 @@ import (
 	"github.com/openmmp/mmp/param"
 )
 
-// capabilities is the effective pre-login list (spec §4.2.2): the
+// capabilities is the effective pre-login list (docs/reference.md §4.2.2): the
 // Capability parameter without the atoms that depend on the connection
 // (STARTTLS, LOGINDISABLED, AUTH=...), which are computed for the session so the list
-// is always true for this connection (7u1 behaviour, spec §7.15).
+// is always true for this connection (7u1 behaviour, docs/reference.md §7.15).
 // IMAP4rev1 is put first if the parameter forgot it: RFC 3501 requires it.
 func (c *conn) capabilities() []string {
 	base := config.Get(c.v, param.Capability)

@@ -99,7 +99,7 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 }
 
 // readFailed turns a failed read from the client into the session's end:
-// an idle client is told why (spec §4.7), one that lost sync is told too,
+// an idle client is told why (docs/reference.md §4.7), one that lost sync is told too,
 // and one that went away is not an error.
 func (c *conn) readFailed(err error) error {
 	switch {

@@ -1,4 +1,4 @@
-// Package imapproxy is the IMAP side of the Messaging Multiplexor (spec
+// Package imapproxy is the IMAP side of the Messaging Multiplexor (docs/reference.md
 // §4.2; RFC 3501 and RFC 9051 for the grammar, RFC 7888 LITERAL+, RFC 4959
 // SASL-IR, RFC 4616 PLAIN, draft-murchison-sasl-login LOGIN, RFC 5530
 // response codes, RFC 2971 ID).

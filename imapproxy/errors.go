@@ -17,7 +17,7 @@ func (r *response) Error() string {
 }
 
 // Canned replies. Unknown users and wrong passwords share errAuthFailed,
-// so that a client cannot tell which it was (spec §4.2.4).
+// so that a client cannot tell which it was (docs/reference.md §4.2.4).
 var (
 	errAuthFailed     = &response{"NO", "AUTHENTICATIONFAILED", "Authentication failed"}
 	errUnavailable    = &response{"NO", "UNAVAILABLE", "Login is temporarily unavailable, try again later"}

@@ -8,10 +8,10 @@ import (
 	"github.com/openmmp/mmp/proxy"
 )
 
-// greeting is the first line the client sees (spec §4.2.1):
+// greeting is the first line the client sees (docs/reference.md §4.2.1):
 // "* OK [CAPABILITY ...] <Banner>". A Banner that starts with "*" is a
 // whole greeting line written the Netscape way and is sent as it is
-// (spec §7.23).
+// (docs/reference.md §7.23).
 func (c *conn) greeting() string {
 	b := config.Get(c.v, param.Banner)
 	if strings.HasPrefix(b, "*") {

@@ -384,7 +384,7 @@ func TestVdmapByLocalAddress(t *testing.T) {
 	}
 }
 
-// RestrictPlainPasswords is a vdmap property (spec §2.10): the address
+// RestrictPlainPasswords is a vdmap property (docs/reference.md §2.10): the address
 // of one virtual domain may refuse plain passwords before TLS while
 // another accepts them.
 func TestVdmapRestrictPlainPasswords(t *testing.T) {

@@ -70,7 +70,7 @@ func verdict(storeText string) proxy.Verdict {
 
 // greeting reads the store's greeting. Only "* OK" will do: PREAUTH means
 // the store would not take our login, and BYE that it will not talk to us
-// (spec §4.2.5 step 1). Both count as the store being unusable, so that
+// (docs/reference.md §4.2.5 step 1). Both count as the store being unusable, so that
 // the next mail host is tried.
 func (sc *storeConn) greeting() error {
 	sc.nc.SetReadDeadline(storeDeadline())
@@ -218,7 +218,7 @@ func (sc *storeConn) replay(tag string, rp proxy.Replay) (ok bool, text string, 
 
 // readStore reads store responses until a continuation request (when
 // cont is set) or the tagged reply to tag. Untagged responses on the way
-// are forwarded to the client (spec §4.2.5 step 4), literals included.
+// are forwarded to the client (docs/reference.md §4.2.5 step 4), literals included.
 // final is true for the tagged reply, with ok for OK and text its text.
 func (sc *storeConn) readStore(tag string, cont bool) (final, ok bool, text string, err error) {
 	for {

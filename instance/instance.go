@@ -1,6 +1,6 @@
 // Package instance implements start-msg, stop-msg and refresh, the Sun
 // Messaging Server 6.x commands that start, stop and refresh a Messaging
-// Multiplexor (spec §5.2).
+// Multiplexor (docs/reference.md §5.2).
 //
 // An instance is a directory holding AService.cfg and the other files of
 // one MMP, under an instance root (OPENMMP_ROOT or --root, default

@@ -11,7 +11,7 @@ import (
 )
 
 // PidsFile is the registry of an instance's daemons, one process id per
-// line in the order they were started (spec §5.3). start-msg appends;
+// line in the order they were started (docs/reference.md §5.3). start-msg appends;
 // stop-msg takes the last live one, since Sun's stop-msg "stops the most
 // recently started MMP", and rewrites the file without the dead.
 const PidsFile = "mmp.pids"

@@ -1,5 +1,5 @@
 // Package legacy implements the Netscape Messaging Multiplexor 4.x command
-// line shared by ImapProxy, PopProxy and SmtpProxy (spec §5.1, seed 003
+// line shared by ImapProxy, PopProxy and SmtpProxy (docs/reference.md §5.1, Netscape Messaging Server 4.x Administrator's Guide, ch. 13
 // Table 13.4), the Netscape environment variables it falls back on, and the
 // `install` output that admins paste into ImapMMP.config.
 //
@@ -133,7 +133,7 @@ func Parse(service param.Where, args []string) (*Command, error) {
 			for _, p := range SSLArgs {
 				i++
 				v := args[i]
-				// The sixth argument is one certificate name (seed 003,
+				// The sixth argument is one certificate name (Netscape Messaging Server 4.x Administrator's Guide, ch. 13,
 				// Table 13.5), which may contain blanks; in the list
 				// SSLCertNicknames such a name is quoted.
 				if p == param.SSLCertNicknames.Param && strings.ContainsAny(v, " \t") && !strings.Contains(v, `"`) {
@@ -255,7 +255,7 @@ func longNames(service param.Where) []string {
 // configuration parameter can be set as either an environment variable or
 // command-line option" (Netscape Messaging Server 4.x Administrator's
 // Guide) and `install` prints `--Timeout 900` as Timeout=900 for the
-// ImapMMP script to export. Netscape names match ignoring case (spec
+// ImapMMP script to export. Netscape names match ignoring case (docs/reference.md
 // §2.0); a Sun name must be spelled as the table spells it, so that a
 // variable of another program such as TIMEOUT is not taken for Timeout.
 // Only parameters that apply to the service are read, so unrelated
@@ -286,7 +286,7 @@ func FromEnv(service param.Where, environ []string) ([]param.Setting, []error) {
 
 // WriteInstall prints the command line's settings as the Netscape
 // configuration lines `NAME=value; export NAME`, one per option given, in
-// the order given (spec §5.1 `install`).
+// the order given (docs/reference.md §5.1 `install`).
 func WriteInstall(w io.Writer, c *Command) error {
 	for _, s := range c.Settings {
 		if _, err := fmt.Fprintln(w, cfgfmt.FormatEnv(s.Param.EnvName(), s.Raw)); err != nil {

@@ -19,7 +19,7 @@ func settings(c *Command) string {
 	return strings.Join(s, " ")
 }
 
-// Every option of spec §5.1 / seed 003 Table 13.4, spelled as documented.
+// Every option of docs/reference.md §5.1 / Netscape Messaging Server 4.x Administrator's Guide, ch. 13 Table 13.4, spelled as documented.
 func TestEveryOption(t *testing.T) {
 	tests := []struct {
 		service param.Where
@@ -221,7 +221,7 @@ func TestFromEnv(t *testing.T) {
 		got += st.Param.Name + "<-" + st.Origin.Name + " "
 	}
 	// Timeout has no Netscape variable but is read by its Sun name, as
-	// every parameter a command-line option can set (seed 003: "Any
+	// every parameter a command-line option can set (Netscape Messaging Server 4.x Administrator's Guide, ch. 13: "Any
 	// configuration parameter can be set as either an environment
 	// variable or command-line option"), in its own spelling only: TIMEOUT
 	// and hostedDomains belong to other programs. SpoofMessageFile is POP

@@ -1,5 +1,5 @@
 // Package logging writes the Messaging Multiplexor's log files and log lines
-// as described in spec §3.10 (file names, roll-over, line format, severities)
+// as described in docs/reference.md §3.10 (file names, roll-over, line format, severities)
 // and §2.1 (the LogDir and LogLevel parameters), behind a log/slog handler so
 // that the rest of the code logs with the standard library's API.
 //

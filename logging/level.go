@@ -12,7 +12,7 @@ import (
 // Information, Warning and Error; LevelInformation is an alias of
 // slog.LevelInfo so that code can use the Messaging Server word.
 const (
-	// LevelTrace is for protocol traces, which the spec reserves for
+	// LevelTrace is for protocol traces, which the reference (docs/reference.md) reserves for
 	// LogLevel 10 (§3.10). It is below slog.LevelDebug so that LogLevel 8
 	// and 9 give debugging without the bulk of a wire trace; its lines
 	// still show the severity Debug, since the product has no Trace.
@@ -36,7 +36,7 @@ const (
 const levelOff slog.Level = 1 << 30
 
 // LevelFor returns the least severe slog level that is logged at the given
-// LogLevel parameter (0–10, spec §2.1), following the mapping of §3.10:
+// LogLevel parameter (0–10, docs/reference.md §2.1), following the mapping of §3.10:
 // 0 Critical only; 1 Error and above; 2–3 Warning; 4–5 Notice; 6–7
 // Information; 8–9 Debug; 10 Debug plus protocol traces (LevelTrace).
 // Values below 0 count as 0 and values above 10 as 10, because the

@@ -19,7 +19,7 @@ import (
 // Proc, which names both the file and the process in every line.
 type Options struct {
 	// Dir is the LogDir parameter. Empty, or a directory that does not
-	// exist, means no log file is written, without an error: the spec
+	// exist, means no log file is written, without an error: the docs/reference.md
 	// (§2.1, §3.10) makes a missing LogDir the way to switch logging off.
 	Dir string
 
@@ -49,7 +49,7 @@ type Options struct {
 	// Now, if not nil, replaces time.Now for the time stamp and for
 	// choosing the day's file; tests use it to cross midnight. Dates and
 	// the zone offset are those of the location of the returned time,
-	// which for time.Now is the local time zone, as the spec requires.
+	// which for time.Now is the local time zone, as the reference requires.
 	Now func() time.Time
 }
 
@@ -78,7 +78,7 @@ func Open(o Options) (*Logger, error) {
 func (l *Logger) Slog() *slog.Logger { return l.base }
 
 // Session returns a logger whose every line carries "(id N)" after the
-// severity, as the spec's lines do, so that all lines of one connection
+// severity, as the reference's lines do, so that all lines of one connection
 // can be found with one grep. Attributes and groups added to it with With
 // and WithGroup keep the id.
 func (l *Logger) Session(id uint64) *slog.Logger {
@@ -90,7 +90,7 @@ func (l *Logger) Session(id uint64) *slog.Logger {
 }
 
 // Reopen applies new options, as Open would, to a running Logger: it is
-// what refresh (SIGHUP, spec §4.8) calls after re-reading the configuration.
+// what refresh (SIGHUP, docs/reference.md §4.8) calls after re-reading the configuration.
 // Lines logged afterwards — also through loggers obtained earlier — use the
 // new Dir, Level and other fields; lines being written meanwhile go to the
 // old or the new file, never half to each. Reopen also lets log rotation

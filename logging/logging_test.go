@@ -19,7 +19,7 @@ import (
 	"github.com/openmmp/mmp/logging"
 )
 
-// cest is the zone of the spec's sample lines (+0200).
+// cest is the zone of the reference's sample lines (+0200).
 var cest = time.FixedZone("CEST", 2*3600)
 
 // clock is a settable Options.Now.
@@ -47,7 +47,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func (s *syncBuffer) Reset() { s.mu.Lock(); s.b.Reset(); s.mu.Unlock() }
 
-// open starts a Logger with the host, pid and time of the spec's first
+// open starts a Logger with the host, pid and time of the reference's first
 // sample line, adjusted by the caller's changes, and closes it at the end.
 func open(t *testing.T, change func(*logging.Options)) (*logging.Logger, *syncBuffer) {
 	t.Helper()
@@ -342,7 +342,7 @@ func TestLevelFor(t *testing.T) {
 }
 
 // TestLogLevelThresholds logs one line per severity at every LogLevel and
-// checks which ones appear (spec §3.10 mapping).
+// checks which ones appear (docs/reference.md §3.10 mapping).
 func TestLogLevelThresholds(t *testing.T) {
 	emit := []struct {
 		sev string

@@ -3,7 +3,7 @@ package param
 import "fmt"
 
 // OriginKind says which layer a value came from. The layers are applied in
-// this order, later ones winning (spec §5.1): the default, a file, the
+// this order, later ones winning (docs/reference.md §5.1): the default, a file, the
 // Netscape environment, the command line.
 type OriginKind int
 

@@ -1,5 +1,5 @@
 // Package param is the single table of the Messaging Multiplexor's
-// configuration parameters (spec §2): every name and alias, the files and
+// configuration parameters (docs/reference.md §2): every name and alias, the files and
 // contexts each may appear in, its type, its defaults, its Netscape 4.x
 // command-line flag and environment name, and a one-line description.
 //
@@ -32,7 +32,7 @@ import (
 	"strings"
 )
 
-// Where is a set of files and contexts a parameter may appear in (spec §2.0).
+// Where is a set of files and contexts a parameter may appear in (docs/reference.md §2.0).
 type Where uint16
 
 const (
@@ -52,7 +52,7 @@ var whereLetters = []struct {
 	letter string
 }{{AService, "A"}, {IMAP, "I"}, {POP, "P"}, {SMTP, "S"}, {VDMap, "V"}, {N4, "N4"}}
 
-// String gives the letters of spec §2.0, e.g. "I P S V".
+// String gives the letters of docs/reference.md §2.0, e.g. "I P S V".
 func (w Where) String() string {
 	var s []string
 	for _, l := range whereLetters {
@@ -111,7 +111,7 @@ const (
 // by the table in table.go and never change afterwards.
 type Param struct {
 	Name    string   // canonical spelling, as written in files we generate
-	Aliases []string // accepted on input, never written (spec §2.11, §7)
+	Aliases []string // accepted on input, never written (docs/reference.md §2.11, §7)
 	Where   Where    // files and contexts it is allowed in
 	Group   string   // heading in templates, `-h` and the man pages
 	Type    string   // value syntax shown to people, e.g. "bool", "secs", "[IP:]port|..."
@@ -268,7 +268,7 @@ func In(w Where) []*Param {
 }
 
 // Lookup finds a parameter by canonical name, alias or Netscape
-// environment name, ignoring case (spec §2.0, §7.21). It returns nil for
+// environment name, ignoring case (docs/reference.md §2.0, §7.21). It returns nil for
 // an unknown name.
 func Lookup(name string) *Param {
 	return byName[strings.ToLower(name)]

@@ -189,7 +189,7 @@ func TestParameters(t *testing.T) {
 	}
 }
 
-// The spec's §2.11 lists 80 documented names; every one must resolve.
+// The docs/reference.md §2.11 lists 80 documented names; every one must resolve.
 func TestSpecIndexNames(t *testing.T) {
 	names := strings.Fields(`AdminPolicy AuthCacheSize AuthCacheTTL AuthenticationLdapAttributes
 	AuthenticationServer AuthService AuthServiceTTL BacksidePort Banner BaseDN BeTheGroup BeTheUser
@@ -204,7 +204,7 @@ func TestSpecIndexNames(t *testing.T) {
 	StoreAdminPass TCPAccess TCPAccessAttr Timeout UidAttr UidSearch UserGroupDN VDomain
 	VirtualDomainDelim VirtualDomainFile`)
 	if len(names) != 80 {
-		t.Fatalf("test lists %d names, want the spec's 80", len(names))
+		t.Fatalf("test lists %d names, want the reference's 80", len(names))
 	}
 	for _, n := range names {
 		if Lookup(n) == nil {

@@ -1,14 +1,14 @@
 package param
 
 // The table. Order matters: it is the order of templates, `-h` listings
-// and man pages. Groups follow spec §2.1–§2.9.
+// and man pages. Groups follow docs/reference.md §2.1–§2.9.
 
 const (
 	I, P, S, V, A = IMAP, POP, SMTP, VDMap, AService
 	ips           = I | P | S
 )
 
-// Escape letters allowed in the format parameters (spec §3.8).
+// Escape letters allowed in the format parameters (docs/reference.md §3.8).
 const (
 	searchEscapes = "osUVCSD"
 	replayEscapes = "UVAso"
@@ -196,7 +196,7 @@ var (
 	}, secsRange(0, 1<<30))
 
 	// Netscape 4.x logged in to the store as userid+virtual.domain, the
-	// name it searched for (seed 003, CanonicalVirtualDomainDelim): %s.
+	// name it searched for (Netscape Messaging Server 4.x Administrator's Guide, ch. 13, CanonicalVirtualDomainDelim): %s.
 	ReplayFormat = define(&Param{
 		Name: "ReplayFormat", Where: I | P | V, Group: "Authentication", Era: "S5+", Type: "format with %U %V %A[attr] %s %o",
 		Doc:     "Login name sent to the store; overridden by the domain's mailAccessProxyReplay.",
@@ -551,7 +551,7 @@ var (
 )
 
 // §2.9 Netscape 4.x parameters with no Sun 6 name of their own. The
-// Netscape front ends translate them (spec §7.26–7.28).
+// Netscape front ends translate them (docs/reference.md §7.26–7.28).
 var (
 	LDAPHost = define(&Param{
 		Name: "LDAPHost", Where: N4, Group: "Netscape", Era: "N4", Type: "host[:port]",

@@ -49,7 +49,7 @@ func parseDomain(s string) (string, error) {
 // parsePath accepts a file or directory name.
 func parsePath(s string) (string, error) { return parseString(s) }
 
-// parseBool accepts the spellings of spec §2.0, and y/n, which the Netscape
+// parseBool accepts the spellings of docs/reference.md §2.0, and y/n, which the Netscape
 // installer wrote (LDAPAuth, SSLEnable "Default = n").
 func parseBool(s string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
@@ -119,7 +119,7 @@ func parseDelims(s string) (string, error) {
 }
 
 // parseList splits on commas and white space: MailHostAttrs is
-// comma-separated in Netscape 4.x and blank-separated in Sun 6 (spec §7.3).
+// comma-separated in Netscape 4.x and blank-separated in Sun 6 (docs/reference.md §7.3).
 func parseList(s string) ([]string, error) { return cfgfmt.SplitList(s), nil }
 
 // parseWords splits on white space only (Capability, EhloKeywords).
@@ -127,7 +127,7 @@ func parseWords(s string) ([]string, error) { return strings.Fields(s), nil }
 
 // parseNicknames splits SSLCertNicknames on blanks; double quotes keep a
 // nickname with blanks in one piece ("Siroe.com Server-Cert"), since the
-// value is a list of certificates (spec §7.31).
+// value is a list of certificates (docs/reference.md §7.31).
 func parseNicknames(s string) ([]string, error) {
 	var out []string
 	for rest := trimSpace(s); rest != ""; rest = trimSpace(rest) {
@@ -297,7 +297,7 @@ func oneOf(words ...string) func(string) (string, error) {
 }
 
 // ConnLimitList is the value of ConnLimits: either inline entries or the name
-// of a file holding them (spec §3.4). The configuration loader reads the
+// of a file holding them (docs/reference.md §3.4). The configuration loader reads the
 // file and fills Limits.
 type ConnLimitList struct {
 	File   string

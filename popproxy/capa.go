@@ -35,7 +35,7 @@ func configuredCapa(v *config.Values) [][]string {
 	return lines
 }
 
-// capabilities is the CAPA list before login (spec §4.3.2): PopCapability
+// capabilities is the CAPA list before login (docs/reference.md §4.3.2): PopCapability
 // without what depends on the connection, which is computed here so that
 // the list is always true for this connection. USER stays only while
 // clear-text passwords are allowed; SASL lists the mechanisms the MMP

@@ -107,7 +107,7 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 }
 
 // readFailed turns a failed read from the client into the session's end:
-// an idle client is told why (spec §4.7; Dovecot does the same, though
+// an idle client is told why (docs/reference.md §4.7; Dovecot does the same, though
 // RFC 1939 only asks that the connection be closed), and one that went
 // away is not an error.
 func (c *conn) readFailed(err error) error {

@@ -21,11 +21,11 @@ func (r *reply) Error() string {
 }
 
 // Canned replies. Unknown users and wrong passwords share errAuthFailed,
-// so that a client cannot tell which it was (spec §4.2.4, applied to POP).
+// so that a client cannot tell which it was (docs/reference.md §4.2.4, applied to POP).
 var (
 	errAuthFailed  = &reply{code: "AUTH", text: "Authentication failed"}
 	errUnavailable = &reply{code: "SYS/TEMP", text: "Login is temporarily unavailable, try again later"}
-	// errStoreDown is the text spec §4.3.5 gives for a store that cannot
+	// errStoreDown is the text docs/reference.md §4.3.5 gives for a store that cannot
 	// be reached when no spoofing is configured.
 	errStoreDown = &reply{code: "SYS/TEMP", text: "Your POP server appears to be temporarily out of service."}
 	// errPrivacy carries [AUTH], as Dovecot's answer to the same refusal

@@ -136,7 +136,7 @@ func TestAuthExternal(t *testing.T) {
 	cl.Send("AUTH EXTERNAL =\r\n")
 	cl.loggedIn("storeadmin")
 	// Golden transcript: straight to PLAIN, authzid alice, authcid
-	// StoreAdmin (spec §4.3.4).
+	// StoreAdmin (docs/reference.md §4.3.4).
 	if got, want := h.store.got(0), "AUTH PLAIN "+b64("alice\x00storeadmin\x00storeadminpw")+"\r\nWHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
 	}

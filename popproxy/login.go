@@ -53,7 +53,7 @@ func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) (*proxy.Store, er
 	return st, c.flush()
 }
 
-// remember records a login for POP-before-SMTP (spec §4.3.3) when
+// remember records a login for POP-before-SMTP (docs/reference.md §4.3.3) when
 // AuthService is on for this connection and AuthServiceTTL is positive
 // (§7.10: zero or less is off). The user is recorded as the directory
 // knows them, with the domain when there is one (%s).
@@ -91,10 +91,10 @@ func (c *conn) tempFailed(user, why string, fail *reply) (*proxy.Store, error) {
 }
 
 // spoof accepts the login without a store and serves a spoofed maildrop
-// (spec §4.3.5, §2.8), in this order: an empty one with
+// (docs/reference.md §4.3.5, §2.8), in this order: an empty one with
 // SpoofEmptyMailbox; the SpoofMessageFile message when it is set; for a
 // temporary failure (SpoofTempFail) an empty one even when neither is
-// set, since SpoofTempFail asks for a mailbox by itself ([W:Spooftempfail]:
+// set, since SpoofTempFail asks for a mailbox by itself (Messaging Server Technical Reference, "Spooftempfail Option":
 // "return an empty mailbox — or the SpoofMessageFile message"); else fail.
 // A message file that cannot be read is logged and gives fail, not a
 // mailbox the administrator did not ask for. Spoofed logins are never

@@ -8,7 +8,7 @@ import (
 	"github.com/openmmp/mmp/proxy"
 )
 
-// maildrop is the TRANSACTION state of a spoofed session (spec §4.3.5):
+// maildrop is the TRANSACTION state of a spoofed session (docs/reference.md §4.3.5):
 // no message (SpoofEmptyMailbox, SpoofTempFail) or the spoof message as
 // message 1. DELE marks the message deleted for the rest of the session
 // and RSET brings it back, as RFC 1939 asks; QUIT deletes nothing (§3.9),

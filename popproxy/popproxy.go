@@ -42,7 +42,7 @@ type Options struct {
 	LongVersion string
 
 	// AuthCache remembers successful logins by client address for
-	// POP-before-SMTP and answers XQUERYAUTH (spec §4.3.3). It is shared
+	// POP-before-SMTP and answers XQUERYAUTH (docs/reference.md §4.3.3). It is shared
 	// by every POP service of the process, and by the SMTP proxy when it
 	// runs in the same process. Nil turns AuthService off: nothing is
 	// recorded and XQUERYAUTH is not available.

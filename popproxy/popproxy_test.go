@@ -389,7 +389,7 @@ func TestNoPasswordInLog(t *testing.T) {
 }
 
 // A refused password counts against the client's address, so that its
-// next attempt waits BGPenalty; a success forgives it (spec §4.6).
+// next attempt waits BGPenalty; a success forgives it (docs/reference.md §4.6).
 func TestBadGuys(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"BGExcluded": "", "BGPenalty": "1"}})
 	cl := h.greeted()

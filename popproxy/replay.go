@@ -12,7 +12,7 @@ import (
 )
 
 // storeConn is the MMP's side of a store connection during the replay
-// (spec §4.3.4).
+// (docs/reference.md §4.3.4).
 type storeConn struct {
 	nc net.Conn
 	r  *wire.Reader

@@ -14,7 +14,7 @@ import (
 // whole of it is kept in memory.
 const maxSpoofFile = 1 << 20
 
-// spoofMessage is the SpoofMessageFile message, ready to serve (spec §3.9).
+// spoofMessage is the SpoofMessageFile message, ready to serve (docs/reference.md §3.9).
 type spoofMessage struct {
 	lines []string // the message's lines, without CRLF and without dot-stuffing
 	size  int      // octets of the message with CRLF line ends, as STAT and LIST count them
@@ -22,7 +22,7 @@ type spoofMessage struct {
 	body  int // index in lines of the first body line (after the blank line)
 }
 
-// parseSpoof reads a spoof file. The spec says the file is in POP wire
+// parseSpoof reads a spoof file. The reference says the file is in POP wire
 // form, dot-stuffed and ending with a "." line (§2.4, §3.9); files written
 // by hand often are not. So: when the last line is ".", the file is wire
 // form, the dot line ends it and a leading ".." loses one dot (RFC 1939

@@ -12,7 +12,7 @@ import (
 	"github.com/openmmp/mmp/account"
 )
 
-// spoofWire is a spoof file as the spec has it: POP wire form, dot-stuffed,
+// spoofWire is a spoof file as the reference has it: POP wire form, dot-stuffed,
 // ending with a dot line. Its message has a line that starts with a dot
 // and a line that is only a dot.
 const spoofWire = "From: postmaster@siroe.com\r\n" +

@@ -11,7 +11,7 @@ import (
 	"github.com/openmmp/mmp/param"
 )
 
-// handleXQueryAuth answers XQUERYAUTH ip-address (spec §4.3.2, §7.18):
+// handleXQueryAuth answers XQUERYAUTH ip-address (docs/reference.md §4.3.2, §7.18):
 // "+OK <user>" when that address logged in with POP within
 // AuthServiceTTL, "-ERR no recent login" otherwise. It is available only
 // when AuthService is on for this connection (service or vdmap) and the
@@ -47,7 +47,7 @@ func (c *conn) handleXQueryAuth(ctx context.Context, args []string) error {
 }
 
 // xqueryAllowed decides who may ask XQUERYAUTH. The answer maps client
-// addresses to users, so the default is no (spec §7.18: "restrict to
+// addresses to users, so the default is no (docs/reference.md §7.18: "restrict to
 // loopback + TCPAccess"):
 //
 //   - a loopback client may: an SMTP proxy on the same host;

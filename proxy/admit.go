@@ -19,7 +19,7 @@ import (
 )
 
 // DNSTimeout bounds the reverse and forward lookups an access filter with
-// host names needs (spec §3.6), so that a slow resolver delays a
+// host names needs (docs/reference.md §3.6), so that a slow resolver delays a
 // connection but never hangs it.
 const DNSTimeout = 5 * time.Second
 
@@ -30,7 +30,7 @@ var ErrAccessDenied = fmt.Errorf("access filter refused the client: %w", account
 
 // guards are a service's admission state: the BadGuys table and the
 // connection counts. They belong to the Server and outlive refreshes
-// (spec §4.8: the BadGuys table survives a refresh).
+// (docs/reference.md §4.8: the BadGuys table survives a refresh).
 type guards struct {
 	badGuys *access.BadGuys
 	conns   *access.ConnCounter
@@ -135,7 +135,7 @@ func lookUpName(ctx context.Context, r *net.Resolver, ip netip.Addr) (name strin
 	return strings.TrimSuffix(names[0], "."), false, temp
 }
 
-// admit runs the accept-time checks of spec §4.1: the global or vdmap
+// admit runs the accept-time checks of docs/reference.md §4.1: the global or vdmap
 // TCPAccess filter, then the client's connection limit. It returns a
 // release func for the connection slot, or a refusal text.
 func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
@@ -156,7 +156,7 @@ func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
 
 // checkUserAccess applies the per-user access filter, the attribute named
 // by TCPAccessAttr, after the directory lookup; a user without one gets
-// the filter of their domain, mailDomainAllowedServiceAccess (spec §3.6,
+// the filter of their domain, mailDomainAllowedServiceAccess (docs/reference.md §3.6,
 // §4.1: the user's own rules are the more specific).
 func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login string) error {
 	text := u.Attr(config.Get(s.Values, param.TCPAccessAttr))
@@ -179,7 +179,7 @@ func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login st
 }
 
 // waitPenalty delays an authentication attempt by the client's BadGuys
-// penalty (spec §4.6). Only this session's goroutine waits.
+// penalty (docs/reference.md §4.6). Only this session's goroutine waits.
 func (s *Session) waitPenalty(ctx context.Context) error {
 	ip := s.ClientAddr.Addr()
 	if d := s.srv.guards.badGuys.Delay(ip); d > 0 {

@@ -20,7 +20,7 @@ type BannerVars struct {
 }
 
 // ExpandBanner replaces the escapes the Sun servers use in their own
-// banners (spec §4.2.1): %h host, %p protocol, %P product, %v short
+// banners (docs/reference.md §4.2.1): %h host, %p protocol, %P product, %v short
 // version, %V long version, %% a percent sign. Other escapes stay as they
 // are, since a banner is text for people and must not fail.
 func ExpandBanner(b string, v BannerVars) string {

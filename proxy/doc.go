@@ -1,5 +1,5 @@
 // Package proxy is the protocol-agnostic core of the Messaging Multiplexor
-// (spec §1.1, §4.1, §4.2.6, §4.7, §4.8): it listens on a service's
+// (docs/reference.md §1.1, §4.1, §4.2.6, §4.7, §4.8): it listens on a service's
 // addresses, runs one goroutine per client connection, resolves the
 // connection's effective configuration by the server address it reached
 // (vdmap), hands the pre-login dialogue to a Protocol (IMAP, POP, SMTP),

@@ -7,7 +7,7 @@ import (
 )
 
 // PreAuthLine is the log line of a successful pre-authentication in
-// the Sun Messaging Server 6 form (spec §3.10):
+// the Sun Messaging Server 6 form (docs/reference.md §3.10):
 //
 //	20240115 093012 (sid 0x1a2b3c) joe@siroe.com pre-authenticated - 203.0.113.9, 192.168.10.5
 //

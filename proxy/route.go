@@ -16,15 +16,16 @@ import (
 )
 
 // ConnectTimeout bounds one attempt to connect to a store, and StoreTimeout
-// one wait for a store's greeting or reply during the replay. The spec
-// leaves both to the implementation and suggests 30 s (§4.7).
+// one wait for a store's greeting or reply during the replay. The Sun
+// documents leave both to the implementation; 30 s is the usual choice
+// (docs/reference.md §4.7).
 const (
 	ConnectTimeout = 30 * time.Second
 	StoreTimeout   = 30 * time.Second
 )
 
 // ErrStoreDown means no mail host of the user could be reached: IMAP
-// answers with ServerDownAlert (spec §4.2.7), POP with its spoof rules
+// answers with ServerDownAlert (docs/reference.md §4.2.7), POP with its spoof rules
 // (§4.3.5).
 var ErrStoreDown = errors.New("proxy: no store reachable")
 

@@ -162,7 +162,7 @@ func NewServer(opts Options) *Server {
 }
 
 // Update makes svc the configuration of sessions accepted from now on
-// (refresh, spec §4.8). Sessions already running keep the values they
+// (refresh, docs/reference.md §4.8). Sessions already running keep the values they
 // started with; listening addresses are not changed.
 func (s *Server) Update(svc *config.Service) {
 	if svc != nil {
@@ -374,7 +374,7 @@ func (s *Server) Close() error {
 
 // Shutdown stops accepting connections and lets running sessions finish
 // until ctx is done, then closes those left as Close does (stop-msg's
-// grace period, spec §4.8). It returns nil if every session ended on its
+// grace period, docs/reference.md §4.8). It returns nil if every session ended on its
 // own, else ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()

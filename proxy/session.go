@@ -100,7 +100,7 @@ type Session struct {
 	stop   func() // ends the pipe (splice.Start) once the session is piping
 }
 
-// Timeout is the session's idle Timeout (spec §4.7).
+// Timeout is the session's idle Timeout (docs/reference.md §4.7).
 func (s *Session) Timeout() time.Duration { return config.Get(s.Values, param.Timeout) }
 
 // IsConnError tells a broken, closed or timed-out connection from a
@@ -113,7 +113,7 @@ func IsConnError(err error) bool {
 }
 
 // SetIdleDeadline gives the client Timeout from now to send something:
-// protocols call it before each read of the pre-login dialogue (spec
+// protocols call it before each read of the pre-login dialogue (docs/reference.md
 // §4.7: Timeout applies to client idle time before login).
 func (s *Session) SetIdleDeadline() error {
 	if t := s.Timeout(); t > 0 {

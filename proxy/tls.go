@@ -50,7 +50,7 @@ func (s *Session) TLSState() (tls.ConnectionState, bool) {
 // The protocol must have dropped what the client sent before (its reader
 // holds it: wire.Reader.Discard) and must then read and write through
 // s.Client (wire.Reader.Reset). A failed handshake is logged as "SSL
-// negotiation failed for IP <ip>: <reason>" (spec §3.10); the session is
+// negotiation failed for IP <ip>: <reason>" (docs/reference.md §3.10); the session is
 // then unusable and the protocol ends it.
 func (s *Session) StartTLS(ctx context.Context) error {
 	if !s.tlsc.StartTLS() {
@@ -97,7 +97,7 @@ func (s *Session) implicitTLS(ctx context.Context) bool {
 
 // storeTLS returns the port and TLS configuration for the store side:
 // SSLBacksidePort with TLS when it is set, else BacksidePort in clear
-// text (spec §4.2.5 step 2).
+// text (docs/reference.md §4.2.5 step 2).
 func (s *Session) storeTLS(host string) (int, *tls.Config) {
 	port := config.Get(s.Values, param.SSLBacksidePort)
 	if port <= 0 {
@@ -128,7 +128,7 @@ func storeHandshake(ctx context.Context, c net.Conn, cfg *tls.Config) (net.Conn,
 
 // ClientCertificate returns the client's certificate when it presented
 // one and it chained to SSLClientCAPEM (tls.VerifyClientCertIfGiven): the
-// identity a certificate login (AUTHENTICATE EXTERNAL, certmap, spec
+// identity a certificate login (AUTHENTICATE EXTERNAL, certmap, docs/reference.md
 // §3.7) would map to a user. nil otherwise.
 func (s *Session) ClientCertificate() *x509.Certificate {
 	st, ok := s.TLSState()

@@ -104,7 +104,7 @@ func TestImplicitTLSAccess(t *testing.T) {
 	}
 }
 
-// TestSSLNegotiationFailedLog: a failed handshake is logged as spec
+// TestSSLNegotiationFailedLog: a failed handshake is logged as docs/reference.md
 // §3.10 has it.
 func TestSSLNegotiationFailedLog(t *testing.T) {
 	cs := testcert.New(t)

@@ -326,7 +326,7 @@ func (c *current) path(name string) string {
 }
 
 // readKeyPassword returns the key password of an sslpassword.conf: the
-// Internal (Software) Token's, or the first module's (spec §3.11).
+// Internal (Software) Token's, or the first module's (docs/reference.md §3.11).
 func readKeyPassword(name string) (string, bool) {
 	data, err := os.ReadFile(name)
 	if err != nil {

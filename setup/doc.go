@@ -1,11 +1,11 @@
 // Package setup is mmp-setup, the installer dialogue of the Netscape
 // Messaging Multiplexor (Netscape Messaging Server 4.1 Administrator's
 // Guide, ch. 13: "Creating a Multiplexor Instance (Unix)" and Table 13.7
-// "Multiplexor configuration prompts"; spec §6), which creates an MMP
+// "Multiplexor configuration prompts"; docs/reference.md §6), which creates an MMP
 // instance or changes one. It writes Sun 6 style instances by default
-// (AService.cfg and the per-service *AService.cfg files, spec §3.1) and
+// (AService.cfg and the per-service *AService.cfg files, docs/reference.md §3.1) and
 // Netscape 4.x ones with --n4 (ImapMMP.config, PopMMP.config and their
-// start scripts, spec §3.12).
+// start scripts, docs/reference.md §3.12).
 //
 // Typical usage (cmd/mmp-setup is one line):
 //
@@ -29,7 +29,7 @@
 // attributes), virtual domain mapping (optionally adding a domain to the
 // vdmap file), delimiters, the POP3 spoof message, the Server Down Alert,
 // SSL for each proxy. The guide breaks off in the SSL prompts; the rest is
-// the reconstruction of spec §6 items 23.2-24, asking for the PEM files Go
+// the reconstruction of docs/reference.md §6 items 23.2-24, asking for the PEM files Go
 // reads (SSLCertPEM, SSLKeyPEM, a key password kept in sslpassword.conf)
 // instead of the NSS databases, then certificate login (SSLClientCAPEM,
 // StoreAdmin, StoreAdminPass, CertmapFile, optionally a certmap.conf with
@@ -152,7 +152,7 @@
 // template (config.Template) and then edited with cfgfmt.File.Set so that
 // the answers replace the template's values: LDAP Host and Base DN become
 // LdapUrl, the search string SearchFormat, the auth replay attribute
-// ReplayFormat %A[attr], the bind password BindPass (spec §7.26-7.28).
+// ReplayFormat %A[attr], the bind password BindPass (docs/reference.md §7.26-7.28).
 // With --n4 it gets ImapMMP.config/PopMMP.config (SmtpMMP.config for the
 // SMTP front end) in Netscape names (and BeTheUser for the run-as user,
 // which the front end switches to once its ports are open), written with

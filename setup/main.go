@@ -203,7 +203,7 @@ func (s *session) check(w io.Writer) int {
 }
 
 // howToStart prints the follow-up information of the Netscape installer,
-// whose content was lost (spec §6 "end").
+// whose content was lost (docs/reference.md §6 "end").
 func (s *session) howToStart(w io.Writer) {
 	fmt.Fprintln(w, "\nTo start the Multiplexor:")
 	if s.n4() {

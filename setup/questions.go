@@ -12,7 +12,7 @@ import (
 	"github.com/openmmp/mmp/param"
 )
 
-// The installer's questions, in the order of spec §6 and the Netscape
+// The installer's questions, in the order of docs/reference.md §6 and the Netscape
 // guide's Table 13.7, with the prompts in the guide's own wording where it
 // survives. Each question names the parameter it sets: the table in
 // package param gives the answer's grammar (Check) and its default
@@ -63,7 +63,7 @@ type question struct {
 // LDAPAuth answer, which the table defines as a bool taking y and n.
 var yesNo = param.LDAPAuth.Param
 
-// Service choices (spec §6 item 5; 4 is the SMTP submission proxy of Sun
+// Service choices (docs/reference.md §6 item 5; 4 is the SMTP submission proxy of Sun
 // 5.2 and later, which the Netscape installer did not have).
 const (
 	svcIMAP    = "imap"
@@ -120,7 +120,7 @@ var serviceOptions = []Option{
 }
 
 // DefaultRoot is the installation directory offered by default. The
-// Netscape installer offered /usr/netscape/suitespot4/mmp (spec §3.12),
+// Netscape installer offered /usr/netscape/suitespot4/mmp (docs/reference.md §3.12),
 // which names a product line that no longer exists.
 const DefaultRoot = "/opt/openmmp"
 
@@ -133,7 +133,7 @@ func fixed(v string) func(*session) string { return func(*session) string { retu
 
 // tableDefault returns the parameter's default in the session's context:
 // the Sun 6 default for the files mmp-setup writes by default, the
-// Netscape one with --n4 (spec §7.1: canonical delimiter "@" or "+").
+// Netscape one with --n4 (docs/reference.md §7.1: canonical delimiter "@" or "+").
 func tableDefault(p *param.Param) func(*session) string {
 	return func(s *session) string { return p.DefaultFor(s.ctx(s.primary())) }
 }
@@ -380,9 +380,9 @@ func questions() []*question {
 		"Would you like to override the Server Down Alert for the MMP?",
 		"Please type in the alert string and hit return", imap, "service has imap")...)
 
-	// SSL: the Netscape prompts after the first were lost (spec §6 item
+	// SSL: the Netscape prompts after the first were lost (docs/reference.md §6 item
 	// 23); these follow the reconstruction there, asking for the PEM files
-	// Go reads instead of the NSS databases (spec §2.7).
+	// Go reads instead of the NSS databases (docs/reference.md §2.7).
 	for _, pr := range protocols {
 		qs = append(qs, portQuestions(pr, true)...)
 	}
@@ -547,7 +547,7 @@ func checkIP(_ *session, v string) error {
 }
 
 // checkComps accepts a certmap.conf component list: attribute names, or
-// FROM=TO pairs, separated by commas (spec §3.7).
+// FROM=TO pairs, separated by commas (docs/reference.md §3.7).
 func checkComps(_ *session, v string) error {
 	for _, c := range strings.Split(v, ",") {
 		for _, a := range strings.Split(strings.TrimSpace(c), "=") {

@@ -109,7 +109,7 @@ func (s *session) changes(pr protocol) []change {
 	if n4 {
 		gated("replay.custom", param.UidAttr.Param, a.get("replay.attr"), "replay.attr")
 	} else {
-		// spec §7.26: UidAttr a is ReplayFormat %A[a].
+		// docs/reference.md §7.26: UidAttr a is ReplayFormat %A[a].
 		gated("replay.custom", param.ReplayFormat.Param, "%A["+a.get("replay.attr")+"]", "replay.attr")
 	}
 	gated("mailhost.custom", param.MailHostAttrs.Param, a.get("mailhost"), "mailhost")
@@ -164,7 +164,7 @@ func (s *session) changed(keys []string) bool {
 	return false
 }
 
-// ldapURL is LdapUrl made of LDAP Host and Base DN (spec §7.27), with the
+// ldapURL is LdapUrl made of LDAP Host and Base DN (docs/reference.md §7.27), with the
 // scheme of the instance being changed.
 func (s *session) ldapURL() cfgfmt.LDAPURL {
 	u, _ := cfgfmt.FromN4(s.ans.get("ldap.host"), s.ans.get("ldap.basedn"))
@@ -493,7 +493,7 @@ func matchesAny(name string, names []string) bool {
 	return false
 }
 
-// scriptOutput writes the ImapMMP/PopMMP start script of spec §3.12 when
+// scriptOutput writes the ImapMMP/PopMMP start script of docs/reference.md §3.12 when
 // the instance has none; an existing script may have been adapted by hand
 // and is left alone.
 func (s *session) scriptOutput(pr protocol) (*output, []string, error) {
@@ -540,7 +540,7 @@ func (s *session) vdmapOutput() (*output, []string, error) {
 	return &output{path: path, data: f.Bytes(), mode: 0o640}, notes, nil
 }
 
-// certmapOutput writes a default map to certmap.conf (spec §3.7): search
+// certmapOutput writes a default map to certmap.conf (docs/reference.md §3.7): search
 // the whole tree (empty DNComps) for the entry named by the answered
 // subject attributes (FilterComps).
 func (s *session) certmapOutput() (*output, []string, error) {
@@ -599,7 +599,7 @@ func setBlock(f *cfgfmt.File, label string, p *param.Param, name, value string) 
 }
 
 // keyPassOutput writes the key password to sslpassword.conf as the
-// Internal (Software) Token's line (spec §3.11), the one SSLKeyPEM's
+// Internal (Software) Token's line (docs/reference.md §3.11), the one SSLKeyPEM's
 // encrypted key is opened with; other modules' lines are kept.
 func (s *session) keyPassOutput() (*output, []string, error) {
 	a := s.ans

@@ -15,7 +15,7 @@ import (
 )
 
 // introduce tells a freshly greeted relay who the client is, as
-// SmtpRelayAnnounce says (spec §4.4.1 step 5, §4.4.2), and returns the
+// SmtpRelayAnnounce says (docs/reference.md §4.4.1 step 5, §4.4.2), and returns the
 // relay's EHLO-style reply. With XCLIENT and SmtpAuth directory the
 // XCLIENT waits until the login is known (see doc.go), and the MMP greets
 // the relay in its own name meanwhile; c.pending says so.
@@ -94,7 +94,7 @@ func (c *conn) hello(rc *relayConn, verb, arg string, clients bool) (*relayReply
 
 // sendXPEHLO introduces the client with XPEHLO (doc.go has the syntax).
 // Any answer but 250 means the relay does not speak XPEHLO or refused the
-// password (spec §4.4.2): the relay is not usable.
+// password (docs/reference.md §4.4.2): the relay is not usable.
 func (c *conn) sendXPEHLO(rc *relayConn) (*relayReply, error) {
 	var b strings.Builder
 	b.WriteString("XPEHLO ")
@@ -273,9 +273,9 @@ func tlsDescription(st tls.ConnectionState) string {
 }
 
 // lookUpClient does what the introduction needs to know about the client,
-// once per session: whether it has a recent POP login (spec §4.3.3, only
+// once per session: whether it has a recent POP login (docs/reference.md §4.3.3, only
 // when the announcement can carry it) and, with ClientLookup, its
-// verified host name (spec §4.4.1 step 2).
+// verified host name (docs/reference.md §4.4.1 step 2).
 func (c *conn) lookUpClient(ctx context.Context) {
 	if !c.popDone {
 		c.popDone = true

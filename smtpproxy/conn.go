@@ -115,7 +115,7 @@ func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 }
 
 // readFailed turns a failed read from the client into the session's end:
-// an idle client is told why (spec §4.7), and one that went away is not
+// an idle client is told why (docs/reference.md §4.7), and one that went away is not
 // an error.
 func (c *conn) readFailed(err error) error {
 	switch {
@@ -200,6 +200,6 @@ func (c *conn) readResponse() ([]byte, error) {
 }
 
 // offerStartTLS says whether the MMP offers its own STARTTLS: SSLEnable,
-// a certificate, and not yet encrypted (spec §4.4.1 step 6);
+// a certificate, and not yet encrypted (docs/reference.md §4.4.1 step 6);
 // handleStartTLS does the upgrade.
 func (c *conn) offerStartTLS() bool { return c.s.StartTLSOffered() }

@@ -1,5 +1,5 @@
 // Package smtpproxy is the SMTP submission side of the Messaging
-// Multiplexor (spec §4.4; RFC 5321, RFC 4954 SMTP AUTH, RFC 4616 PLAIN,
+// Multiplexor (docs/reference.md §4.4; RFC 5321, RFC 4954 SMTP AUTH, RFC 4616 PLAIN,
 // RFC 3461 xtext, RFC 2034 and RFC 3463 enhanced status codes; Postfix's
 // XCLIENT_README; the HAProxy PROXY protocol, version 1). It is a
 // submission proxy, never an MX: it accepts no mail itself, it hands every
@@ -17,7 +17,7 @@
 // relay's EHLO keywords are filtered down to 8BITMIME PIPELINING
 // ENHANCEDSTATUSCODES EXPN HELP XLOOP ETRN SIZE STARTTLS AUTH and the
 // EhloKeywords, the relay's STARTTLS is removed (TLS is the MMP's business,
-// spec §4.4.1 step 6), and the result is the MMP's EHLO reply. The MMP goes
+// docs/reference.md §4.4.1 step 6), and the result is the MMP's EHLO reply. The MMP goes
 // on answering EHLO, HELO, NOOP, RSET and, depending on SmtpAuth, AUTH
 // itself; the first other command starts the byte pipe to the relay, and
 // from then on the relay answers everything.
@@ -33,7 +33,7 @@
 // certificate mapped through certmap.conf, is always the MMP's, since TLS
 // ends here: it is offered with SmtpAuth directory, and with relay when
 // the announcement is XPEHLO (which can be sent again with LOGIN=).
-// POP-before-SMTP (spec §4.3.3) asks
+// POP-before-SMTP (docs/reference.md §4.3.3) asks
 // an authsvc.Querier whether the client's address logged in with POP
 // recently; if so XPEHLO carries CHANNEL=<PopBeforeSmtpKludgeChannel> and
 // XCLIENT carries LOGIN=<that POP user>. A client with neither is
@@ -43,7 +43,7 @@
 // # XPEHLO
 //
 // The wire syntax of Sun's XPEHLO was never published; this is the Go
-// implementation's own (spec §4.4.2, §7.17), sent instead of EHLO, on one
+// implementation's own (docs/reference.md §4.4.2, §7.17), sent instead of EHLO, on one
 // line, each value xtext-encoded (RFC 3461 §4):
 //
 //	XPEHLO <client-helo-arg> PASSWORD=<SmtpProxyPassword> ADDR=<client-ip> PORT=<client-port>
@@ -53,7 +53,7 @@
 // NAME is sent when ClientLookup found a verified host name; CHANNEL when
 // the client has a recent POP login and PopBeforeSmtpKludgeChannel is set;
 // TLS when the client link is encrypted; SERVERADDR always on TCP; LOGIN
-// (an extension of the spec's syntax) with SmtpAuth directory, after a
+// (an extension of the reference's syntax) with SmtpAuth directory, after a
 // successful AUTH, when the MMP introduces the session again. The relay
 // answers like EHLO. A 5xx answer means it does not speak XPEHLO or refused
 // the password: the relay is marked bad and the next one is tried.

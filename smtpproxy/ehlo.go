@@ -13,7 +13,7 @@ import (
 )
 
 // passedKeywords are the EHLO keywords of a relay that reach the client
-// besides EhloKeywords (spec §2.6, §4.4.1 step 6). STARTTLS is listed
+// besides EhloKeywords (docs/reference.md §2.6, §4.4.1 step 6). STARTTLS is listed
 // there but is the MMP's own (see filterKeywords); AUTH depends on
 // SmtpAuth.
 var passedKeywords = []string{"8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "EXPN", "HELP", "XLOOP", "ETRN", "SIZE"}
@@ -91,7 +91,7 @@ func validHelo(s string) bool {
 	return true
 }
 
-// filterKeywords keeps the relay's EHLO keywords the MMP passes on (spec
+// filterKeywords keeps the relay's EHLO keywords the MMP passes on (docs/reference.md
 // §4.4.1 step 6). The relay's STARTTLS always goes: TLS ends at the MMP,
 // which offers its own. AUTH depends on who performs it: with SmtpAuth
 // relay the relay's mechanisms are passed on, less PLAIN and LOGIN when

@@ -11,7 +11,7 @@ import (
 
 // handOff gives the session to the relay: line, the client's first command
 // for the relay, and whatever the client pipelined behind it go first,
-// then the proxy's pipe moves the bytes (spec §4.4.1 step 8). A pending
+// then the proxy's pipe moves the bytes (docs/reference.md §4.4.1 step 8). A pending
 // XCLIENT is sent now, the last moment the relay can learn who the client
 // is.
 func (c *conn) handOff(ctx context.Context, line []byte) (*proxy.Store, error) {

@@ -20,7 +20,7 @@ import (
 )
 
 // relayPool is a service's memory of its relays: whose turn it is, and
-// which relays failed recently and are avoided (spec §4.4.1 step 4). It is
+// which relays failed recently and are avoided (docs/reference.md §4.4.1 step 4). It is
 // keyed by address, so a refresh that changes SmtpRelays needs nothing.
 type relayPool struct {
 	turn atomic.Uint64
@@ -178,7 +178,7 @@ type helloRefused struct{ rep *relayReply }
 
 func (e *helloRefused) Error() string { return "relay refused the greeting: " + e.rep.String() }
 
-// connectRelay finds a relay for the session (spec §4.4.1 steps 4 and 5):
+// connectRelay finds a relay for the session (docs/reference.md §4.4.1 steps 4 and 5):
 // round robin, each within FailoverTimeout seconds, a failed one avoided
 // for FailoverTimeout minutes. It sets c.relay and returns the relay's
 // EHLO reply, or nil when the introduction waits for the login. When no
@@ -203,7 +203,7 @@ func (c *conn) connectRelay(ctx context.Context) (*relayReply, error) {
 			return nil, err
 		}
 		// FailoverTimeout is in seconds for the wait and in minutes for
-		// the avoidance (spec §2.6).
+		// the avoidance (docs/reference.md §2.6).
 		avoid := failover * 60
 		c.log.Warn(fmt.Sprintf("relay %s not usable, avoiding it for %v: %v", addr, avoid, err))
 		c.p.relays.markBad(addr, avoid)

@@ -52,7 +52,7 @@ type Options struct {
 	LongVersion string
 
 	// PopBeforeSMTP says whether a client address logged in with POP
-	// recently (spec §4.3.3): the in-process *authsvc.Cache of a POP
+	// recently (docs/reference.md §4.3.3): the in-process *authsvc.Cache of a POP
 	// service, or authsvc.Remote for a PopProxy elsewhere. Nil turns
 	// POP-before-SMTP off.
 	PopBeforeSMTP authsvc.Querier

@@ -8,7 +8,7 @@ import (
 )
 
 // handleStartTLS answers STARTTLS (RFC 3207), which ends at the MMP: the
-// relay's STARTTLS is never passed on (spec §4.4.1 steps 6 and 7). When
+// relay's STARTTLS is never passed on (docs/reference.md §4.4.1 steps 6 and 7). When
 // offered (SSLEnable, a certificate, not yet encrypted) the MMP answers
 // "220 2.0.0 Ready to start TLS" and runs the handshake. Anything the
 // client pipelined behind the command was sent in clear text and may have

@@ -1,5 +1,5 @@
 // Package tlsconf builds the *tls.Config of a service from its SSL
-// parameters (spec §2.7, §3.11, §7 items 5–9, 31, 32): the client side
+// parameters (docs/reference.md §2.7, §3.11, §7.5–§7.9, §7.31, §7.32): the client side
 // (the certificates the MMP offers on SSLPorts and after STARTTLS/STLS,
 // client-certificate verification) and the store side (SSLBacksidePort).
 //
@@ -93,7 +93,7 @@ type Config struct {
 }
 
 // Implicit reports whether a connection accepted on local starts with a
-// TLS handshake: SSLEnable and local matches SSLPorts (spec §3.3).
+// TLS handshake: SSLEnable and local matches SSLPorts (docs/reference.md §3.3).
 func (c *Config) Implicit(local netip.AddrPort) bool {
 	return c != nil && c.Enable && cfgfmt.MatchPortSpec(c.Ports, local)
 }
@@ -269,7 +269,7 @@ func loadPool(name, file string) (*x509.CertPool, error) {
 }
 
 // keyPassword reads the key password from sslpassword.conf: that of the
-// Internal (Software) Token, or of the first module (spec §3.11).
+// Internal (Software) Token, or of the first module (docs/reference.md §3.11).
 func keyPassword(file string) (string, bool, error) {
 	if file == "" {
 		return "", false, nil
@@ -370,7 +370,7 @@ func parsesAsKey(der []byte) bool {
 var nssFiles = []string{"cert9.db", "key4.db", "cert8.db", "key3.db", "cert7.db"}
 
 // checkNSS explains, when the NSS parameters point at NSS databases, how
-// to export the certificates and keys to PEM (spec §7.32). The database is
+// to export the certificates and keys to PEM (docs/reference.md §7.32). The database is
 // SSLCacheDir with SSLCertPrefix (Sun 6), or the file SSLCertFile names
 // (Netscape 4.x, Sun 5), whose name gives the prefix: mmp-cert7.db is
 // cert7.db with the prefix mmp-.

@@ -20,7 +20,7 @@ const maxXKeyword = 16
 // upper-cased, and its arguments (RFC 1939 §3, RFC 2449 §3).
 //
 // The keyword is 3 or 4 printable characters, or a private keyword of up to
-// 16 starting with "X" (the MMP's own XQUERYAUTH, spec §4.3.2). Arguments are
+// 16 starting with "X" (the MMP's own XQUERYAUTH, docs/reference.md §4.3.2). Arguments are
 // separated by exactly one space and may not be empty; each is printable
 // ASCII or UTF-8. The RFC 1939 40-octet argument limit is not applied: RFC
 // 2449 §4 lifted it along with the command length, and user names that are

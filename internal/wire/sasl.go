@@ -109,7 +109,7 @@ func ParsePlain(msg []byte) (authzid, authcid, passwd string, err error) {
 
 // EncodePlain returns the base64 PLAIN response for the three parts, for
 // replaying to a store: with an empty authzid for a user's own login, or with
-// authzid = user and authcid = StoreAdmin for a proxy login (spec §4.2.5).
+// authzid = user and authcid = StoreAdmin for a proxy login (docs/reference.md §4.2.5).
 // None of the parts may contain NUL; DecodePlain never returns one that does.
 func EncodePlain(authzid, authcid, passwd string) string {
 	b := make([]byte, 0, len(authzid)+len(authcid)+len(passwd)+2)

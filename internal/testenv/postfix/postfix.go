@@ -1,5 +1,5 @@
 // Package postfix starts a private Postfix on loopback: the SMTP relay behind
-// the MMP's SMTP submission proxy (spec §4.4) in integration tests, announced
+// the MMP's SMTP submission proxy (docs/reference.md §4.4) in integration tests, announced
 // to with Postfix's XCLIENT (SmtpRelayAnnounce xclient) or plain EHLO.
 //
 // Everything lives in the test's t.TempDir(): main.cf and master.cf under
@@ -60,7 +60,7 @@
 // configured and reachable, because smtpd refuses to start a session ("fatal:
 // no SASL authentication mechanisms") when it is not. So a proxy that
 // performs SMTP AUTH itself and announces the login with XCLIENT needs a
-// relay with SASL enabled; one that lets the relay perform AUTH (spec
+// relay with SASL enabled; one that lets the relay perform AUTH (docs/reference.md
 // §4.4.1, step 8) needs that anyway.
 //
 // XCLIENT is accepted only from smtpd_authorized_xclient_hosts (WithXCLIENTHosts,

@@ -1,5 +1,5 @@
 // Package xpehlo is a recording fake SMTP relay that stands in for a Sun
-// MTA speaking the private XPEHLO extension (spec §4.4.2), which no real MTA
+// MTA speaking the private XPEHLO extension (docs/reference.md §4.4.2), which no real MTA
 // outside Sun implements. The MMP's SMTP proxy introduces each client to
 // its relay with
 //
@@ -7,7 +7,7 @@
 //	       [NAME=<ptr-name>] [CHANNEL=<PopBeforeSmtpKludgeChannel>] [TLS=...] [SERVERADDR=<local-ip>]
 //
 // and the relay answers like EHLO. The wire syntax is the Go
-// implementation's own guess ([I] in the spec), so this relay checks it
+// implementation's own guess (an openmmp decision, docs/reference.md §4.4.2), so this relay checks it
 // strictly: a missing or malformed ADDR or PORT, a bad xtext escape or a
 // repeated parameter is a 501, and a wrong PASSWORD is a 535 when
 // WithPassword is set.
@@ -57,7 +57,7 @@ const Greeting = "220 " + Hostname + " ESMTP"
 
 // DefaultKeywords are the EHLO keywords the relay offers, in this order,
 // after the "250-fake.relay Hello ..." line. They resemble a Sun MTA's list
-// and include keywords outside the set the proxy passes on (spec §4.4.1,
+// and include keywords outside the set the proxy passes on (docs/reference.md §4.4.1,
 // step 6: 8BITMIME, PIPELINING, ENHANCEDSTATUSCODES, EXPN, HELP, XLOOP,
 // ETRN, SIZE, STARTTLS, AUTH plus EhloKeywords).
 var DefaultKeywords = []string{
