@@ -133,19 +133,10 @@ func FuzzParseLdapURL(f *testing.F) {
 	})
 }
 
-// fuzzRequests are evaluated against every filter that parses, to reach
-// the matchers with unusual patterns.
-var fuzzRequests = []Request{
-	rq("imap", "192.168.1.20", "pc20.siroe.com"),
-	tlsRq("pop", "2001:db8::1", ""),
-	spoofRq("smtp", "::ffff:10.0.0.1", "local"),
-	userRq("imap", "", "joe"),
-	{},
-}
-
 func FuzzParseFilter(f *testing.F) {
-	for _, tt := range filterTests {
-		f.Add(tt.filter)
+	for _, s := range []string{"+imap:ALL", "-imap:ALL EXCEPT 192.168.1.0/24", "+imaps,pop@10.0.0.5:joe@.siroe.com,192.168. EXCEPT KNOWN$smtp EXCEPT smtps:10.0.0.0/255.0.0.0",
+		"+imap:.siroe.com EXCEPT pc9.siroe.com$-ALL:ALL", "-pop:LOCAL, KNOWN, UNKNOWN, DNSSPOOFER, @netgroup", "+smtp:[2001:db8::]/32, 2001:db8::1"} {
+		f.Add(s)
 	}
 	for _, tt := range filterErrorTests {
 		f.Add(tt.in)
@@ -154,11 +145,6 @@ func FuzzParseFilter(f *testing.F) {
 		flt, _, err := ParseFilter(s)
 		if err != nil {
 			return
-		}
-		flt.NeedsDNS()
-		flt.NeedsServerName()
-		for _, r := range fuzzRequests {
-			flt.Allows(r)
 		}
 		out := flt.String()
 		again, _, err := ParseFilter(out)

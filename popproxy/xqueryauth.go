@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/openmmp/mmp/cfgfmt"
+	"github.com/openmmp/mmp/access"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
@@ -62,40 +62,11 @@ func (c *conn) handleXQueryAuth(ctx context.Context, args []string) error {
 //
 // The asker must of course also be admitted to the POP service by the
 // same filter.
-//
-// This reads the parsed filter's rules, hence the one import of cfgfmt
-// in a protocol package; a proxy.Session helper could hide it.
 func xqueryAllowed(v *config.Values, client, server netip.Addr) bool {
 	client = client.Unmap()
 	if client.IsLoopback() {
 		return true
 	}
 	f := config.Get(v, param.TCPAccess)
-	if f.Filter == nil {
-		return false
-	}
-	var rules []cfgfmt.Rule
-	for _, r := range f.Rules {
-		if !r.Allow {
-			continue
-		}
-		var items []cfgfmt.ServiceItem
-		for _, it := range r.Services.Items {
-			if it.Name == "smtp" {
-				items = append(items, it)
-			}
-		}
-		if len(items) == 0 {
-			continue
-		}
-		r.Services = cfgfmt.ServicePattern{Items: items, Except: r.Services.Except}
-		rules = append(rules, r)
-	}
-	if len(rules) == 0 {
-		return false
-	}
-	// Allow rules only: a filter of nothing but allow rules refuses what
-	// none of them matches.
-	only := &cfgfmt.Filter{Rules: rules}
-	return only.Allows(cfgfmt.Request{Service: "smtp", Client: client, Server: server})
+	return access.AllowsExplicitly(f.Filter, "smtp", access.Request{Client: client, Server: server})
 }

@@ -77,15 +77,15 @@ func (s *Session) serviceName() string {
 
 // request describes the session to an access filter, looking the client's
 // host name up only when the filter needs it (or ClientLookup asks).
-func (s *Session) request(ctx context.Context, f *cfgfmt.Filter, user string) cfgfmt.Request {
-	r := cfgfmt.Request{
+func (s *Session) request(ctx context.Context, f *cfgfmt.Filter, user string) access.Request {
+	r := access.Request{
 		Service: s.serviceName(),
 		TLS:     s.TLS(),
 		Client:  s.ClientAddr.Addr(),
 		Server:  s.ServerAddr.Addr(),
 		User:    user,
 	}
-	if f.NeedsDNS() || config.Get(s.Values, param.ClientLookup) {
+	if access.NeedsDNS(f) || config.Get(s.Values, param.ClientLookup) {
 		r.ClientName, r.NameVerified, _ = s.ClientName(ctx)
 	}
 	return r
@@ -140,7 +140,7 @@ func lookUpName(ctx context.Context, r *net.Resolver, ip netip.Addr) (name strin
 // release func for the connection slot, or a refusal text.
 func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
 	if f := config.Get(s.Values, param.TCPAccess); f.Filter != nil && len(f.Rules) > 0 {
-		if !f.Allows(s.request(ctx, f.Filter, "")) {
+		if !access.Allows(f.Filter, s.request(ctx, f.Filter, "")) {
 			logging.Notice(s.Log, fmt.Sprintf("connection from %s to %s refused by TCPAccess", s.ClientAddr, s.ServerAddr))
 			return nil, "Access denied"
 		}
@@ -171,7 +171,7 @@ func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login st
 		s.Log.Warn(fmt.Sprintf("user '%s': the access filter in %s does not parse (%v); refusing", login, u.DN, err))
 		return ErrAccessDenied
 	}
-	if !f.Allows(s.request(ctx, f, login)) {
+	if !access.Allows(f, s.request(ctx, f, login)) {
 		logging.Notice(s.Log, fmt.Sprintf("user '%s' from %s refused by the access filter of %s", login, s.ClientAddr, u.DN))
 		return ErrAccessDenied
 	}

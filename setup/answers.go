@@ -7,16 +7,12 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/magiconair/properties"
-
+	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/param"
 )
 
 // Answers files are Java-style properties files ("key = value" lines, "#"
-// comments, backslash escapes), read and written with
-// magiconair/properties. Expansion of ${...} is turned off, since a
-// password or a banner may contain "${", and the Must* functions are never
-// used: their error handler exits the process.
+// comments, backslash escapes), read and written by cfgfmt.
 
 // readAnswers loads an answers file and checks that every key is one the
 // dialogue knows, so that a misspelt key is an error rather than a
@@ -26,8 +22,7 @@ func readAnswers(name string, qs []*question) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &properties.Loader{Encoding: properties.UTF8, DisableExpansion: true}
-	p, err := l.LoadBytes(data)
+	props, err := cfgfmt.ParseProperties(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -41,7 +36,8 @@ func readAnswers(name string, qs []*question) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	var bad []string
-	for _, k := range p.Keys() {
+	for _, pr := range props {
+		k := pr.Key
 		if !known[k] {
 			msg := fmt.Sprintf("unknown answer key %q", k)
 			if c := param.Closest(k, keys); c != "" {
@@ -50,7 +46,7 @@ func readAnswers(name string, qs []*question) (map[string]string, error) {
 			bad = append(bad, msg)
 			continue
 		}
-		m[k], _ = p.Get(k)
+		m[k] = pr.Value
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("%s: %s", name, strings.Join(bad, "; "))
@@ -69,8 +65,7 @@ func formatAnswers(a *answerSet, qs []*question, withPasswords bool) []byte {
 			byKey[q.Key] = q
 		}
 	}
-	p := properties.NewProperties()
-	p.DisableExpansion = true
+	var entries []cfgfmt.Property
 	var left []string
 	for _, k := range a.keys {
 		q := byKey[k]
@@ -81,8 +76,7 @@ func formatAnswers(a *answerSet, qs []*question, withPasswords bool) []byte {
 			left = append(left, k)
 			continue
 		}
-		p.Set(k, a.get(k))
-		p.SetComment(k, q.Label)
+		entries = append(entries, cfgfmt.Property{Key: k, Value: a.get(k), Comment: q.Label})
 	}
 	var b bytes.Buffer
 	b.WriteString("# mmp-setup answers; replay them with: mmp-setup --answers FILE\n")
@@ -92,6 +86,6 @@ func formatAnswers(a *answerSet, qs []*question, withPasswords bool) []byte {
 			strings.Join(left, ", "))
 	}
 	b.WriteString("\n")
-	p.WriteComment(&b, "# ", properties.UTF8)
+	b.Write(cfgfmt.FormatProperties(entries))
 	return b.Bytes()
 }
