@@ -100,7 +100,7 @@ func (cl *client) do(cmd string) (int64, error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A long untagged line (CAPABILITY); read on to its end.
 			for errors.Is(err, bufio.ErrBufferFull) {
-				l, err = cl.r.ReadSlice('\n')
+				_, err = cl.r.ReadSlice('\n')
 			}
 			continue
 		}

@@ -369,7 +369,7 @@ func parseHostPattern(t string) (HostPattern, []string, error) {
 	case t[len(t)-1] == '.':
 		p, ok := parseAddrPrefix(t)
 		if !ok {
-			return HostPattern{}, nil, fmt.Errorf("bad address prefix %q: a pattern ending in \".\" is the start of an IPv4 address, as in 192.168.", t)
+			return HostPattern{}, nil, fmt.Errorf("bad address prefix %q: a pattern ending in \".\" is the start of an IPv4 address, as in \"192.168.\"", t)
 		}
 		h.Kind, h.Net = HostPrefix, p
 		return h, nil, nil

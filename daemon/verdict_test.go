@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,7 +26,7 @@ import (
 func buildAService(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "AService")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/AService")
+	cmd := exec.Command(testenv.GoTool(), "build", "-o", bin, "./cmd/AService")
 	cmd.Dir = testenv.RepoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

@@ -37,7 +37,7 @@ func binaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin := testenv.GoTool()
 		cmd := exec.Command(goBin, "build", "-o", binDir+"/", "./cmd/AService", "./cmd/start-msg", "./cmd/stop-msg", "./cmd/refresh")
 		cmd.Dir = testenv.RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -118,10 +118,6 @@ func parseDelims(s string) (string, error) {
 	return s, nil
 }
 
-// parseList splits on commas and white space: MailHostAttrs is
-// comma-separated in Netscape 4.x and blank-separated in Sun 6 (docs/reference.md §7.3).
-func parseList(s string) ([]string, error) { return cfgfmt.SplitList(s), nil }
-
 // parseWords splits on white space only (Capability, EhloKeywords).
 func parseWords(s string) ([]string, error) { return strings.Fields(s), nil }
 

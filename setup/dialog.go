@@ -462,15 +462,6 @@ func (s *session) sslListen(pr protocol) []cfgfmt.ListenAddr {
 	return a
 }
 
-// portKeys are the questions whose answers are listening addresses.
-func portKeys() []string {
-	var keys []string
-	for _, p := range protocols {
-		keys = append(keys, p.key+".port", p.key+".sslport")
-	}
-	return keys
-}
-
 // checkPorts refuses a port that another answer of this round already
 // listens on: one process cannot bind it twice, and 0.0.0.0:143 and
 // 127.0.0.1:143 clash too.

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,7 +35,7 @@ func proxyBin(t *testing.T) string {
 		if proxyErr != nil {
 			return
 		}
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", proxyDir+"/", "./cmd/ImapProxy")
+		cmd := exec.Command(testenv.GoTool(), "build", "-o", proxyDir+"/", "./cmd/ImapProxy")
 		cmd.Dir = testenv.RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			proxyErr = fmt.Errorf("go build: %v\n%s", err, out)

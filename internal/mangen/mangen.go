@@ -252,11 +252,7 @@ func cfgPage(ctx param.Where) string {
 	p.sh("PARAMETERS")
 	p.paramList(param.In(ctx), ctx, false)
 	p.sh("EXAMPLE")
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(exampleFor(ctx)), "\n") {
-		lines = append(lines, l)
-	}
-	p.example(lines...)
+	p.example(strings.Split(strings.TrimSpace(exampleFor(ctx)), "\n")...)
 	p.sh("SEE ALSO")
 	p.raw(`\fBAService\fR(8), \fBvdmap\fR(5), \fBcertmap.conf\fR(5)`)
 	return p.String()

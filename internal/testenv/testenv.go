@@ -278,3 +278,12 @@ func Tail(path string, max int) string {
 	}
 	return string(b)
 }
+
+// GoTool is the go command that builds the programs a test runs as
+// processes: the one on PATH, else the usual /usr/local/go.
+func GoTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
