@@ -26,8 +26,9 @@ type conn struct {
 	r    *wire.Reader
 	cr   *wire.CommandReader
 	w    *bufio.Writer
-	errs int // BAD replies so far, against maxErrors
-	seq  int // replays so far, for the MMP's store tags
+	errs int    // BAD replies so far, against maxErrors
+	seq  int    // replays so far, for the MMP's store tags
+	tag  string // of the command being answered
 }
 
 func newConn(p *Protocol, s *proxy.Session) *conn {
@@ -41,76 +42,69 @@ func newConn(p *Protocol, s *proxy.Session) *conn {
 	return c
 }
 
-// errDone ends the dialogue without a store: LOGOUT, too many errors, idle.
-var errDone = errors.New("imapproxy: session over")
+// errDone ends the dialogue without a store: LOGOUT, a failed STARTTLS.
+var errDone = proxy.ErrEnd
 
 // serve greets the client and answers its commands until it is logged in
 // to a store or gone.
 func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 	c.w.WriteString(c.greeting() + "\r\n")
-	for {
-		// Replies to pipelined commands are written together, when the
-		// client has nothing more queued.
-		if c.r.Buffered() == 0 {
-			if err := c.w.Flush(); err != nil {
-				return nil, err
-			}
-		}
-		c.s.SetIdleDeadline()
-		cmd, err := c.cr.Next()
-		if err != nil {
-			var ce *wire.CommandError
-			if errors.As(err, &ce) {
-				tag := ce.Tag
-				if tag == "" {
-					tag = "*"
-				}
-				if c.answer(tag, &response{"BAD", ce.Code, ce.Text}) {
-					continue
-				}
-				return nil, c.w.Flush()
-			}
-			return nil, c.readFailed(err)
-		}
-		st, err := c.dispatch(ctx, cmd)
-		switch {
-		case st != nil:
-			return st, nil
-		case err == nil:
-			continue
-		case errors.Is(err, errDone):
-			return nil, c.w.Flush()
-		}
-		var resp *response
-		if !errors.As(err, &resp) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if proxy.IsConnError(err) {
-				return nil, c.readFailed(err)
-			}
-			c.log.Error(fmt.Sprintf("%s command failed: %v", cmd.Name, err))
-			resp = errInternal
-		}
-		if !c.answer(cmd.Tag, resp) {
-			return nil, c.w.Flush()
-		}
-	}
+	return c.s.Converse(ctx, c)
 }
 
+// Buffered and Flush serve proxy.Dialogue.
+func (c *conn) Buffered() int { return c.r.Buffered() }
+func (c *conn) Flush() error  { return c.w.Flush() }
+
+// Step reads and runs one command (proxy.Dialogue). A command the reader
+// cannot parse is answered BAD with its tag, or "*" without one.
+func (c *conn) Step(ctx context.Context) (*proxy.Store, error) {
+	cmd, err := c.cr.Next()
+	if err != nil {
+		var ce *wire.CommandError
+		switch {
+		case errors.As(err, &ce):
+			c.tag = ce.Tag
+			if c.tag == "" {
+				c.tag = "*"
+			}
+			return nil, &response{"BAD", ce.Code, ce.Text}
+		case errors.Is(err, wire.ErrLostSync):
+			c.w.WriteString("* BYE Cannot follow the command stream\r\n")
+			return nil, errDone
+		}
+		return nil, err
+	}
+	c.tag = cmd.Tag
+	st, err := c.dispatch(ctx, cmd)
+	if err != nil && !errors.Is(err, errDone) {
+		err = fmt.Errorf("%s command: %w", cmd.Name, err)
+	}
+	return st, err
+}
+
+// Reply answers the last command (proxy.Dialogue).
+func (c *conn) Reply(err error) bool {
+	var resp *response
+	if !errors.As(err, &resp) {
+		c.log.Error(fmt.Sprintf("%v", err))
+		resp = errInternal
+	}
+	return c.answer(c.tag, resp)
+}
+
+// Gone ends the session of a client whose read failed (proxy.Dialogue).
+func (c *conn) Gone(err error) error { return c.readFailed(err) }
+
 // readFailed turns a failed read from the client into the session's end:
-// an idle client is told why (docs/reference.md §4.7), one that lost sync is told too,
-// and one that went away is not an error.
+// an idle client is told why (docs/reference.md §4.7), and one that
+// went away is not an error.
 func (c *conn) readFailed(err error) error {
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.w.WriteString("* BYE Autologout; idle for too long\r\n")
 		c.w.Flush()
 		c.log.Info("client idle for too long before login")
-		return nil
-	case errors.Is(err, wire.ErrLostSync):
-		c.w.WriteString("* BYE Cannot follow the command stream\r\n")
-		c.w.Flush()
 		return nil
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return nil

@@ -41,70 +41,58 @@ func newConn(p *Protocol, s *proxy.Session) *conn {
 	}
 }
 
-// errDone ends the dialogue without a store: QUIT, too many errors.
-var errDone = errors.New("popproxy: session over")
+// errDone ends the dialogue without a store: QUIT, a failed STLS.
+var errDone = proxy.ErrEnd
 
 // serve greets the client and answers its commands until it is logged in
 // to a store or gone.
 func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 	c.w.WriteString(c.greeting() + "\r\n")
-	for {
-		// Replies to pipelined commands are written together, when the
-		// client has nothing more queued.
-		if c.r.Buffered() == 0 {
-			if err := c.flush(); err != nil {
-				return nil, err
-			}
-		}
-		c.s.SetIdleDeadline()
-		line, err := c.r.ReadLine()
-		if errors.Is(err, wire.ErrLineTooLong) {
-			if !c.answer(errLineTooLong) {
-				return nil, c.flush()
-			}
-			continue
-		}
-		if err != nil {
-			return nil, c.readFailed(err)
-		}
-		name, args, err := wire.ParsePOPCommand(line)
-		if err != nil {
-			r := badArgs("Syntax error")
-			if errors.Is(err, wire.ErrLineTooLong) {
-				r = errLineTooLong
-			} else if name != "" {
-				r = badArgs("Syntax error in " + name)
-			}
-			if !c.answer(r) {
-				return nil, c.flush()
-			}
-			continue
-		}
-		st, err := c.dispatch(ctx, name, args)
-		switch {
-		case st != nil:
-			return st, nil
-		case err == nil:
-			continue
-		case errors.Is(err, errDone):
-			return nil, c.flush()
-		}
-		var r *reply
-		if !errors.As(err, &r) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if proxy.IsConnError(err) {
-				return nil, c.readFailed(err)
-			}
-			c.log.Error(fmt.Sprintf("%s command failed: %v", name, err))
-			r = errInternal
-		}
-		if !c.answer(r) {
-			return nil, c.flush()
-		}
-	}
+	return c.s.Converse(ctx, c)
 }
+
+// Buffered and Flush serve proxy.Dialogue.
+func (c *conn) Buffered() int { return c.r.Buffered() }
+func (c *conn) Flush() error  { return c.flush() }
+
+// Step reads and runs one command (proxy.Dialogue).
+func (c *conn) Step(ctx context.Context) (*proxy.Store, error) {
+	line, err := c.r.ReadLine()
+	if errors.Is(err, wire.ErrLineTooLong) {
+		return nil, errLineTooLong
+	}
+	if err != nil {
+		return nil, err
+	}
+	name, args, err := wire.ParsePOPCommand(line)
+	if err != nil {
+		switch {
+		case errors.Is(err, wire.ErrLineTooLong):
+			return nil, errLineTooLong
+		case name != "":
+			return nil, badArgs("Syntax error in " + name)
+		}
+		return nil, badArgs("Syntax error")
+	}
+	st, err := c.dispatch(ctx, name, args)
+	if err != nil && !errors.Is(err, errDone) {
+		err = fmt.Errorf("%s command: %w", name, err)
+	}
+	return st, err
+}
+
+// Reply answers the last command (proxy.Dialogue).
+func (c *conn) Reply(err error) bool {
+	var r *reply
+	if !errors.As(err, &r) {
+		c.log.Error(fmt.Sprintf("%v", err))
+		r = errInternal
+	}
+	return c.answer(r)
+}
+
+// Gone ends the session of a client whose read failed (proxy.Dialogue).
+func (c *conn) Gone(err error) error { return c.readFailed(err) }
 
 // readFailed turns a failed read from the client into the session's end:
 // an idle client is told why (docs/reference.md §4.7; Dovecot does the same, though

@@ -55,64 +55,54 @@ func newConn(p *Protocol, s *proxy.Session) *conn {
 	return c
 }
 
-// errDone ends the dialogue without a relay: QUIT, or a reply that closes.
-var errDone = errors.New("smtpproxy: session over")
+// errDone ends the dialogue without a relay: QUIT, a failed STARTTLS.
+var errDone = proxy.ErrEnd
 
 // serve greets the client and answers its commands until the first one
 // for the relay, which starts the pipe, or until the client is gone.
 func (c *conn) serve(ctx context.Context) (*proxy.Store, error) {
 	c.w.WriteString(c.greeting() + "\r\n")
-	for {
-		// Replies to pipelined commands are written together, when the
-		// client has nothing more queued (RFC 2920).
-		if c.r.Buffered() == 0 {
-			if err := c.w.Flush(); err != nil {
-				return nil, err
-			}
-		}
-		c.s.SetIdleDeadline()
-		line, err := c.r.ReadLine()
-		if errors.Is(err, wire.ErrLineTooLong) {
-			if !c.answer(errLineTooLong) {
-				return nil, c.w.Flush()
-			}
-			continue
-		}
-		if err != nil {
-			return nil, c.readFailed(err)
-		}
-		verb, arg := wire.ParseSMTPCommand(line)
-		if verb != "AUTH" && len(line) > maxCommandLine {
-			if !c.answer(errLineTooLong) {
-				return nil, c.w.Flush()
-			}
-			continue
-		}
-		st, err := c.dispatch(ctx, verb, arg, line)
-		switch {
-		case st != nil:
-			return st, nil
-		case err == nil:
-			continue
-		case errors.Is(err, errDone):
-			return nil, c.w.Flush()
-		}
-		var r *reply
-		if !errors.As(err, &r) {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			if proxy.IsConnError(err) {
-				return nil, c.readFailed(err)
-			}
-			c.log.Error(fmt.Sprintf("%s command failed: %v", verb, err))
-			r = errInternal
-		}
-		if !c.answer(r) || r.closes() {
-			return nil, c.w.Flush()
-		}
-	}
+	return c.s.Converse(ctx, c)
 }
+
+// Buffered and Flush serve proxy.Dialogue; replies to pipelined commands
+// go out together (RFC 2920).
+func (c *conn) Buffered() int { return c.r.Buffered() }
+func (c *conn) Flush() error  { return c.w.Flush() }
+
+// Step reads and runs one command (proxy.Dialogue).
+func (c *conn) Step(ctx context.Context) (*proxy.Store, error) {
+	line, err := c.r.ReadLine()
+	if errors.Is(err, wire.ErrLineTooLong) {
+		return nil, errLineTooLong
+	}
+	if err != nil {
+		return nil, err
+	}
+	verb, arg := wire.ParseSMTPCommand(line)
+	if verb != "AUTH" && len(line) > maxCommandLine {
+		return nil, errLineTooLong
+	}
+	st, err := c.dispatch(ctx, verb, arg, line)
+	if err != nil && !errors.Is(err, errDone) {
+		err = fmt.Errorf("%s command: %w", verb, err)
+	}
+	return st, err
+}
+
+// Reply answers the last command (proxy.Dialogue); a 421 ends the
+// session.
+func (c *conn) Reply(err error) bool {
+	var r *reply
+	if !errors.As(err, &r) {
+		c.log.Error(fmt.Sprintf("%v", err))
+		r = errInternal
+	}
+	return c.answer(r) && !r.closes()
+}
+
+// Gone ends the session of a client whose read failed (proxy.Dialogue).
+func (c *conn) Gone(err error) error { return c.readFailed(err) }
 
 // readFailed turns a failed read from the client into the session's end:
 // an idle client is told why (docs/reference.md §4.7), and one that went away is not
