@@ -29,21 +29,15 @@ func (c *conn) handleAuthenticate(ctx context.Context, cmd *wire.Command) (*prox
 		ir = append([]byte{}, cmd.Args[1].Value...)
 	}
 	tag := cmd.Tag // cmd is reused by the next read of the command reader
-	if !c.s.Offers(name) {
-		if (name == sasl.Plain || name == sasl.Login) && c.s.PlainDisabled() {
-			return nil, errPrivacy
-		}
-		return nil, errMechanism
-	}
-	m, ok := sasl.New(name, sasl.Options{Host: c.p.host})
-	if !ok {
-		return nil, errMechanism
-	}
-	cr, err := sasl.Exchange(m, ir, func(challenge []byte) ([]byte, error) {
+	cr, err := c.s.Authenticate(name, ir, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
 		c.w.WriteString("+ " + base64.StdEncoding.EncodeToString(challenge) + "\r\n")
 		return c.readResponse()
 	})
 	switch {
+	case errors.Is(err, proxy.ErrPrivacy):
+		return nil, errPrivacy
+	case errors.Is(err, proxy.ErrMechanism):
+		return nil, errMechanism
 	case errors.Is(err, sasl.ErrCancelled):
 		return nil, errCancelled
 	case errors.Is(err, sasl.ErrMalformed):

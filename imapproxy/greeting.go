@@ -5,7 +5,6 @@ import (
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // greeting is the first line the client sees (docs/reference.md §4.2.1):
@@ -17,10 +16,5 @@ func (c *conn) greeting() string {
 	if strings.HasPrefix(b, "*") {
 		return b
 	}
-	return "* OK [CAPABILITY " + strings.Join(c.capabilities(), " ") + "] " + c.p.expandBanner(b)
-}
-
-// expandBanner fills in the Banner's escapes for this protocol.
-func (p *Protocol) expandBanner(b string) string {
-	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "IMAP", Product: proxy.Product, Version: p.version, LongVersion: p.longVersion})
+	return "* OK [CAPABILITY " + strings.Join(c.capabilities(), " ") + "] " + c.p.id.Banner(b, "IMAP")
 }

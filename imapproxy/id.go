@@ -15,7 +15,7 @@ func (c *conn) handleID(cmd *wire.Command) error {
 	if len(cmd.Args) != 1 || (cmd.Args[0].Kind != wire.List && !cmd.Args[0].IsNil()) {
 		return badArgs("ID takes a parameter list or NIL")
 	}
-	c.untagged("ID (\"name\" " + strconv.Quote(proxy.Product) + " \"version\" " + strconv.Quote(c.p.version) + ")")
+	c.untagged("ID (\"name\" " + strconv.Quote(proxy.Product) + " \"version\" " + strconv.Quote(c.p.id.Version) + ")")
 	c.ok(cmd.Tag, "ID completed")
 	return nil
 }

@@ -2,8 +2,6 @@ package imapproxy
 
 import (
 	"context"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/openmmp/mmp/proxy"
@@ -38,25 +36,14 @@ type Options struct {
 
 // Protocol implements proxy.Protocol for IMAP.
 type Protocol struct {
-	host, version, longVersion string
+	id proxy.Identity
 }
 
 var _ proxy.Protocol = (*Protocol)(nil)
 
 // New returns the IMAP protocol.
 func New(o Options) *Protocol {
-	p := &Protocol{host: o.Host, version: o.Version, longVersion: o.LongVersion}
-	if p.host == "" {
-		p.host, _ = os.Hostname()
-		p.host, _, _ = strings.Cut(p.host, ".")
-	}
-	if p.version == "" {
-		p.version = proxy.Version
-	}
-	if p.longVersion == "" {
-		p.longVersion = proxy.LongVersion
-	}
-	return p
+	return &Protocol{id: proxy.NewIdentity(o.Host, o.Version, o.LongVersion, false)}
 }
 
 // Login runs the pre-login dialogue of one connection (proxy.Protocol).

@@ -2,10 +2,8 @@ package imapproxy
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/openmmp/mmp/internal/wire"
-	"github.com/openmmp/mmp/logging"
 )
 
 // handleStartTLS answers STARTTLS (RFC 3501 §6.2.1, RFC 2595 §3.1): when
@@ -23,17 +21,5 @@ func (c *conn) handleStartTLS(ctx context.Context, cmd *wire.Command) error {
 	if !c.s.StartTLSOffered() {
 		return errNoStartTLS
 	}
-	if n := c.r.Discard(); n > 0 {
-		logging.Notice(c.log, fmt.Sprintf("client %s sent %d octets behind STARTTLS before the TLS handshake; dropped", c.s.ClientAddr, n))
-	}
-	c.ok(cmd.Tag, "Begin TLS negotiation now")
-	if err := c.w.Flush(); err != nil {
-		return err
-	}
-	if err := c.s.StartTLS(ctx); err != nil {
-		return errDone
-	}
-	c.r.Reset(c.s.Client)
-	c.w.Reset(c.s.Client)
-	return nil
+	return c.s.UpgradeTLS(ctx, "STARTTLS", c.r, c.w, cmd.Tag+" OK Begin TLS negotiation now")
 }

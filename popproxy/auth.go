@@ -28,21 +28,15 @@ func (c *conn) handleAuth(ctx context.Context, args []string) (*proxy.Store, err
 	if len(args) == 2 {
 		ir = []byte(args[1])
 	}
-	if !c.s.Offers(name) {
-		if (name == sasl.Plain || name == sasl.Login) && c.s.PlainDisabled() {
-			return nil, errPrivacy
-		}
-		return nil, errMechanism
-	}
-	m, ok := sasl.New(name, sasl.Options{Host: c.p.host})
-	if !ok {
-		return nil, errMechanism
-	}
-	cr, err := sasl.Exchange(m, ir, func(challenge []byte) ([]byte, error) {
+	cr, err := c.s.Authenticate(name, ir, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
 		c.line("+ " + base64.StdEncoding.EncodeToString(challenge))
 		return c.readResponse()
 	})
 	switch {
+	case errors.Is(err, proxy.ErrPrivacy):
+		return nil, errPrivacy
+	case errors.Is(err, proxy.ErrMechanism):
+		return nil, errMechanism
 	case errors.Is(err, sasl.ErrCancelled):
 		return nil, errCancelled
 	case errors.Is(err, sasl.ErrMalformed):

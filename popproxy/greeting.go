@@ -6,7 +6,6 @@ import (
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // greeting is the first line the client sees (docs/reference.md §4.3.1): "+OK <Banner>".
@@ -20,16 +19,11 @@ func (c *conn) greeting() string {
 	b := config.Get(c.v, param.Banner)
 	line := b
 	if !strings.HasPrefix(b, "+OK") {
-		line = "+OK " + c.p.expandBanner(b)
+		line = "+OK " + c.p.id.Banner(b, "POP")
 	}
 	if config.Get(c.v, param.CRAMs) {
-		c.timestamp = wire.CRAMChallenge(c.p.host)
+		c.timestamp = wire.CRAMChallenge(c.p.id.Host)
 		line += " " + c.timestamp
 	}
 	return line
-}
-
-// expandBanner fills in the Banner's escapes for this protocol.
-func (p *Protocol) expandBanner(b string) string {
-	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "POP", Product: proxy.Product, Version: p.version, LongVersion: p.longVersion})
 }

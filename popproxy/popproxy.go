@@ -2,9 +2,7 @@ package popproxy
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/openmmp/mmp/authsvc"
@@ -56,27 +54,17 @@ type Options struct {
 // Protocol implements proxy.Protocol for POP3. It is safe for concurrent
 // use by every session of a server.
 type Protocol struct {
-	host, version, longVersion string
-	auth                       *authsvc.Cache
-	dir                        string
-	spoofs                     spoofCache
+	id     proxy.Identity
+	auth   *authsvc.Cache
+	dir    string
+	spoofs spoofCache
 }
 
 var _ proxy.Protocol = (*Protocol)(nil)
 
 // New returns the POP3 protocol.
 func New(o Options) *Protocol {
-	p := &Protocol{host: o.Host, version: o.Version, longVersion: o.LongVersion, auth: o.AuthCache, dir: o.Dir}
-	if p.host == "" {
-		p.host, _ = os.Hostname()
-		p.host, _, _ = strings.Cut(p.host, ".")
-	}
-	if p.version == "" {
-		p.version = proxy.Version
-	}
-	if p.longVersion == "" {
-		p.longVersion = proxy.LongVersion
-	}
+	p := &Protocol{id: proxy.NewIdentity(o.Host, o.Version, o.LongVersion, false), auth: o.AuthCache, dir: o.Dir}
 	return p
 }
 

@@ -2,9 +2,6 @@ package popproxy
 
 import (
 	"context"
-	"fmt"
-
-	"github.com/openmmp/mmp/logging"
 )
 
 // handleSTLS answers STLS (RFC 2595 §4): when offered (SSLEnable, a
@@ -22,18 +19,6 @@ func (c *conn) handleSTLS(ctx context.Context, args []string) error {
 	if !c.s.StartTLSOffered() {
 		return errNoSTLS
 	}
-	if n := c.r.Discard(); n > 0 {
-		logging.Notice(c.log, fmt.Sprintf("client %s sent %d octets behind STLS before the TLS handshake; dropped", c.s.ClientAddr, n))
-	}
 	c.user = ""
-	c.ok("Begin TLS negotiation")
-	if err := c.flush(); err != nil {
-		return err
-	}
-	if err := c.s.StartTLS(ctx); err != nil {
-		return errDone
-	}
-	c.r.Reset(c.s.Client)
-	c.w.Reset(c.s.Client)
-	return nil
+	return c.s.UpgradeTLS(ctx, "STLS", c.r, c.w, "+OK Begin TLS negotiation")
 }

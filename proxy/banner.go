@@ -1,6 +1,9 @@
 package proxy
 
-import "strings"
+import (
+	"os"
+	"strings"
+)
 
 // The MMP's name and version, for the Banner escapes %P, %v and %V, the
 // IMAP ID reply and the goodbye lines of every protocol.
@@ -53,4 +56,39 @@ func ExpandBanner(b string, v BannerVars) string {
 		}
 	}
 	return out.String()
+}
+
+// Identity is how the MMP names itself to clients: its host name in
+// greetings and the Banner escapes, and its version.
+type Identity struct {
+	Host, Version, LongVersion string
+}
+
+// NewIdentity fills what is empty: the host name (up to its first dot
+// unless full: RFC 5321 wants the fully qualified name in SMTP), Version
+// and LongVersion.
+func NewIdentity(host, version, longVersion string, full bool) Identity {
+	id := Identity{Host: host, Version: version, LongVersion: longVersion}
+	if id.Host == "" {
+		id.Host, _ = os.Hostname()
+		if !full {
+			id.Host, _, _ = strings.Cut(id.Host, ".")
+		}
+		if id.Host == "" {
+			id.Host = "localhost"
+		}
+	}
+	if id.Version == "" {
+		id.Version = Version
+	}
+	if id.LongVersion == "" {
+		id.LongVersion = LongVersion
+	}
+	return id
+}
+
+// Banner fills in the escapes of a Banner for protocol ("IMAP", "POP",
+// "ESMTP").
+func (id Identity) Banner(b, protocol string) string {
+	return ExpandBanner(b, BannerVars{Host: id.Host, Protocol: protocol, Product: Product, Version: id.Version, LongVersion: id.LongVersion})
 }

@@ -348,3 +348,31 @@ func (s *Session) loginFailed() {
 		logging.Notice(s.Log, fmt.Sprintf("badguy %s now has %d badness", ip, access.Seconds(badness)))
 	}
 }
+
+// Refusals of Authenticate, each answered in the protocol's own words
+// (as are sasl.ErrCancelled and sasl.ErrMalformed).
+var (
+	// ErrMechanism: the session does not offer the mechanism.
+	ErrMechanism = errors.New("proxy: mechanism not offered")
+	// ErrPrivacy: a clear-text mechanism without TLS while
+	// RestrictPlainPasswords is on.
+	ErrPrivacy = errors.New("proxy: clear-text passwords need TLS here")
+)
+
+// Authenticate runs the SASL exchange of a mechanism the session offers
+// (Mechanisms) and returns the credentials for Login. ir is the initial
+// response as sent (nil: none); ask sends a challenge in the protocol's
+// framing and returns the client's response line.
+func (s *Session) Authenticate(name string, ir []byte, o sasl.Options, ask func(challenge []byte) ([]byte, error)) (sasl.Credentials, error) {
+	if !s.Offers(name) {
+		if (strings.EqualFold(name, sasl.Plain) || strings.EqualFold(name, sasl.Login)) && s.PlainDisabled() {
+			return sasl.Credentials{}, ErrPrivacy
+		}
+		return sasl.Credentials{}, ErrMechanism
+	}
+	m, ok := sasl.New(name, o)
+	if !ok {
+		return sasl.Credentials{}, ErrMechanism
+	}
+	return sasl.Exchange(m, ir, ask)
+}

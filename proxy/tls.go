@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/internal/wire"
+	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/tlsconf"
 )
@@ -136,4 +139,28 @@ func (s *Session) ClientCertificate() *x509.Certificate {
 		return nil
 	}
 	return st.VerifiedChains[0][0]
+}
+
+// UpgradeTLS is the server side of STARTTLS (IMAP, SMTP) and STLS (POP)
+// once the protocol has accepted the command: whatever the client
+// pipelined behind it was sent in clear text and may have been injected
+// by a man in the middle (CVE-2011-0411), so it is dropped, never
+// executed, and logged; the protocol's go-ahead line is written and
+// flushed; the handshake runs (StartTLS); r and w then read and write
+// through the TLS connection. A failed handshake returns ErrEnd: the
+// session is over, and StartTLS has logged why.
+func (s *Session) UpgradeTLS(ctx context.Context, command string, r *wire.Reader, w *bufio.Writer, goAhead string) error {
+	if n := r.Discard(); n > 0 {
+		logging.Notice(s.Log, fmt.Sprintf("client %s sent %d octets behind %s before the TLS handshake; dropped", s.ClientAddr, n, command))
+	}
+	w.WriteString(goAhead + "\r\n")
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := s.StartTLS(ctx); err != nil {
+		return ErrEnd
+	}
+	r.Reset(s.Client)
+	w.Reset(s.Client)
+	return nil
 }

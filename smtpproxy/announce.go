@@ -26,7 +26,7 @@ func (c *conn) introduce(rc *relayConn) (*relayReply, error) {
 	case "xclient":
 		if c.directoryAuth {
 			c.pending = true
-			return c.hello(rc, "EHLO", c.p.host, false)
+			return c.hello(rc, "EHLO", c.p.id.Host, false)
 		}
 		return c.sendXCLIENT(rc)
 	}

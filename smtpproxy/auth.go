@@ -42,19 +42,17 @@ func (c *conn) handleAuth(ctx context.Context, arg string, line []byte) (*proxy.
 		}
 		return nil, errMechanism
 	}
-	m, ok := sasl.New(name, sasl.Options{Host: c.p.host})
-	if !ok {
-		return nil, errMechanism
-	}
 	var initial []byte
 	if hasIR {
 		initial = []byte(ir)
 	}
-	cr, err := sasl.Exchange(m, initial, func(challenge []byte) ([]byte, error) {
+	cr, err := c.s.Authenticate(name, initial, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
 		c.w.WriteString("334 " + base64.StdEncoding.EncodeToString(challenge) + "\r\n")
 		return c.readResponse()
 	})
 	switch {
+	case errors.Is(err, proxy.ErrMechanism):
+		return nil, errMechanism
 	case errors.Is(err, sasl.ErrCancelled):
 		return nil, errAuthCancelled
 	case errors.Is(err, sasl.ErrMalformed):

@@ -60,10 +60,10 @@ func (c *conn) handleHello(ctx context.Context, verb, arg string) error {
 		c.ehlo = c.filterKeywords(rep.lines[1:])
 	}
 	if !c.esmtp {
-		c.w.WriteString("250 " + c.p.host + "\r\n")
+		c.w.WriteString("250 " + c.p.id.Host + "\r\n")
 		return nil
 	}
-	lines := append([]string{c.p.host}, c.ehlo...)
+	lines := append([]string{c.p.id.Host}, c.ehlo...)
 	for i, l := range lines {
 		sep := "-"
 		if i == len(lines)-1 {

@@ -29,7 +29,7 @@ func (r *reply) closes() bool { return r.code == 421 }
 // §4.2 shows ("421 <domain> Service not available, closing transmission
 // channel").
 func (p *Protocol) closing(r *reply) *reply {
-	return &reply{r.code, r.enh, p.host + " " + r.text}
+	return &reply{r.code, r.enh, p.id.Host + " " + r.text}
 }
 
 // Canned replies. Unknown users and wrong passwords share errAuthFailed,

@@ -5,7 +5,6 @@ import (
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy"
 )
 
 // greeting is the first line the client sees (docs/reference.md §4.4.1 step 3):
@@ -19,14 +18,9 @@ func (c *conn) greeting() string {
 	if strings.HasPrefix(b, "220 ") {
 		return b
 	}
-	b = c.p.expandBanner(b)
-	if first, _, _ := strings.Cut(b, " "); !strings.EqualFold(first, c.p.host) {
-		b = strings.TrimSpace(c.p.host + " " + b)
+	b = c.p.id.Banner(b, "ESMTP")
+	if first, _, _ := strings.Cut(b, " "); !strings.EqualFold(first, c.p.id.Host) {
+		b = strings.TrimSpace(c.p.id.Host + " " + b)
 	}
 	return "220 " + b
-}
-
-// expandBanner fills in the Banner's escapes for this protocol.
-func (p *Protocol) expandBanner(b string) string {
-	return proxy.ExpandBanner(b, proxy.BannerVars{Host: p.host, Protocol: "ESMTP", Product: proxy.Product, Version: p.version, LongVersion: p.longVersion})
 }

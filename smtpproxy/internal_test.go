@@ -169,9 +169,9 @@ func TestBanner(t *testing.T) {
 		{"Netscape Messaging Multiplexor ready", "mmp.example.test Netscape Messaging Multiplexor ready"},
 		{"MMP.example.test ready, 100%% %x", "MMP.example.test ready, 100% %x"},
 	} {
-		b := p.expandBanner(tc.banner)
-		if first, _, _ := strings.Cut(b, " "); !strings.EqualFold(first, p.host) {
-			b = p.host + " " + b
+		b := p.id.Banner(tc.banner, "ESMTP")
+		if first, _, _ := strings.Cut(b, " "); !strings.EqualFold(first, p.id.Host) {
+			b = p.id.Host + " " + b
 		}
 		if b != tc.want {
 			t.Errorf("banner %q = %q, want %q", tc.banner, b, tc.want)

@@ -4,6 +4,6 @@ package smtpproxy
 // session. After EHLO, QUIT goes to the relay like any other command, so
 // that the relay ends its session cleanly and answers it.
 func (c *conn) handleQuit() error {
-	c.w.WriteString("221 2.0.0 " + c.p.host + " closing connection\r\n")
+	c.w.WriteString("221 2.0.0 " + c.p.id.Host + " closing connection\r\n")
 	return errDone
 }

@@ -3,7 +3,6 @@ package smtpproxy
 import (
 	"context"
 	"net"
-	"os"
 	"time"
 
 	"github.com/openmmp/mmp/authsvc"
@@ -66,10 +65,10 @@ type Options struct {
 // serves one service: its relay rotation and the relays it currently
 // avoids are shared by all the service's sessions.
 type Protocol struct {
-	host, version, longVersion string
-	pop                        authsvc.Querier
-	dial                       func(ctx context.Context, network, addr string) (net.Conn, error)
-	relays                     *relayPool
+	id     proxy.Identity
+	pop    authsvc.Querier
+	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	relays *relayPool
 }
 
 var _ proxy.Protocol = (*Protocol)(nil)
@@ -77,22 +76,10 @@ var _ proxy.Protocol = (*Protocol)(nil)
 // New returns the SMTP protocol.
 func New(o Options) *Protocol {
 	p := &Protocol{
-		host: o.Host, version: o.Version, longVersion: o.LongVersion,
+		id:     proxy.NewIdentity(o.Host, o.Version, o.LongVersion, true),
 		pop:    o.PopBeforeSMTP,
 		dial:   o.Dial,
 		relays: newRelayPool(time.Now),
-	}
-	if p.host == "" {
-		p.host, _ = os.Hostname()
-		if p.host == "" {
-			p.host = "localhost"
-		}
-	}
-	if p.version == "" {
-		p.version = proxy.Version
-	}
-	if p.longVersion == "" {
-		p.longVersion = proxy.LongVersion
 	}
 	if p.dial == nil {
 		var d net.Dialer

@@ -2,9 +2,6 @@ package smtpproxy
 
 import (
 	"context"
-	"fmt"
-
-	"github.com/openmmp/mmp/logging"
 )
 
 // handleStartTLS answers STARTTLS (RFC 3207), which ends at the MMP: the
@@ -26,19 +23,7 @@ func (c *conn) handleStartTLS(ctx context.Context, arg string) error {
 	if !c.offerStartTLS() {
 		return errNoStartTLS
 	}
-	if n := c.r.Discard(); n > 0 {
-		logging.Notice(c.log, fmt.Sprintf("client %s sent %d octets behind STARTTLS before the TLS handshake; dropped", c.s.ClientAddr, n))
-	}
-	c.w.WriteString("220 2.0.0 Ready to start TLS\r\n")
-	if err := c.w.Flush(); err != nil {
-		return err
-	}
 	c.dropRelay()
 	c.helo, c.esmtp, c.ehlo, c.pending, c.login = "", false, nil, false, ""
-	if err := c.s.StartTLS(ctx); err != nil {
-		return errDone
-	}
-	c.r.Reset(c.s.Client)
-	c.w.Reset(c.s.Client)
-	return nil
+	return c.s.UpgradeTLS(ctx, "STARTTLS", c.r, c.w, "220 2.0.0 Ready to start TLS")
 }
