@@ -68,6 +68,7 @@ type supervisor struct {
 	logs      *logSet
 	dir       *directory.Directory
 	authCache *authsvc.Cache
+	workers   *proxy.Workers // NumThreads, for every service; set at start
 
 	services []*service
 	errs     chan error

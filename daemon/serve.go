@@ -58,7 +58,8 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	// The POP-before-SMTP memory is the process's: every POP service
 	// records into it, and an SMTP proxy in the same process reads it
 	// directly (docs/reference.md §4.3.3).
-	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16)}
+	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16),
+		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads))}
 	closeAll := func() {
 		for _, r := range sup.services {
 			r.srv.Close()
@@ -191,6 +192,7 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 	opts := proxy.Options{
 		Service:  svc,
 		Protocol: protocol,
+		Workers:  s.workers,
 		Log:      s.logs.forService(svc),
 		TLS:      serviceTLS(svc, s.logs.main),
 	}

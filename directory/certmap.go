@@ -192,7 +192,7 @@ func (d *Directory) LookupCertificate(ctx context.Context, values *config.Values
 		return nil, fmt.Errorf("directory: %q does not hold the presented certificate: %w", e.DN, account.ErrNoUser)
 	}
 	q := account.Query{Name: account.Name{Orig: subject}, CertDN: subject, Values: values}
-	return d.user(q, values, e, attrs)
+	return d.user(ctx, q, values, e, attrs)
 }
 
 // errCertNoEntry: a certificate search found nothing.

@@ -200,15 +200,17 @@ var (
 )
 
 // checkStatus applies a mailUserStatus, inetUserStatus, mailDomainStatus
-// or inetDomainStatus value; what names the account for the log line.
-func (d *Directory) checkStatus(what, attr, status string) error {
+// or inetDomainStatus value; what names the account for the log line,
+// which goes to the session's log (sessionLog) in the Sun 7.x form
+// "user 'u' mailUserStatus: 'disabled'".
+func (d *Directory) checkStatus(ctx context.Context, what, attr, status string) error {
 	s := strings.ToLower(strings.TrimSpace(status))
 	switch {
 	case slices.Contains(statusRefused, s):
-		logging.Notice(d.log, fmt.Sprintf("%s %s: '%s'", what, attr, status))
+		logging.Notice(d.sessionLog(ctx), fmt.Sprintf("%s %s: '%s'", what, attr, status))
 		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, account.ErrNoUser)
 	case slices.Contains(statusHeld, s):
-		logging.Notice(d.log, fmt.Sprintf("%s %s: '%s'", what, attr, status))
+		logging.Notice(d.sessionLog(ctx), fmt.Sprintf("%s %s: '%s'", what, attr, status))
 		return fmt.Errorf("directory: %s %s is %q: %w", what, attr, status, account.ErrUnavailable)
 	}
 	return nil
@@ -362,7 +364,7 @@ func (d *Directory) Lookup(ctx context.Context, q account.Query) (*account.User,
 		return nil, fmt.Errorf("directory: more than one entry matches %q under %q: %w", filter, plan.base, account.ErrNoUser)
 	}
 
-	u, err := d.user(q, v, res.Entries[0], attrs)
+	u, err := d.user(ctx, q, v, res.Entries[0], attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +388,7 @@ func (d *Directory) timeLimit() int {
 
 // user builds the User of entry e and applies the status and mail host
 // checks.
-func (d *Directory) user(q account.Query, v *config.Values, e *ldap.Entry, attrs []string) (*account.User, error) {
+func (d *Directory) user(ctx context.Context, q account.Query, v *config.Values, e *ldap.Entry, attrs []string) (*account.User, error) {
 	u := &account.User{DN: e.DN, Attrs: map[string][]string{}}
 	for _, a := range attrs {
 		if vals := e.GetEqualFoldAttributeValues(a); len(vals) > 0 {
@@ -395,7 +397,7 @@ func (d *Directory) user(q account.Query, v *config.Values, e *ldap.Entry, attrs
 	}
 	who := fmt.Sprintf("user '%s'", q.Name.Orig)
 	for _, a := range []string{"mailUserStatus", "inetUserStatus"} {
-		if err := d.checkStatus(who, a, u.Attr(a)); err != nil {
+		if err := d.checkStatus(ctx, who, a, u.Attr(a)); err != nil {
 			return nil, err
 		}
 	}
@@ -409,7 +411,7 @@ func (d *Directory) user(q account.Query, v *config.Values, e *ldap.Entry, attrs
 		}
 	}
 	if len(u.MailHosts) == 0 {
-		d.log.Warn(fmt.Sprintf("%s: entry %q has no mail host (MailHostAttrs %s)", who, e.DN, strings.Join(hostAttrs, " ")))
+		d.sessionLog(ctx).Warn(fmt.Sprintf("%s: entry %q has no mail host (MailHostAttrs %s)", who, e.DN, strings.Join(hostAttrs, " ")))
 		return nil, fmt.Errorf("directory: %q has none of the attributes %s: %w", e.DN, strings.Join(hostAttrs, " "), account.ErrNoUser)
 	}
 	u.MailHosts = slices.Clip(u.MailHosts)
@@ -462,6 +464,14 @@ func (d *Directory) bind(ctx context.Context, p *pool, dn, password string) erro
 		return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, account.ErrNoUser)
 	}
 	return fmt.Errorf("directory: bind as %q: %w: %w", dn, err, account.ErrUnavailable)
+}
+
+// sessionLog is where an event of one login goes: the session's own log
+// (logging.NewContext: the service's log file, with "(id N)"), as the Sun
+// MMP wrote domain and account status lines; the directory's log when the
+// call is not made for a session.
+func (d *Directory) sessionLog(ctx context.Context) *slog.Logger {
+	return logging.FromContext(ctx, d.log)
 }
 
 // debugf logs at Debug, formatting only when Debug is enabled: lookups

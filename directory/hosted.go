@@ -111,14 +111,15 @@ func (d *Directory) plan(ctx context.Context, p *pool, q account.Query) (searchP
 		return searchPlan{}, err
 	}
 	if dom == nil {
-		d.log.Error(fmt.Sprintf("domain '%s' not found in LDAP", q.Name.Domain))
+		// The Sun 7.x line, error code and all, for the tools that read it.
+		d.sessionLog(ctx).Error(fmt.Sprintf("domain '%s' not found in LDAP (-1 )", q.Name.Domain))
 		return searchPlan{}, fmt.Errorf("directory: domain %q not found: %w", q.Name.Domain, account.ErrNoUser)
 	}
 	who := fmt.Sprintf("domain '%s'", q.Name.Domain)
-	if err := d.checkStatus(who, "inetDomainStatus", dom.inetStatus); err != nil {
+	if err := d.checkStatus(ctx, who, "inetDomainStatus", dom.inetStatus); err != nil {
 		return searchPlan{}, err
 	}
-	if err := d.checkStatus(who, "mailDomainStatus", dom.mailStatus); err != nil {
+	if err := d.checkStatus(ctx, who, "mailDomainStatus", dom.mailStatus); err != nil {
 		return searchPlan{}, err
 	}
 	plan := searchPlan{base: dom.base, format: config.Get(v, param.DomainSearchFormat), formatName: "DomainSearchFormat", dom: dom}

@@ -97,8 +97,8 @@ func TestSchema1(t *testing.T) {
 
 	log := lb.String()
 	for _, want := range []string{
-		`level=ERROR msg="domain 'unknown.com' not found in LDAP"`,
-		`level=ERROR msg="domain 'x.unknown.com' not found in LDAP"`,
+		`level=ERROR msg="domain 'unknown.com' not found in LDAP (-1 )"`,
+		`level=ERROR msg="domain 'x.unknown.com' not found in LDAP (-1 )"`,
 		`level=INFO+2 msg="domain 'held.com' mailDomainStatus: 'hold'"`,
 	} {
 		if !strings.Contains(log, want) {
@@ -178,7 +178,7 @@ func TestSchema2(t *testing.T) {
 	log := lb.String()
 	for _, want := range []string{
 		`level=ERROR msg="domain 'dup.com': more than one organization under \"o=internet\"`,
-		`level=ERROR msg="domain 'unknown.com' not found in LDAP"`,
+		`level=ERROR msg="domain 'unknown.com' not found in LDAP (-1 )"`,
 	} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %s:\n%s", want, log)

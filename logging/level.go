@@ -105,3 +105,21 @@ func logAt(l *slog.Logger, level slog.Level, msg string, args []any) {
 	r.Add(args...)
 	_ = l.Handler().Handle(ctx, r)
 }
+
+type loggerKey struct{}
+
+// NewContext returns ctx carrying l, the logger of the session a call is
+// made for: a package that serves many sessions (the directory) writes
+// what it finds about one session to that session's log, with its
+// "(id N)", rather than to its own.
+func NewContext(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+// FromContext returns the logger NewContext put in ctx, or fallback.
+func FromContext(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return fallback
+}

@@ -23,7 +23,7 @@ var cases = map[string]paramCase{
 	"ServiceList": {where: A, def: "ImapProxyAService@143 PopProxyAService@110",
 		valid:   []string{"/opt/SUNWmsgsr/lib/ImapProxyAService@143|993 /opt/SUNWmsgsr/lib/PopProxyAService@110", "ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143"},
 		invalid: []string{"ImapProxyAService", "FooAService@143", "ImapProxyAService@99999"}},
-	"NumThreads": {where: A | N4, def: "1", defaults: map[Where]string{N4: "0"}, valid: []string{"0", "4"}, invalid: []string{"-1", "four"}},
+	"NumThreads": {where: A | N4, def: "0", valid: []string{"0", "4"}, invalid: []string{"-1", "four"}},
 	"BeTheUser":  {where: A | N4, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
 	"BeTheGroup": {where: A | N4, valid: []string{"mail"}, invalid: []string{"a:b"}},
 	"LogDir":     {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},

@@ -26,8 +26,8 @@ var (
 
 	NumThreads = define(&Param{
 		Name: "NumThreads", Where: A | N4, Group: "Daemon", Era: "N4+", Type: "int",
-		Doc:     "Worker threads; bounds concurrent handshakes and directory lookups (0 is taken as 1).",
-		Default: "1", Defaults: map[Where]string{N4: "0"}, Template: Live, Flag: "-t",
+		Doc:     "Worker threads: at most this many TLS handshakes and directory operations (lookups, password checks) run at once, across all services; 0 is the number of CPUs.",
+		Default: "0", Template: Live, Flag: "-t",
 	}, intRange(0, 4096))
 
 	// The Netscape installer asked for the run-as user first; its front

@@ -2,6 +2,9 @@ package proxy
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -126,6 +129,8 @@ var ErrCannotReplay = errors.New("proxy: the credentials cannot be replayed to t
 // The error is for a cancelled session or an I/O failure only; every
 // refusal is a Result.
 func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (*Result, error) {
+	// What the directory finds about this login goes to this session's log.
+	ctx = logging.NewContext(ctx, s.Log)
 	res, err := s.login(ctx, cr, rp)
 	if err != nil {
 		if res != nil && res.Store != nil {
@@ -137,11 +142,43 @@ func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	case LoggedIn:
 		s.srv.guards.badGuys.Success(s.ClientAddr.Addr())
 	case BadCredentials:
-		if !res.uncounted {
+		if !res.uncounted && !s.repeatedFailure(cr) {
 			s.loginFailed()
 		}
 	}
 	return res.Result, nil
+}
+
+// failureKey identifies credentials that failed, without keeping them: a
+// hash under a key that is random per process.
+type failureKey [sha256.Size]byte
+
+var failureSalt = func() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}()
+
+// repeatedFailure says whether cr failed on this connection already, and
+// remembers them. Clients such as neomutt retry the same name and
+// password with each mechanism they know (AUTHENTICATE PLAIN, then LOGIN,
+// then the LOGIN command) on one connection: one mistyped password is one
+// failure for BadGuys, not three. The retries still wait out the penalty.
+func (s *Session) repeatedFailure(cr sasl.Credentials) bool {
+	if cr.Verify != nil {
+		return false // a challenge response differs every time
+	}
+	h := hmac.New(sha256.New, failureSalt)
+	h.Write([]byte(cr.User))
+	h.Write([]byte{0})
+	h.Write([]byte(cr.Password))
+	var k failureKey
+	h.Sum(k[:0])
+	if s.lastFail != nil && *s.lastFail == k {
+		return true
+	}
+	s.lastFail = &k
+	return false
 }
 
 // result is a Result with the pipeline's own bookkeeping.
@@ -165,12 +202,14 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		return nil, err
 	}
 	var route *Route
-	var err error
-	if cr.Mechanism == sasl.External {
-		route, err = s.routeCertificate(ctx)
-	} else {
-		route, err = s.route(ctx, cr.User)
-	}
+	err := s.srv.opts.Workers.do(ctx, func() (err error) {
+		if cr.Mechanism == sasl.External {
+			route, err = s.routeCertificate(ctx)
+		} else {
+			route, err = s.route(ctx, cr.User)
+		}
+		return err
+	})
 	if err != nil {
 		return s.failed(ctx, who, "lookup", nil, err)
 	}
@@ -181,12 +220,17 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	password := string(cr.Password)
 	switch {
 	case cr.Verify != nil:
-		if password, err = s.checkResponse(ctx, route, cr); err != nil {
+		err := s.srv.opts.Workers.do(ctx, func() (err error) {
+			password, err = s.checkResponse(ctx, route, cr)
+			return err
+		})
+		if err != nil {
 			return s.failed(ctx, who, cr.Mechanism, route, err)
 		}
 	case cr.Mechanism == sasl.External:
 	case rp == nil || s.preAuthOn(route):
-		if err := s.checkPassword(ctx, route, password); err != nil {
+		err := s.srv.opts.Workers.do(ctx, func() error { return s.checkPassword(ctx, route, password) })
+		if err != nil {
 			return s.failed(ctx, who, "password", route, err)
 		}
 	}
@@ -336,7 +380,8 @@ func (s *Session) checkPassword(ctx context.Context, r *Route, password string) 
 	if err := s.srv.dir().CheckPassword(ctx, r.Query, r.User, password); err != nil {
 		return err
 	}
-	logging.Notice(s.Log, PreAuthLine(time.Now(), s.ID, r.Name.Canon, s.ClientAddr.Addr(), s.ServerAddr.Addr()))
+	n4 := s.Values.Context()&param.N4 != 0
+	logging.Notice(s.Log, PreAuthLine(time.Now(), s.ID, r.Name.Canon, s.ClientAddr.Addr(), s.ServerAddr.Addr(), n4))
 	return nil
 }
 

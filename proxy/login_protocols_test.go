@@ -83,7 +83,7 @@ func authenticate(t *testing.T, c *lineConn, command, prompt, authz, user, pass 
 }
 
 func imapLogin(t *testing.T, c *lineConn, authz, user, pass string) string {
-	c.expectPrefix(t, "* OK")
+	c.greet(t, "* OK")
 	authenticate(t, c, "a AUTHENTICATE", "+ ", authz, user, pass)
 	alert := false
 	for {
@@ -108,7 +108,7 @@ func imapLogin(t *testing.T, c *lineConn, authz, user, pass string) string {
 }
 
 func popLogin(t *testing.T, c *lineConn, authz, user, pass string) string {
-	c.expectPrefix(t, "+OK")
+	c.greet(t, "+OK")
 	authenticate(t, c, "AUTH", "+ ", authz, user, pass)
 	l := c.line(t)
 	switch {
@@ -127,11 +127,12 @@ func popLogin(t *testing.T, c *lineConn, authz, user, pass string) string {
 }
 
 func smtpLogin(t *testing.T, c *lineConn, authz, user, pass string) string {
-	c.expectPrefix(t, "220 ")
-	c.send("EHLO client.example")
-	for l := c.line(t); !strings.HasPrefix(l, "250 "); l = c.line(t) {
-		if !strings.HasPrefix(l, "250-") {
-			t.Fatalf("EHLO: %q", l)
+	if c.greet(t, "220 ") {
+		c.send("EHLO client.example")
+		for l := c.line(t); !strings.HasPrefix(l, "250 "); l = c.line(t) {
+			if !strings.HasPrefix(l, "250-") {
+				t.Fatalf("EHLO: %q", l)
+			}
 		}
 	}
 	authenticate(t, c, "AUTH", "334 ", authz, user, pass)
@@ -150,7 +151,19 @@ func smtpLogin(t *testing.T, c *lineConn, authz, user, pass string) string {
 // lineConn is a client connection read line by line.
 type lineConn struct {
 	net.Conn
-	r *bufio.Reader
+	r       *bufio.Reader
+	greeted bool // the greeting (and SMTP's EHLO) is behind us
+}
+
+// greet reads the greeting once per connection.
+func (c *lineConn) greet(t *testing.T, prefix string) bool {
+	t.Helper()
+	if c.greeted {
+		return false
+	}
+	c.greeted = true
+	c.expectPrefix(t, prefix)
+	return true
 }
 
 func (c *lineConn) send(l string) { io.WriteString(c, l+"\r\n") }
@@ -216,13 +229,27 @@ type bench struct {
 
 func (b *bench) login(t *testing.T, authz, user, pass string) (string, time.Duration) {
 	t.Helper()
-	start := time.Now()
+	c := b.dial(t)
+	defer c.Close()
+	return b.loginOn(t, c, authz, user, pass)
+}
+
+// dial opens a client connection, for several logins on one connection.
+func (b *bench) dial(t *testing.T) *lineConn {
+	t.Helper()
 	nc, err := net.Dial("tcp", b.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	got := b.p.login(t, &lineConn{Conn: nc, r: bufio.NewReader(nc)}, authz, user, pass)
+	t.Cleanup(func() { nc.Close() })
+	return &lineConn{Conn: nc, r: bufio.NewReader(nc)}
+}
+
+// loginOn logs in on c and says how long it took.
+func (b *bench) loginOn(t *testing.T, c *lineConn, authz, user, pass string) (string, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	got := b.p.login(t, c, authz, user, pass)
 	return got, time.Since(start)
 }
 
@@ -345,6 +372,31 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 				got, took := b.login(t, "", "alice", "alicepw")
 				if got != ok || took < 900*time.Millisecond {
 					t.Errorf("after password %q: %s after %v, want %s after the 1 s penalty", pass, got, took, ok)
+				}
+			}
+		})
+	}
+	// A client that retries the same credentials with each mechanism it
+	// knows on one connection (neomutt: AUTHENTICATE PLAIN, then LOGIN)
+	// made one mistake: BadGuys counts it once. Different passwords count
+	// each.
+	for _, p := range protocols[:2] {
+		t.Run("repeated failure counts once/"+p.name, func(t *testing.T) {
+			for _, tc := range []struct {
+				second string
+				want   time.Duration // the penalty the next login waits
+			}{{"wrong", time.Second}, {"wrong too", 2 * time.Second}} {
+				b := start(t, p, map[string]string{"BGPenalty": "1", "BGMaxBadness": "10", "BGDecay": "60"})
+				c := b.dial(t)
+				if got, _ := b.loginOn(t, c, "", "alice", "wrong"); got != auth {
+					t.Fatalf("first wrong password = %s", got)
+				}
+				if got, _ := b.loginOn(t, c, viaLOGIN, "alice", tc.second); got != auth {
+					t.Fatalf("second wrong password = %s", got)
+				}
+				got, took := b.login(t, "", "alice", "alicepw")
+				if got != ok || took < tc.want-100*time.Millisecond || took > tc.want+700*time.Millisecond {
+					t.Errorf("after %q then %q: %s after %v, want %s after the %v penalty", "wrong", tc.second, got, took, ok, tc.want)
 				}
 			}
 		})

@@ -15,12 +15,19 @@ import (
 // time.Now()), sid is the session id in hexadecimal, user should include
 // the virtual domain (the login's user@domain), and addresses are written
 // without the IPv4-mapped IPv6 prefix; an invalid address is written "-".
-func PreAuthLine(t time.Time, sid uint64, user string, client, server netip.Addr) string {
+//
+// The Netscape 4.x front ends wrote the same line without the server
+// address (docs/reference.md §3.10): pass n4.
+func PreAuthLine(t time.Time, sid uint64, user string, client, server netip.Addr, n4 bool) string {
 	text := func(a netip.Addr) string {
 		if !a.IsValid() {
 			return "-"
 		}
 		return a.Unmap().String()
 	}
-	return fmt.Sprintf("%s (sid 0x%x) %s pre-authenticated - %s, %s", t.Format("20060102 150405"), sid, user, text(client), text(server))
+	line := fmt.Sprintf("%s (sid 0x%x) %s pre-authenticated - %s", t.Format("20060102 150405"), sid, user, text(client))
+	if n4 {
+		return line
+	}
+	return line + ", " + text(server)
 }

@@ -52,6 +52,11 @@ type Options struct {
 	// tests use it to count or fail connections.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// Workers bounds concurrent TLS handshakes and directory operations
+	// across the services that share it (NumThreads). Nil bounds
+	// nothing.
+	Workers *Workers
+
 	// Resolver looks up client host names (access filters with names,
 	// ClientLookup). Nil means net.DefaultResolver.
 	Resolver *net.Resolver

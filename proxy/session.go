@@ -86,6 +86,7 @@ type Session struct {
 
 	tlsc     *tlsconf.Config // the TLS setup the session started with; may be nil
 	certmaps certmaps        // the certmap.conf files the session started with
+	lastFail *failureKey     // the credentials of the last failed login (repeatedFailure)
 	implicit bool            // accepted on an SSLPorts port: TLS from the start
 
 	// The client's reverse DNS name, looked up at most once (ClientName).

@@ -67,7 +67,7 @@ func (s *Session) StartTLS(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
 	raw.SetDeadline(time.Now().Add(HandshakeTimeout))
-	err := tc.HandshakeContext(ctx)
+	err := s.srv.opts.Workers.do(ctx, func() error { return tc.HandshakeContext(ctx) })
 	raw.SetDeadline(time.Time{})
 	if err != nil {
 		s.Log.Error(fmt.Sprintf("SSL negotiation failed for IP %s: %v", s.ClientAddr.Addr(), err))

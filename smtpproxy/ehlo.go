@@ -13,10 +13,16 @@ import (
 )
 
 // passedKeywords are the EHLO keywords of a relay that reach the client
-// besides EhloKeywords (docs/reference.md §2.6, §4.4.1 step 6). STARTTLS is listed
-// there but is the MMP's own (see filterKeywords); AUTH depends on
-// SmtpAuth.
-var passedKeywords = []string{"8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "EXPN", "HELP", "XLOOP", "ETRN", "SIZE"}
+// besides EhloKeywords: the Sun list (docs/reference.md §2.6, §4.4.1
+// step 6), and the standard extensions of today's relays that change
+// nothing the MMP reads before the pipe, so that they pass through it
+// unchanged: DSN (RFC 3461), CHUNKING and BINARYMIME (RFC 3030, BDAT
+// comes after MAIL, in the pipe) and SMTPUTF8 (RFC 6531). Without them a
+// Sun configuration put in front of Postfix would take these from every
+// client. STARTTLS is listed by Sun but is the MMP's own (see
+// filterKeywords); AUTH depends on SmtpAuth.
+var passedKeywords = []string{"8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES", "EXPN", "HELP", "XLOOP", "ETRN", "SIZE",
+	"DSN", "CHUNKING", "BINARYMIME", "SMTPUTF8"}
 
 // handleHello answers EHLO and HELO (RFC 5321 §4.1.1.1). The first one
 // finds and introduces a relay; a later one introduces the client to the

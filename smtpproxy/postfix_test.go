@@ -202,3 +202,29 @@ func TestPostfixRelayFailover(t *testing.T) {
 		t.Fatalf("Postfix was dialled %d times, want 3", n)
 	}
 }
+
+// A Sun SmtpProxyAService.cfg put in front of Postfix keeps the
+// extensions today's clients use: Postfix's SMTPUTF8, DSN, CHUNKING and
+// ENHANCEDSTATUSCODES reach the client without an EhloKeywords line, and
+// an SMTPUTF8 message with DSN goes through the pipe and is delivered.
+func TestPostfixStandardExtensionsPassed(t *testing.T) {
+	pf := startPostfix(t)
+	h := start(t, setup{settings: xclientSettings(pf.Addr())})
+	cl := h.dial("")
+	cl.reply()
+	ehlo := cl.expectCmd("EHLO client.example", "250-")
+	for _, kw := range []string{"SMTPUTF8", "DSN", "CHUNKING", "ENHANCEDSTATUSCODES", "8BITMIME", "PIPELINING"} {
+		if !strings.Contains(ehlo+"\n", "250-"+kw+"\n") && !strings.Contains(ehlo+"\n", "250 "+kw+"\n") {
+			t.Errorf("EHLO through the MMP lacks %s:\n%s", kw, ehlo)
+		}
+	}
+	cl.expectCmd("MAIL FROM:<jürgen@example.test> SMTPUTF8 RET=HDRS", "250 ")
+	cl.expectCmd("RCPT TO:<bob@example.test> NOTIFY=NEVER", "250 ")
+	cl.expectCmd("DATA", "354 ")
+	cl.expectCmd("From: <jürgen@example.test>\r\nTo: <bob@example.test>\r\nSubject: Grüße\r\n\r\nHallo.\r\n.", "250 ")
+	cl.expectCmd("QUIT", "221 ")
+	msgs := pf.WaitDelivered(t, "bob", 1)
+	if !strings.Contains(msgs[0], "Subject: Grüße") {
+		t.Fatalf("delivered message:\n%s", msgs[0])
+	}
+}

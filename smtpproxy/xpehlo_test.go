@@ -40,10 +40,10 @@ func with(m map[string]string, kv ...string) map[string]string {
 }
 
 // filteredEHLO is the proxy's EHLO reply to the fake relay's
-// DefaultKeywords: VRFY, DSN, CHUNKING, STARTTLS and the X-keywords not in
+// DefaultKeywords: VRFY, STARTTLS and the X-keywords not in
 // EhloKeywords are gone.
 func filteredEHLO(extra ...string) string {
-	lines := []string{testHost, "8BITMIME", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES", "EXPN", "ETRN"}
+	lines := []string{testHost, "DSN", "CHUNKING", "SMTPUTF8", "8BITMIME", "PIPELINING", "SIZE 10240000", "AUTH PLAIN LOGIN", "ENHANCEDSTATUSCODES", "EXPN", "ETRN"}
 	lines = append(lines, extra...)
 	lines = append(lines, "XLOOP 5A1B7C9D", "HELP")
 	for i := range lines {

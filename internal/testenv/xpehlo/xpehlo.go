@@ -13,7 +13,7 @@
 // WithPassword is set.
 //
 // The relay answers EHLO and XPEHLO with DefaultKeywords, which include
-// keywords the proxy must filter out (VRFY, DSN, CHUNKING, XADR, ...) and
+// keywords the proxy must filter out (VRFY, XADR, ...) and
 // STARTTLS, which the proxy must replace with its own. It accepts HELO, MAIL,
 // RCPT, DATA, RSET, NOOP, HELP, VRFY, QUIT and AUTH PLAIN and LOGIN (235 for
 // an account given with WithUser, 535 otherwise), records every line it
@@ -59,11 +59,13 @@ const Greeting = "220 " + Hostname + " ESMTP"
 // after the "250-fake.relay Hello ..." line. They resemble a Sun MTA's list
 // and include keywords outside the set the proxy passes on (docs/reference.md §4.4.1,
 // step 6: 8BITMIME, PIPELINING, ENHANCEDSTATUSCODES, EXPN, HELP, XLOOP,
-// ETRN, SIZE, STARTTLS, AUTH plus EhloKeywords).
+// ETRN, SIZE, STARTTLS, AUTH plus EhloKeywords; and the standard DSN,
+// CHUNKING, BINARYMIME and SMTPUTF8 that openmmp passes as well).
 var DefaultKeywords = []string{
 	"VRFY",
 	"DSN",
 	"CHUNKING",
+	"SMTPUTF8",
 	"8BITMIME",
 	"PIPELINING",
 	"SIZE 10240000",
