@@ -158,6 +158,9 @@ func TestEHLOKeywordFiltering(t *testing.T) {
 	cl.Send("EHLO client.example\r\n")
 	want := strings.Join([]string{
 		"250-" + testHost,
+		"250-DSN",
+		"250-CHUNKING",
+		"250-SMTPUTF8",
 		"250-8BITMIME",
 		"250-PIPELINING",
 		"250-SIZE 10240000",
