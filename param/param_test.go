@@ -64,7 +64,7 @@ var cases = map[string]paramCase{
 	"AuthenticationServer":         {where: I | P | V, valid: []string{"127.0.0.1:56", "[::1]:56"}, invalid: []string{"127.0.0.1", "host:0"}},
 	"AuthenticationLdapAttributes": {where: I | P | V, valid: []string{`"attr1" "attr2"`, "mail cn"}, invalid: []string{"at tr(1)"}},
 	"ExtraSASLMechanisms":          {where: I | P, valid: []string{"GSSAPI NTLM"}},
-	"AdminPolicy":                  {where: I | P, def: "simple", valid: []string{"group", "SIMPLE"}, invalid: []string{"complex"}},
+	"AdminPolicy":                  {where: I | P, def: "simple", valid: []string{"simple", "SIMPLE"}, invalid: []string{"complex", "group"}},
 	"CertmapFile": {where: ips | V | N4, defaults: map[Where]string{N4: "certmap.conf"}, aliases: []string{"CertMapFile", "CertMap"},
 		valid: []string{"/opt/SUNWmsgsr/config/certmap.conf"}, invalid: []string{"x\ny"}},
 	"AuthService":    {where: P | V, def: "no", valid: []string{"yes"}, invalid: []string{"pop"}},

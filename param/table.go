@@ -249,9 +249,9 @@ var (
 
 	AdminPolicy = define(&Param{
 		Name: "AdminPolicy", Where: I | P, Group: "Authentication", Era: "7.x", Type: "simple|group",
-		Doc:     "Who may log in on behalf of another user: simple = only StoreAdmin.",
+		Doc:     "Who may log in on behalf of another user (SASL PLAIN with an authorization identity): simple = only StoreAdmin, with StoreAdminPass; the store is then logged in to as StoreAdmin for that user. group (the store's administrator groups) is refused.",
 		Default: "simple",
-	}, oneOf("simple", "group"))
+	}, adminPolicy)
 
 	CertmapFile = define(&Param{
 		Name: "CertmapFile", Aliases: []string{"CertMapFile", "CertMap"}, Where: ips | V | N4, Group: "Authentication", Era: "N4+",

@@ -292,6 +292,19 @@ func oneOf(words ...string) func(string) (string, error) {
 	}
 }
 
+// adminPolicy accepts simple. group named the Messaging Server's store
+// administrator groups, which a proxy cannot see; accepting it and acting
+// as simple would grant less than the administrator expects, silently.
+func adminPolicy(s string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "simple":
+		return "simple", nil
+	case "group":
+		return "", fmt.Errorf("group (the store's administrator groups) is not supported: use simple, where StoreAdmin alone may log in as another user")
+	}
+	return "", fmt.Errorf("%q is not simple", s)
+}
+
 // ConnLimitList is the value of ConnLimits: either inline entries or the name
 // of a file holding them (docs/reference.md §3.4). The configuration loader reads the
 // file and fills Limits.

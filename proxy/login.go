@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -201,11 +202,22 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	if err := s.waitPenalty(ctx); err != nil {
 		return nil, err
 	}
+	// A proxy login: an administrator acting for the user it names
+	// (RFC 4616 authzid), allowed by AdminPolicy.
+	asAdmin := cr.Mechanism != sasl.External && cr.AuthzID != "" && cr.AuthzID != cr.User
+	if asAdmin {
+		if o := s.checkAdmin(cr); o != LoggedIn {
+			return outcome(o, nil), nil
+		}
+	}
 	var route *Route
 	err := s.srv.opts.Workers.do(ctx, func() (err error) {
-		if cr.Mechanism == sasl.External {
+		switch {
+		case cr.Mechanism == sasl.External:
 			route, err = s.routeCertificate(ctx)
-		} else {
+		case asAdmin:
+			route, err = s.route(ctx, cr.AuthzID)
+		default:
 			route, err = s.route(ctx, cr.User)
 		}
 		return err
@@ -217,6 +229,12 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	if o := s.authorize(cr, route); o != LoggedIn {
 		return outcome(o, route), nil
 	}
+	if asAdmin {
+		// StoreAdmin's password is checked; the store is logged in to as
+		// StoreAdmin on the user's behalf.
+		route.ProxyAuth = true
+		who = route.Name.Orig + " (by " + cr.User + ")"
+	}
 	password := string(cr.Password)
 	switch {
 	case cr.Verify != nil:
@@ -227,7 +245,8 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		if err != nil {
 			return s.failed(ctx, who, cr.Mechanism, route, err)
 		}
-	case cr.Mechanism == sasl.External:
+	case cr.Mechanism == sasl.External || asAdmin:
+		// No password of the user: a certificate, or StoreAdmin's.
 	case rp == nil || s.preAuthOn(route):
 		err := s.srv.opts.Workers.do(ctx, func() error { return s.checkPassword(ctx, route, password) })
 		if err != nil {
@@ -242,7 +261,7 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	if route.ProxyAuth {
 		admin, pass := config.Get(s.Values, param.StoreAdmin), config.Get(s.Values, param.StoreAdminPass)
 		if admin == "" || pass == "" {
-			s.Log.Error(fmt.Sprintf("client certificate login of '%s': StoreAdmin or StoreAdminPass is not set; the store cannot be logged in to without a password", who))
+			s.Log.Error(fmt.Sprintf("proxy login of '%s': StoreAdmin or StoreAdminPass is not set; the store cannot be logged in to without a password", who))
 			return outcome(Unavailable, route), nil
 		}
 		replay.AuthzID, replay.User, replay.Password = route.Replay, admin, logging.Secret(pass)
@@ -271,18 +290,36 @@ func malformed(cr sasl.Credentials) string {
 	return ""
 }
 
-// authorize checks the authorization identity: empty, or the user's own
-// name. For a certificate login that is the name it maps to, as the
-// client would write it or as it is replayed. Anything else is a proxy
-// login, which is not allowed.
+// authorize checks the authorization identity of a certificate login:
+// empty, or the name it maps to, as the client would write it or as it is
+// replayed. (A password login's is checked by checkAdmin.)
 func (s *Session) authorize(cr sasl.Credentials, r *Route) Outcome {
 	a := cr.AuthzID
-	if a == "" || a == cr.User || cr.Mechanism == sasl.External && (a == r.Name.Orig || a == r.Replay) {
+	if cr.Mechanism != sasl.External || a == "" || a == r.Name.Orig || a == r.Replay {
 		return LoggedIn
 	}
 	logging.Notice(s.Log, fmt.Sprintf("%s login of '%s' from %s as '%s' refused: logging in as another user is not allowed",
 		cr.Mechanism, r.Name.Orig, s.ClientAddr, a))
 	return NotAuthorized
+}
+
+// checkAdmin decides a proxy login, "authcid logs in as authzid": under
+// AdminPolicy simple (docs/reference.md §4.2.3) only StoreAdmin may, with
+// StoreAdminPass. Anyone else is NotAuthorized; StoreAdmin with a wrong
+// password gets BadCredentials, as any wrong password does.
+func (s *Session) checkAdmin(cr sasl.Credentials) Outcome {
+	admin, pass := config.Get(s.Values, param.StoreAdmin), config.Get(s.Values, param.StoreAdminPass)
+	switch {
+	case admin == "" || pass == "" || cr.User != admin:
+		logging.Notice(s.Log, fmt.Sprintf("%s login of '%s' from %s as '%s' refused: only StoreAdmin may log in as another user (AdminPolicy %s)",
+			cr.Mechanism, cr.User, s.ClientAddr, cr.AuthzID, config.Get(s.Values, param.AdminPolicy)))
+		return NotAuthorized
+	case subtle.ConstantTimeCompare([]byte(cr.Password), []byte(pass)) != 1:
+		logging.Notice(s.Log, fmt.Sprintf("user '%s' from %s: authentication failed: wrong StoreAdmin password", cr.User, s.ClientAddr))
+		return BadCredentials
+	}
+	logging.Notice(s.Log, fmt.Sprintf("StoreAdmin '%s' from %s logs in as '%s'", cr.User, s.ClientAddr, cr.AuthzID))
+	return LoggedIn
 }
 
 // failed turns a lookup or check error into an outcome, with its log

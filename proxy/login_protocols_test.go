@@ -254,12 +254,14 @@ func (b *bench) loginOn(t *testing.T, c *lineConn, authz, user, pass string) (st
 }
 
 func TestLoginPipelineAcrossProtocols(t *testing.T) {
-	store := dovecot.Start(t, dovecot.WithUser("alice", "alicepw"))
+	store := dovecot.Start(t, dovecot.WithUser("alice", "alicepw"), dovecot.WithUser("bob", "bobpw"),
+		dovecot.WithMasterUser("storeadmin", "storeadminpw"))
 	relay := xpehlo.Start(t, xpehlo.WithPassword("relaypw"))
 	start := func(t *testing.T, p protocol, settings map[string]string) *bench {
 		t.Helper()
 		b := &bench{p: p, relay: relay, dir: &proxytest.Directory{Passwords: map[string]string{"uid=alice": "alicepw"}}}
 		b.dir.SetUser("alice", &account.User{DN: "uid=alice", MailHosts: []string{"127.0.0.1"}})
+		b.dir.SetUser("bob", &account.User{DN: "uid=bob", MailHosts: []string{"127.0.0.1"}})
 		to := store.IMAPAddr()
 		if p.name == "POP" {
 			to = store.POP3Addr()
@@ -338,6 +340,42 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 		}
 		if n := b.store.conns.Load(); n != 0 {
 			t.Errorf("the store was contacted %d times for a refused proxy login", n)
+		}
+	})
+	// AdminPolicy simple (RFC 4616 authorization identity): StoreAdmin,
+	// with StoreAdminPass, logs in as alice; the store sees a master-user
+	// login for alice. Anyone else asking for another identity is
+	// refused, and StoreAdmin with a wrong password is a failed login.
+	// SMTP has no StoreAdmin: its proxy logins are refused.
+	each(t, "StoreAdmin logs in on behalf of a user", func(t *testing.T, p protocol) {
+		b := start(t, p, map[string]string{"StoreAdmin": "storeadmin", "StoreAdminPass": "storeadminpw", "BGExcluded": "127.0.0.0/8"})
+		const master = "Master user logging in as alice"
+		before := strings.Count(store.Log(), master)
+		want := ok
+		if !p.store {
+			want = auth
+		}
+		if got, _ := b.login(t, "alice", "storeadmin", "storeadminpw"); got != want {
+			t.Fatalf("storeadmin as alice = %s, want %s", got, want)
+		}
+		if !p.store {
+			return
+		}
+		if n := b.store.conns.Load(); n != 1 {
+			t.Errorf("store contacted %d times, want once", n)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for strings.Count(store.Log(), master) == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("the store logged no master-user login:\n%s", store.Log())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if got, _ := b.login(t, "alice", "storeadmin", "wrong"); got != auth {
+			t.Errorf("storeadmin with a wrong password = %s, want %s", got, auth)
+		}
+		if got, _ := b.login(t, "alice", "bob", "bobpw"); got != p.authzNo {
+			t.Errorf("bob as alice = %s, want %s", got, p.authzNo)
 		}
 	})
 	each(t, "directory unavailable", func(t *testing.T, p protocol) {
