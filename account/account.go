@@ -135,4 +135,20 @@ type Directory interface {
 	// challenge-response logins CRAM-MD5 and APOP, which can only be
 	// checked against the password itself.
 	ClearPassword(ctx context.Context, values *config.Values, u *User) (string, error)
+	// RelaySASL starts a SASL exchange of one of ExtraSASLMechanisms
+	// that the AuthenticationServer performs (docs/reference.md §2.3).
+	RelaySASL(ctx context.Context, values *config.Values, mechanism string, client, server netip.Addr) (SASLRelay, error)
+}
+
+// SASLRelay is one SASL exchange performed by a third-party service: the
+// MMP passes the client's responses to it and its challenges back, and
+// at the end the service names the user it authenticated.
+type SASLRelay interface {
+	// Next passes the client's next response, base64-decoded (nil: the
+	// client sent no initial response), and returns the service's
+	// challenge, or done with the login name. A refusal wraps ErrNoUser;
+	// a service that gives no verdict, ErrUnavailable.
+	Next(response []byte) (challenge []byte, done bool, login string, err error)
+	// Close ends the exchange.
+	Close() error
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -197,4 +199,111 @@ func (d *Directory) authServerUp(addr string) {
 	if was {
 		d.log.Info(fmt.Sprintf("directory: AuthenticationServer %s is answering again", addr))
 	}
+}
+
+// ExtraSASLMechanisms are performed by the AuthenticationServer too, on
+// one connection per exchange, with the login's addresses:
+//
+//	request   = "SASL" SP mechanism SP client SP server [SP initial] CRLF
+//	challenge = "+" [SP data] CRLF
+//	response  = data CRLF
+//	verdict   = ("OK" SP login / "NO" [SP text] / "TEMP" [SP text]) CRLF
+//
+// data is base64 (RFC 4648 §4), "=" for empty; initial is the client's
+// initial response, absent when it sent none. The service answers each
+// request or response with a challenge or a verdict; OK names the user
+// it authenticated (escaped as in AUTH), whom the MMP then looks up and
+// logs in to the store as StoreAdmin on the user's behalf. A client that
+// cancels ("*") ends the exchange: the MMP closes the connection.
+//
+//	C: SASL X-TOKEN 203.0.113.9 192.168.10.5
+//	S: + bm9uY2UtMQ==
+//	C: YWxpY2U6dG9rZW4=
+//	S: OK alice
+
+// RelaySASL starts an exchange of mechanism with the AuthenticationServer
+// of values (account.Directory).
+func (d *Directory) RelaySASL(ctx context.Context, values *config.Values, mechanism string, client, server netip.Addr) (account.SASLRelay, error) {
+	addr := config.Get(values, param.AuthenticationServer)
+	if addr == "" {
+		return nil, fmt.Errorf("directory: %s needs AuthenticationServer: %w", mechanism, account.ErrUnavailable)
+	}
+	nd := net.Dialer{Timeout: d.dialTimeout}
+	c, err := nd.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		d.authServerDown(addr, err)
+		return nil, fmt.Errorf("directory: AuthenticationServer %s: %w: %w", addr, err, account.ErrUnavailable)
+	}
+	return &saslRelay{d: d, addr: addr, c: c, r: bufio.NewReaderSize(io.LimitReader(c, 1<<20), maxAuthReply+2),
+		first: "SASL " + authEscape(mechanism) + " " + addrText(client) + " " + addrText(server)}, nil
+}
+
+// saslRelay is one exchange with an AuthenticationServer.
+type saslRelay struct {
+	d     *Directory
+	addr  string
+	c     net.Conn
+	r     *bufio.Reader
+	first string // the request line, until it is sent
+}
+
+func (s *saslRelay) Next(resp []byte) (challenge []byte, done bool, login string, err error) {
+	data := "="
+	if len(resp) > 0 {
+		data = base64.StdEncoding.EncodeToString(resp)
+	}
+	line := data
+	if s.first != "" {
+		line = s.first
+		if resp != nil {
+			line += " " + data
+		}
+		s.first = ""
+	}
+	s.c.SetDeadline(time.Now().Add(s.d.opTimeout))
+	if _, err := io.WriteString(s.c, line+"\r\n"); err != nil {
+		return s.down(err)
+	}
+	reply, err := s.r.ReadString('\n')
+	if err != nil {
+		return s.down(err)
+	}
+	s.d.authServerUp(s.addr)
+	reply = strings.TrimRight(reply, "\r\n")
+	verdict, text, _ := strings.Cut(reply, " ")
+	switch strings.ToUpper(verdict) {
+	case "+":
+		if text == "" || text == "=" {
+			return []byte{}, false, "", nil
+		}
+		b, err := base64.StdEncoding.Strict().DecodeString(text)
+		if err != nil {
+			return nil, false, "", fmt.Errorf("directory: AuthenticationServer %s: bad challenge: %w", s.addr, account.ErrUnavailable)
+		}
+		return b, false, "", nil
+	case "OK":
+		login, err := url.PathUnescape(text)
+		if err != nil || login == "" {
+			return nil, false, "", fmt.Errorf("directory: AuthenticationServer %s: OK without a login: %w", s.addr, account.ErrUnavailable)
+		}
+		return nil, true, login, nil
+	case "NO":
+		return nil, false, "", fmt.Errorf("directory: AuthenticationServer %s refused the exchange (%s): %w", s.addr, text, account.ErrNoUser)
+	}
+	return nil, false, "", fmt.Errorf("directory: AuthenticationServer %s: no verdict (%s): %w", s.addr, clipText(reply), account.ErrUnavailable)
+}
+
+func (s *saslRelay) down(err error) ([]byte, bool, string, error) {
+	s.d.authServerDown(s.addr, err)
+	return nil, false, "", fmt.Errorf("directory: AuthenticationServer %s: %w: %w", s.addr, err, account.ErrUnavailable)
+}
+
+func (s *saslRelay) Close() error { return s.c.Close() }
+
+// clipText shortens a reply for an error message.
+func clipText(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
 }

@@ -29,7 +29,7 @@ func (c *conn) handleAuthenticate(ctx context.Context, cmd *wire.Command) (*prox
 		ir = append([]byte{}, cmd.Args[1].Value...)
 	}
 	tag := cmd.Tag // cmd is reused by the next read of the command reader
-	cr, err := c.s.Authenticate(name, ir, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
+	cr, err := c.s.Authenticate(ctx, name, ir, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
 		c.w.WriteString("+ " + base64.StdEncoding.EncodeToString(challenge) + "\r\n")
 		return c.readResponse()
 	})

@@ -232,19 +232,19 @@ var (
 	}, parseBool)
 
 	AuthenticationServer = define(&Param{
-		Name: "AuthenticationServer", Where: I | P | V, Group: "Authentication", Era: "S6", Type: "host:port",
-		Doc:     "Third-party authentication service asked instead of the directory when PreAuth is on.",
+		Name: "AuthenticationServer", Where: I | P | S | V, Group: "Authentication", Era: "S6", Type: "host:port",
+		Doc:     "Third-party authentication service asked instead of the directory when PreAuth is on (SMTP: with SmtpAuth directory), and that performs ExtraSASLMechanisms. In SmtpProxyAService.cfg an openmmp extension.",
 		Example: "127.0.0.1:56", Template: Commented,
 	}, parseHostPort)
 
 	AuthenticationLdapAttributes = define(&Param{
-		Name: "AuthenticationLdapAttributes", Where: I | P | V, Group: "Authentication", Era: "S6", Type: "attributes",
+		Name: "AuthenticationLdapAttributes", Where: I | P | S | V, Group: "Authentication", Era: "S6", Type: "attributes",
 		Doc: "Extra user attributes passed to AuthenticationServer.",
 	}, parseAttrList)
 
 	ExtraSASLMechanisms = define(&Param{
-		Name: "ExtraSASLMechanisms", Where: I | P, Group: "Authentication", Era: "S6 patch", Type: "mechanisms",
-		Doc: "Further SASL mechanisms offered and relayed to AuthenticationServer.",
+		Name: "ExtraSASLMechanisms", Where: I | P | S, Group: "Authentication", Era: "S6 patch", Type: "mechanisms",
+		Doc: "Further SASL mechanisms offered (CAPABILITY, CAPA, EHLO) and performed by AuthenticationServer; only with AuthenticationServer and PreAuth set (SMTP: SmtpAuth directory). The user it names logs in to the store through StoreAdmin. In SmtpProxyAService.cfg an openmmp extension.",
 	}, parseWords)
 
 	AdminPolicy = define(&Param{

@@ -28,7 +28,7 @@ func (c *conn) handleAuth(ctx context.Context, args []string) (*proxy.Store, err
 	if len(args) == 2 {
 		ir = []byte(args[1])
 	}
-	cr, err := c.s.Authenticate(name, ir, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
+	cr, err := c.s.Authenticate(ctx, name, ir, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
 		c.line("+ " + base64.StdEncoding.EncodeToString(challenge))
 		return c.readResponse()
 	})

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,6 +196,12 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	if cr.Mechanism == sasl.External {
 		who = "(client certificate)"
 	}
+	if cr.Vouched && cr.VouchErr != nil {
+		if err := s.waitPenalty(ctx); err != nil {
+			return nil, err
+		}
+		return s.failed(ctx, "("+cr.Mechanism+")", "AuthenticationServer", nil, cr.VouchErr)
+	}
 	if why := malformed(cr); why != "" {
 		logging.Notice(s.Log, fmt.Sprintf("login from %s refused: %s", s.ClientAddr, why))
 		return outcome(BadCredentials, nil), nil
@@ -229,6 +236,9 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	if o := s.authorize(cr, route); o != LoggedIn {
 		return outcome(o, route), nil
 	}
+	if cr.Vouched {
+		route.ProxyAuth = true // the store is asked as StoreAdmin for the user
+	}
 	if asAdmin {
 		// StoreAdmin's password is checked; the store is logged in to as
 		// StoreAdmin on the user's behalf.
@@ -245,8 +255,9 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		if err != nil {
 			return s.failed(ctx, who, cr.Mechanism, route, err)
 		}
-	case cr.Mechanism == sasl.External || asAdmin:
-		// No password of the user: a certificate, or StoreAdmin's.
+	case cr.Mechanism == sasl.External || asAdmin || cr.Vouched:
+		// No password of the user: a certificate, StoreAdmin's, or an
+		// exchange the AuthenticationServer performed.
 	case rp == nil || s.preAuthOn(route):
 		err := s.srv.opts.Workers.do(ctx, func() error { return s.checkPassword(ctx, route, password) })
 		if err != nil {
@@ -277,6 +288,11 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 func malformed(cr sasl.Credentials) string {
 	switch {
 	case cr.Mechanism == sasl.External:
+		return ""
+	case cr.Vouched:
+		if strings.ContainsAny(cr.User, "\x00\r\n") {
+			return "control characters in the name the AuthenticationServer gave"
+		}
 		return ""
 	case cr.User == "":
 		return "empty name"
@@ -445,7 +461,10 @@ var (
 // (Mechanisms) and returns the credentials for Login. ir is the initial
 // response as sent (nil: none); ask sends a challenge in the protocol's
 // framing and returns the client's response line.
-func (s *Session) Authenticate(name string, ir []byte, o sasl.Options, ask func(challenge []byte) ([]byte, error)) (sasl.Credentials, error) {
+//
+// A mechanism of ExtraSASLMechanisms is relayed to the AuthenticationServer
+// (account.Directory.RelaySASL); its credentials are then vouched for.
+func (s *Session) Authenticate(ctx context.Context, name string, ir []byte, o sasl.Options, ask func(challenge []byte) ([]byte, error)) (sasl.Credentials, error) {
 	if !s.Offers(name) {
 		if (strings.EqualFold(name, sasl.Plain) || strings.EqualFold(name, sasl.Login)) && s.PlainDisabled() {
 			return sasl.Credentials{}, ErrPrivacy
@@ -453,6 +472,15 @@ func (s *Session) Authenticate(name string, ir []byte, o sasl.Options, ask func(
 		return sasl.Credentials{}, ErrMechanism
 	}
 	m, ok := sasl.New(name, o)
+	if !ok && slices.ContainsFunc(s.extraMechanisms(), func(x string) bool { return strings.EqualFold(x, name) }) {
+		r, err := s.srv.dir().RelaySASL(ctx, s.Values, strings.ToUpper(name), s.ClientAddr.Addr(), s.ServerAddr.Addr())
+		if err != nil {
+			// No exchange: the login is a temporary failure.
+			return sasl.Credentials{Mechanism: strings.ToUpper(name), SASL: true, Vouched: true, VouchErr: err}, nil
+		}
+		defer r.Close()
+		m, ok = sasl.NewRelay(name, r), true
+	}
 	if !ok {
 		return sasl.Credentials{}, ErrMechanism
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/account"
+	"github.com/openmmp/mmp/directory"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
 	"github.com/openmmp/mmp/internal/testenv/xpehlo"
@@ -67,10 +68,19 @@ func plain(authz, user, pass string) string {
 // PLAIN cannot (RFC 4616), so that it reaches the login pipeline.
 const viaLOGIN = "\x00LOGIN"
 
+// viaToken is the authz argument that makes a login use X-TOKEN, an
+// ExtraSASLMechanisms mechanism the fake AuthenticationServer performs
+// (extrasasl_test.go); the password is ignored.
+const viaToken = "\x00X-TOKEN"
+
 // authenticate sends command with the mechanism and, for LOGIN, answers
 // the two challenges, which start with prompt.
 func authenticate(t *testing.T, c *lineConn, command, prompt, authz, user, pass string) {
 	b64 := base64.StdEncoding.EncodeToString
+	if authz == viaToken {
+		tokenLogin(t, c, command, prompt, user)
+		return
+	}
 	if authz != viaLOGIN {
 		c.send(command + " PLAIN " + plain(authz, user, pass))
 		return
@@ -257,6 +267,9 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 	store := dovecot.Start(t, dovecot.WithUser("alice", "alicepw"), dovecot.WithUser("bob", "bobpw"),
 		dovecot.WithMasterUser("storeadmin", "storeadminpw"))
 	relay := xpehlo.Start(t, xpehlo.WithPassword("relaypw"))
+	authsrv := startAuthServer(t, "alice")
+	realDir := directory.New(directory.Options{})
+	t.Cleanup(func() { realDir.Close() })
 	start := func(t *testing.T, p protocol, settings map[string]string) *bench {
 		t.Helper()
 		b := &bench{p: p, relay: relay, dir: &proxytest.Directory{Passwords: map[string]string{"uid=alice": "alicepw"}}}
@@ -277,7 +290,7 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 			}
 		}
 		svc := proxytest.ServiceOf(t, p.service, all, "")
-		srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: p.new(), Directory: b.dir})
+		srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: p.new(), Directory: relayingDirectory{b.dir, realDir}})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -376,6 +389,46 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 		}
 		if got, _ := b.login(t, "alice", "bob", "bobpw"); got != p.authzNo {
 			t.Errorf("bob as alice = %s, want %s", got, p.authzNo)
+		}
+	})
+	// ExtraSASLMechanisms: offered in CAPABILITY, CAPA and EHLO, and
+	// performed by the AuthenticationServer, which names the user; the
+	// store is then logged in to as StoreAdmin for that user.
+	each(t, "ExtraSASLMechanisms relayed to the AuthenticationServer", func(t *testing.T, p protocol) {
+		b := start(t, p, map[string]string{"AuthenticationServer": authsrv.ln.Addr().String(), "PreAuth": "yes",
+			"ExtraSASLMechanisms": "X-TOKEN", "StoreAdmin": "storeadmin", "StoreAdminPass": "storeadminpw", "BGExcluded": "127.0.0.0/8"})
+		c := b.dial(t)
+		var offer string
+		switch p.name {
+		case "IMAP":
+			offer = c.line(t)
+		case "POP":
+			c.line(t)
+			c.send("CAPA")
+			for l := c.line(t); l != "."; l = c.line(t) {
+				offer += l + "\n"
+			}
+		case "SMTP":
+			c.line(t)
+			c.send("EHLO client.example")
+			for l := c.line(t); ; l = c.line(t) {
+				offer += l + "\n"
+				if strings.HasPrefix(l, "250 ") {
+					break
+				}
+			}
+		}
+		if !strings.Contains(offer, "X-TOKEN") {
+			t.Errorf("X-TOKEN is not offered:\n%s", offer)
+		}
+		if got, _ := b.login(t, viaToken, "alice", ""); got != ok {
+			t.Errorf("X-TOKEN as alice = %s, want %s", got, ok)
+		}
+		if got, _ := b.login(t, viaToken, "mallory", ""); got != auth {
+			t.Errorf("X-TOKEN as mallory = %s, want %s", got, auth)
+		}
+		if lines := authsrv.received(); len(lines) < 2 || !strings.HasPrefix(lines[len(lines)-2], "SASL X-TOKEN 127.0.0.1 127.0.0.1") {
+			t.Errorf("the AuthenticationServer received %q", lines)
 		}
 	})
 	each(t, "directory unavailable", func(t *testing.T, p protocol) {

@@ -134,6 +134,9 @@ func (noDirectory) CheckPassword(context.Context, account.Query, *account.User, 
 func (noDirectory) ClearPassword(context.Context, *config.Values, *account.User) (string, error) {
 	return "", errNoDirectory
 }
+func (noDirectory) RelaySASL(context.Context, *config.Values, string, netip.Addr, netip.Addr) (account.SASLRelay, error) {
+	return nil, errNoDirectory
+}
 
 // sessionIDs numbers sessions process-wide, so that the "(id N)" of two
 // services in one AService process never collide in a shared log.

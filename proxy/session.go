@@ -133,8 +133,9 @@ func (s *Session) PlainDisabled() bool {
 // Mechanisms lists the SASL mechanisms this session offers, in the order
 // the capability lists give them: PLAIN and LOGIN while clear-text
 // passwords are allowed, EXTERNAL when a client certificate can log in
-// (docs/reference.md §3.7), and CRAM-MD5 with CRAMs, which sends no
-// clear-text password and so is offered before TLS too.
+// (docs/reference.md §3.7), CRAM-MD5 with CRAMs, which sends no
+// clear-text password and so is offered before TLS too, and the
+// ExtraSASLMechanisms the AuthenticationServer performs.
 func (s *Session) Mechanisms() []string {
 	var m []string
 	if !s.PlainDisabled() {
@@ -146,7 +147,27 @@ func (s *Session) Mechanisms() []string {
 	if config.Get(s.Values, param.CRAMs) {
 		m = append(m, sasl.CramMD5)
 	}
+	for _, x := range s.extraMechanisms() {
+		if !slices.ContainsFunc(m, func(have string) bool { return strings.EqualFold(have, x) }) {
+			m = append(m, strings.ToUpper(x))
+		}
+	}
 	return m
+}
+
+// extraMechanisms are the ExtraSASLMechanisms this session offers: those
+// the AuthenticationServer performs, so only with AuthenticationServer
+// and PreAuth set (docs/reference.md §2.3), which for SMTP is SmtpAuth
+// directory (the MMP checks every SMTP login itself there).
+func (s *Session) extraMechanisms() []string {
+	preAuth := config.Get(s.Values, param.PreAuth)
+	if s.Service != nil && s.Service.Protocol == param.SMTP {
+		preAuth = config.Get(s.Values, param.SmtpAuth) == "directory"
+	}
+	if config.Get(s.Values, param.AuthenticationServer) == "" || !preAuth {
+		return nil
+	}
+	return config.Get(s.Values, param.ExtraSASLMechanisms)
 }
 
 // Offers says whether mechanism (any letter case) is in Mechanisms.

@@ -65,6 +65,10 @@ type Credentials struct {
 	// Verify checks a challenge response (CRAM-MD5, APOP) against the
 	// user's clear-text password; nil for the other mechanisms.
 	Verify func(password string) bool
+	// Vouched says a third-party service ran the exchange (NewRelay): it
+	// authenticated User, or refused with VouchErr. Only a relay sets it.
+	Vouched  bool
+	VouchErr error
 }
 
 // Mechanism is the server side of one SASL exchange.
@@ -88,8 +92,9 @@ var (
 	ErrMalformed = errors.New("sasl: malformed response")
 )
 
-// maxSteps bounds an exchange; the longest mechanism here takes three.
-const maxSteps = 4
+// maxSteps bounds an exchange: the mechanisms here take at most three
+// steps, a relayed one (GSSAPI, NTLM) a few more.
+const maxSteps = 16
 
 // Options are what mechanisms need to know of the server.
 type Options struct {
@@ -147,6 +152,40 @@ func Exchange(m Mechanism, ir []byte, ask func(challenge []byte) ([]byte, error)
 	}
 	return Credentials{}, fmt.Errorf("%w: too many steps", ErrMalformed)
 }
+
+// Relay is a SASL exchange another service performs
+// (account.SASLRelay has this method).
+type Relay interface {
+	Next(response []byte) (challenge []byte, done bool, login string, err error)
+}
+
+// NewRelay is the mechanism name performed by r: the challenges are r's,
+// and the credentials say whom r authenticated, or why it did not.
+func NewRelay(name string, r Relay) Mechanism { return &relay{name: strings.ToUpper(name), r: r} }
+
+type relay struct {
+	name string
+	r    Relay
+	cr   Credentials
+}
+
+func (m *relay) Next(resp []byte) ([]byte, bool, error) {
+	challenge, done, login, err := m.r.Next(resp)
+	switch {
+	case err != nil:
+		m.cr = Credentials{Mechanism: m.name, Vouched: true, VouchErr: err}
+		return nil, true, nil
+	case done:
+		m.cr = Credentials{Mechanism: m.name, User: login, Vouched: true}
+		return nil, true, nil
+	}
+	if challenge == nil {
+		challenge = []byte{}
+	}
+	return challenge, false, nil
+}
+
+func (m *relay) Credentials() Credentials { return m.cr }
 
 // decode reads one response line: base64, "=" for empty, "*" to cancel.
 func decode(line []byte) ([]byte, error) {

@@ -46,7 +46,7 @@ func (c *conn) handleAuth(ctx context.Context, arg string, line []byte) (*proxy.
 	if hasIR {
 		initial = []byte(ir)
 	}
-	cr, err := c.s.Authenticate(name, initial, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
+	cr, err := c.s.Authenticate(ctx, name, initial, sasl.Options{Host: c.p.id.Host}, func(challenge []byte) ([]byte, error) {
 		c.w.WriteString("334 " + base64.StdEncoding.EncodeToString(challenge) + "\r\n")
 		return c.readResponse()
 	})

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -100,6 +101,12 @@ func (r *Directory) CheckPassword(ctx context.Context, _ account.Query, u *accou
 // anybody in memory.
 func (r *Directory) LookupCertificate(context.Context, *config.Values, *x509.Certificate, *cfgfmt.Map) (*account.User, error) {
 	return nil, fmt.Errorf("proxytest: no certificate users: %w", account.ErrNoUser)
+}
+
+// RelaySASL implements account.Directory: there is no AuthenticationServer
+// in memory.
+func (r *Directory) RelaySASL(context.Context, *config.Values, string, netip.Addr, netip.Addr) (account.SASLRelay, error) {
+	return nil, fmt.Errorf("proxytest: no AuthenticationServer: %w", account.ErrUnavailable)
 }
 
 // ClearPassword implements account.Directory from Passwords.
