@@ -27,6 +27,37 @@ func TestAPOPEndToEnd(t *testing.T) {
 	challengeLogins(t, popScript, addr, "", "[AUTH]")
 }
 
+// POP AUTH CRAM-MD5 (RFC 5034 with RFC 2195), offered with CRAMs as on the
+// IMAP side: the MMP's challenge, the client's HMAC-MD5 answer, checked
+// against slapd's clear-text password, then the store as with APOP.
+func TestPOPCRAMMD5EndToEnd(t *testing.T) {
+	env := twostores.Start(t)
+	addr, _ := startPopProxy(t, env, "--CRAMs", "yes")
+	challengeLogins(t, popCRAMScript, addr, "SASL PLAIN LOGIN CRAM-MD5", "[AUTH]")
+}
+
+// popCRAMScript runs AUTH CRAM-MD5 with poplib's line primitives (poplib
+// has no CRAM-MD5 of its own).
+const popCRAMScript = `
+import base64, hashlib, hmac, poplib, sys
+p = poplib.POP3(sys.argv[1], int(sys.argv[2]))
+print("SASL", " ".join(p.capa().get("SASL", [])))
+p._putcmd("AUTH CRAM-MD5")
+line, _ = p._getline()
+challenge = base64.b64decode(line[2:])
+digest = hmac.new(sys.argv[4].encode(), challenge, hashlib.md5).hexdigest()
+p._putcmd(base64.b64encode((sys.argv[3] + " " + digest).encode()).decode())
+try:
+    p._getresp()
+except poplib.error_proto as e:
+    print("REFUSED", e)
+    sys.exit(0)
+for line in p.retr(1)[1]:
+    if line.startswith(b"Subject:"):
+        print(line.decode())
+p.quit()
+`
+
 const imapScript = `
 import imaplib, sys
 m = imaplib.IMAP4(sys.argv[1], int(sys.argv[2]))
