@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -82,4 +84,39 @@ func TestNetscapeDirectoryEndToEnd(t *testing.T) {
 // welcome is a one-message mailbox naming its owner.
 func welcome(user string) string {
 	return "From: postmaster@mcom.com\r\nSubject: mailbox of " + user + "\r\n\r\nhello\r\n"
+}
+
+// A Netscape vdmap (-vd) with the guide's VDomain property, "the virtual
+// domain name to append to incoming user names": jdoe reaching the MMP on
+// the domain's address is searched for and logged in to the store as
+// jdoe+mcom.com (CanonicalVirtualDomainDelim +), and on another address
+// stays the plain jdoe.
+func TestNetscapeVDomainEndToEnd(t *testing.T) {
+	testenv.NeedLoopback(t, "127.0.0.2")
+	store := dovecot.Start(t,
+		dovecot.WithUser("jdoe+mcom.com", "jdoepw"), dovecot.WithMessage("jdoe+mcom.com", welcome("jdoe+mcom.com")),
+		dovecot.WithUser("jdoe", "jdoepw"), dovecot.WithMessage("jdoe", welcome("jdoe")))
+	ldap := slapd.Start(t, slapd.WithSuffix("o=mcom.com"), slapd.WithLDIF(fmt.Sprintf(netscapeLDIF, store.Host)))
+	dir := t.TempDir()
+	vdmap := filepath.Join(dir, "vdmap")
+	if err := os.WriteFile(vdmap, []byte("vdmap mcom 127.0.0.2\nmcom:VDomain mcom.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := testenv.FreePortOn(t, "127.0.0.1", "127.0.0.2")
+	startDaemon(t, "ImapProxy", []string{
+		"-p", strconv.Itoa(port),
+		"-h", fmt.Sprintf("%s:%d", ldap.Host, ldap.Port),
+		"-b", "o=mcom.com",
+		"-D", ldap.ProxyDN, "-w", ldap.ProxyPass,
+		"-c", strconv.Itoa(store.IMAPPort),
+		"-o", dir,
+		"-vd", vdmap,
+		"--BGExcluded", "127.0.0.0/8",
+	}, fmt.Sprintf("127.0.0.1:%d", port))
+	for addr, owner := range map[string]string{"127.0.0.2": "jdoe+mcom.com", "127.0.0.1": "jdoe"} {
+		got := dialIMAP(t, fmt.Sprintf("%s:%d", addr, port)).subject("LOGIN jdoe jdoepw")
+		if want := "mailbox of " + owner; got != want {
+			t.Errorf("LOGIN jdoe on %s: INBOX subject %q, want %q", addr, got, want)
+		}
+	}
 }
