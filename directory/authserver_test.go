@@ -159,7 +159,7 @@ func TestAuthServer(t *testing.T) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("cannot listen on %s again: %v", addr, err)
+		t.Fatalf("cannot listen on %s again: %v", addr, err)
 	}
 	f.ln = ln
 	go func() {

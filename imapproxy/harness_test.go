@@ -1,12 +1,14 @@
 package imapproxy_test
 
 import (
+	"fmt"
 	"net"
 	"strconv"
 	"testing"
 
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/imapproxy"
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
 	"github.com/openmmp/mmp/tlsconf"
@@ -72,7 +74,7 @@ func start(t testing.TB, su setup) *harness {
 	for _, a := range su.listen {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
-			t.Skipf("cannot listen on %s: %v", a, err)
+			testenv.Unavailable(t, fmt.Sprintf("cannot listen on %s: %v", a, err))
 		}
 		h.addrs = append(h.addrs, ln.Addr().String())
 		go h.srv.Serve(ln)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
 	"github.com/openmmp/mmp/proxy/proxytest"
 )
@@ -145,9 +146,7 @@ func TestSSLPortBadHandshake(t *testing.T) {
 // TestOpenSSLClient drives the proxy with openssl s_client, both with
 // -starttls imap and on an SSL port.
 func TestOpenSSLClient(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	testenv.Need(t, "openssl")
 	sslPort := freePort(t)
 	cs, settings := tlsSettings(t, map[string]string{"SSLPorts": "127.0.0.1:" + strconv.Itoa(sslPort), "Capability": "IMAP4rev1"})
 	h := start(t, setup{settings: settings, listen: []string{"127.0.0.1:0", "127.0.0.1:" + strconv.Itoa(sslPort)}})

@@ -314,7 +314,7 @@ func TestStartRefusesBrokenConfig(t *testing.T) {
 // files, and start-msg, refresh and stop-msg work as before.
 func TestPrivilegeDrop(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root")
+		testenv.Unavailable(t, "needs root")
 	}
 	becomeSubreaper(t)
 	var port int
@@ -325,7 +325,7 @@ func TestPrivilegeDrop(t *testing.T) {
 		}
 	}
 	if port == 0 {
-		t.Skip("no free port below 1024")
+		testenv.Unavailable(t, "no free port below 1024")
 	}
 	root := t.TempDir()
 	dir := filepath.Join(root, "east")

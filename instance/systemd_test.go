@@ -52,10 +52,7 @@ func TestSystemdUnitSettings(t *testing.T) {
 // systemd itself accepts the unit. The AService path need not exist on
 // the test machine; every other complaint fails the test.
 func TestSystemdUnitVerifies(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed")
-	}
+	analyze := testenv.Binary(t, "systemd-analyze")
 	data, err := os.ReadFile(unitFile(t))
 	if err != nil {
 		t.Fatal(err)

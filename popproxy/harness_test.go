@@ -2,6 +2,7 @@ package popproxy_test
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/popproxy"
 	"github.com/openmmp/mmp/proxy"
@@ -111,7 +113,7 @@ func start(t testing.TB, su setup) *harness {
 	for _, a := range su.listen {
 		ln, err := net.Listen("tcp", a)
 		if err != nil {
-			t.Skipf("cannot listen on %s: %v", a, err)
+			testenv.Unavailable(t, fmt.Sprintf("cannot listen on %s: %v", a, err))
 		}
 		h.addrs = append(h.addrs, ln.Addr().String())
 		go h.srv.Serve(ln)

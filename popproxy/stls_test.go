@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
 	"github.com/openmmp/mmp/proxy/proxytest"
 )
@@ -96,9 +97,7 @@ func TestPOPImplicitTLSAndOpenSSL(t *testing.T) {
 	cl.Send("PASS alicepw\r\n")
 	cl.loggedIn("alice")
 
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	testenv.Need(t, "openssl")
 	for name, args := range map[string][]string{
 		"starttls": {"-connect", h.addrs[0], "-starttls", "pop3"},
 		"implicit": {"-connect", h.addrs[1]},

@@ -2,27 +2,17 @@ package popproxy_test
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/authsvc"
+	"github.com/openmmp/mmp/internal/testenv"
 )
 
 // nonLoopback returns an address of this host that is not loopback, to
-// reach the proxy from, or skips.
-func nonLoopback(t *testing.T) string {
-	t.Helper()
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
-			return n.IP.String()
-		}
-	}
-	t.Skip("no non-loopback IPv4 address to test from")
-	return ""
-}
+// reach the proxy from.
+func nonLoopback(t *testing.T) string { return testenv.NonLoopback(t) }
 
 func TestXQueryAuth(t *testing.T) {
 	h := start(t, setup{settings: map[string]string{"AuthService": "yes", "AuthServiceTTL": "900"}})

@@ -155,7 +155,7 @@ func TestN4RunAsUser(t *testing.T) {
 		t.Errorf("ImapMMP -h: %q, want %q", got, want)
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("not root: the switch to the run-as user cannot happen; the files were checked")
+		testenv.Unavailable(t, "not root: the switch to the run-as user cannot happen; the files were checked")
 	}
 
 	var stderr bytes.Buffer

@@ -4,6 +4,7 @@ package setup
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hinshun/vt10x"
 	"golang.org/x/sys/unix"
 
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/slapd"
 )
 
@@ -97,7 +99,7 @@ func TestSurveyOnTerminal(t *testing.T) {
 
 	pty, tty, err := pseudotty.Open()
 	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
+		testenv.Unavailable(t, fmt.Sprintf("no pseudo-terminal: %v", err))
 	}
 	term := vt10x.New(vt10x.WithWriter(tty))
 	var seen syncBuffer
@@ -195,7 +197,7 @@ func TestSurveyInterrupt(t *testing.T) {
 	root := newRoot(t)
 	pty, tty, err := pseudotty.Open()
 	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
+		testenv.Unavailable(t, fmt.Sprintf("no pseudo-terminal: %v", err))
 	}
 	term := vt10x.New(vt10x.WithWriter(tty))
 	c, err := expect.NewConsole(expect.WithStdin(pty), expect.WithStdout(term),

@@ -2,6 +2,7 @@ package smtpproxy_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/proxy/proxytest"
@@ -83,7 +85,7 @@ func start(t testing.TB, su setup) *harness {
 	}
 	ln, err := net.Listen("tcp", su.listen)
 	if err != nil {
-		t.Skipf("cannot listen on %s: %v", su.listen, err)
+		testenv.Unavailable(t, fmt.Sprintf("cannot listen on %s: %v", su.listen, err))
 	}
 	h.addr = ln.Addr().String()
 	go h.srv.Serve(ln)

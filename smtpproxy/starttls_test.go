@@ -95,9 +95,7 @@ func TestSMTPSTARTTLSInjection(t *testing.T) {
 }
 
 func TestSMTPOpenSSL(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
+	testenv.Need(t, "openssl")
 	relay := xpehlo.Start(t, xpehlo.WithPassword(proxyPassword))
 	cs, settings := tlsRelaySettings(t, relay)
 	h := start(t, setup{settings: settings})

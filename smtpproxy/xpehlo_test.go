@@ -389,7 +389,7 @@ func TestRefusedByConnLimits(t *testing.T) {
 func TestClientLookupName(t *testing.T) {
 	names, err := netLookupAddr("127.0.0.1")
 	if err != nil || len(names) == 0 {
-		t.Skipf("127.0.0.1 has no host name here: %v", err)
+		testenv.Unavailable(t, fmt.Sprintf("127.0.0.1 has no host name here (/etc/hosts): %v", err))
 	}
 	relay := xpehlo.Start(t)
 	h := start(t, setup{settings: with(relaySettings(relay.Addr()), "ClientLookup", "yes")})

@@ -33,24 +33,25 @@ import (
 // debianPackage names the Debian package that ships each binary the fixtures
 // run, so that a skip message tells the reader what to install.
 var debianPackage = map[string]string{
-	"slapd":      "slapd",
-	"slapadd":    "slapd",
-	"slapcat":    "slapd",
-	"ldapsearch": "ldap-utils",
-	"ldapadd":    "ldap-utils",
-	"ldapmodify": "ldap-utils",
-	"ldapwhoami": "ldap-utils",
-	"dovecot":    "dovecot-core",
-	"doveadm":    "dovecot-core",
-	"imap":       "dovecot-imapd",
-	"imap-login": "dovecot-imapd",
-	"pop3":       "dovecot-pop3d",
-	"pop3-login": "dovecot-pop3d",
-	"postfix":    "postfix",
-	"postconf":   "postfix",
-	"openssl":    "openssl",
-	"certutil":   "libnss3-tools",
-	"pk12util":   "libnss3-tools",
+	"slapd":           "slapd",
+	"systemd-analyze": "systemd",
+	"slapadd":         "slapd",
+	"slapcat":         "slapd",
+	"ldapsearch":      "ldap-utils",
+	"ldapadd":         "ldap-utils",
+	"ldapmodify":      "ldap-utils",
+	"ldapwhoami":      "ldap-utils",
+	"dovecot":         "dovecot-core",
+	"doveadm":         "dovecot-core",
+	"imap":            "dovecot-imapd",
+	"imap-login":      "dovecot-imapd",
+	"pop3":            "dovecot-pop3d",
+	"pop3-login":      "dovecot-pop3d",
+	"postfix":         "postfix",
+	"postconf":        "postfix",
+	"openssl":         "openssl",
+	"certutil":        "libnss3-tools",
+	"pk12util":        "libnss3-tools",
 }
 
 // extraDirs are searched after $PATH. Daemons live in sbin directories that
@@ -286,4 +287,44 @@ func GoTool() string {
 		return p
 	}
 	return "/usr/local/go/bin/go"
+}
+
+// Unavailable ends a test that cannot run here: it skips, with msg, except
+// under CI (InCI), where it fails, since a CI machine that lacks what a
+// test needs must not turn the test into a silent skip.
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if InCI() {
+		t.Fatal(msg + "; failing instead of skipping because CI is set")
+	}
+	t.Skip(msg)
+}
+
+// NonLoopback returns an IPv4 address of this host that is not loopback,
+// for tests of rules that treat local clients differently. When the host
+// has none and the test runs as root, it adds one on a dummy interface
+// (192.0.2.77, TEST-NET-1, removed when the test ends); otherwise it is
+// Unavailable.
+func NonLoopback(t testing.TB) string {
+	t.Helper()
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	if os.Geteuid() == 0 {
+		if ip, err := LookPath("ip"); err == nil {
+			const link, addr = "openmmp-t0", "192.0.2.77"
+			run := func(args ...string) error { return exec.Command(ip, args...).Run() }
+			if run("link", "add", link, "type", "dummy") == nil {
+				t.Cleanup(func() { run("link", "del", link) })
+				if run("addr", "add", addr+"/32", "dev", link) == nil && run("link", "set", link, "up") == nil {
+					return addr
+				}
+			}
+		}
+	}
+	Unavailable(t, "testenv: this host has no non-loopback IPv4 address, and none could be added")
+	return ""
 }
