@@ -14,7 +14,7 @@ import (
 	"github.com/openmmp/mmp/config"
 )
 
-const aserviceUsage = `Usage: AService [-c DIR] [-check] [-f] [--log-stderr] [-pidfile FILE]
+const aserviceUsage = `Usage: AService [-c DIR] [-check [--probe]] [-f] [--log-stderr] [-pidfile FILE]
 
 Runs every service listed in ServiceList of DIR/AService.cfg (IMAP, POP and
 SMTP proxies) in one process, as Sun's AService daemon did. It binds every
@@ -31,6 +31,13 @@ or SIGINT stops accepting and lets sessions finish for 30 seconds.
                          exit status 1 if any is an error, 0 if only warnings.
                          The verdict is the daemon's: an error is what would
                          stop it, a warning what it runs with
+  --probe, -probe        with -check: also connect to what the configuration
+                         points at, as sessions will: the directory (base
+                         entry, the mail hosts of a sample of users), each of
+                         those stores (greeting, capabilities, TLS) and each
+                         relay (greeting, EHLO, the SmtpRelayAnnounce
+                         introduction); exit status 1 if any would make
+                         sessions fail. The daemon logs the same at start
   -f, --foreground       accepted for systemd and scripts; AService never
                          detaches
   --log-stderr           write every log line to standard error as well
@@ -42,12 +49,13 @@ If DIR/run exists, each refresh writes its outcome to
 DIR/run/AService-PID.refresh, which refresh(8) waits for.
 `
 
-var aserviceFlags = []string{"-c", "--config", "-check", "--check", "-f", "--foreground", "--log-stderr", "-pidfile", "--pidfile", "--help"}
+var aserviceFlags = []string{"-c", "--config", "-check", "--check", "-probe", "--probe", "-f", "--foreground", "--log-stderr", "-pidfile", "--pidfile", "--help"}
 
 // aserviceArgs is AService's parsed command line.
 type aserviceArgs struct {
 	dir        string
 	check      bool
+	probe      bool // with check: connect to the directory, stores and relays
 	foreground bool // accepted; AService never detaches (start-msg does)
 	logStderr  bool
 	pidfile    string
@@ -76,6 +84,8 @@ func parseAService(args []string) (*aserviceArgs, bool, error) {
 			a.dir, err = value()
 		case "-check":
 			a.check = true
+		case "-probe":
+			a.probe = true
 		case "-f", "-foreground":
 			a.foreground = true
 		case "-log-stderr":
@@ -104,8 +114,20 @@ func runAService(cmd *cobra.Command, args []string, stdio IO) int {
 		cmd.Help()
 		return ExitOK
 	}
+	if a.probe && !a.check {
+		fmt.Fprintf(stdio.Err, "AService: -probe goes with -check\n")
+		return ExitUsage
+	}
 	if a.check {
-		return check(stdio.Out, a.dir)
+		code := check(stdio.Out, a.dir)
+		if code != ExitOK || !a.probe {
+			return code
+		}
+		inst, _ := loadInstance(a.dir, false)
+		if !runProbe(stdio.Out, inst) {
+			return ExitConfig
+		}
+		return ExitOK
 	}
 	// start-msg records the pid before the daemon has read its files, so a
 	// refresh may come that early; it must not end the process (SIGHUP's

@@ -164,6 +164,12 @@ func runFrontEnd(cmd *cobra.Command, svc param.Where, args []string, stdio IO) i
 	if problems.Fatal() {
 		return ExitConfig
 	}
+	if c.Mode == legacy.Probe {
+		if !runProbe(stdio.Out, inst) {
+			return ExitConfig
+		}
+		return ExitOK
+	}
 	// Refresh reads the --config file again, with the environment and
 	// command line as they were at start.
 	reload := func() (*config.Instance, config.Problems) { return loadFrontEnd(fe) }

@@ -102,6 +102,10 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		daemonLog.Slog().Warn(warning)
 	}
 	sup.serveAll()
+	// What the configuration points at, checked once in the background:
+	// a relay that refuses the introduction is found at start, not by
+	// the first client.
+	go sup.logProbe(ctx)
 	if err := writePidfile(opts.pidfile); err != nil {
 		fmt.Fprintf(stdio.Err, "%s: pid file: %v\n", prog, err)
 		logging.Critical(daemonLog.Slog(), fmt.Sprintf("pid file: %v", err))

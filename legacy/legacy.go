@@ -32,6 +32,7 @@ const (
 	Run     Mode = iota // start the proxy
 	Install             // print the configuration lines and exit (Netscape `install`)
 	List                // `-h` alone: list the parameters with their effective values
+	Probe               // --probe: check the directory, stores and relays the configuration names, and exit
 	Help                // `--help`: usage
 )
 
@@ -155,6 +156,8 @@ func Parse(service param.Where, args []string) (*Command, error) {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("-n %s: instance names apply to Windows NT services; ignored", v))
 		case a == "--help" || a == "-help" || a == "-?":
 			c.Mode = Help
+		case a == "--probe":
+			c.Mode = Probe
 		case a == "--config" || strings.HasPrefix(a, "--config="):
 			v, ok := strings.CutPrefix(a, "--config=")
 			if !ok {
@@ -240,7 +243,7 @@ func flagNames() []string {
 }
 
 func longNames(service param.Where) []string {
-	names := []string{"--config", "--help"}
+	names := []string{"--config", "--help", "--probe"}
 	for _, p := range param.All() {
 		if Applies(p, service) {
 			names = append(names, "--"+p.Name)

@@ -101,20 +101,44 @@ func (s *Session) implicitTLS(ctx context.Context) bool {
 // storeTLS returns the port and TLS configuration for the store side:
 // SSLBacksidePort with TLS when it is set, else BacksidePort in clear
 // text (docs/reference.md §4.2.5 step 2).
-func (s *Session) storeTLS(host string) (int, *tls.Config) {
-	port := config.Get(s.Values, param.SSLBacksidePort)
+func (s *Session) storeTLS(host string) (int, *tls.Config) { return storeTLS(s.Values, s.tlsc, host) }
+
+func storeTLS(v *config.Values, tlsc *tlsconf.Config, host string) (int, *tls.Config) {
+	port := config.Get(v, param.SSLBacksidePort)
 	if port <= 0 {
-		return config.Get(s.Values, param.BacksidePort), nil
+		return config.Get(v, param.BacksidePort), nil
 	}
 	name := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h
 	}
 	name = strings.Trim(name, "[]")
-	if cfg := s.tlsc.ForStore(name); cfg != nil {
+	if cfg := tlsc.ForStore(name); cfg != nil {
 		return port, cfg
 	}
 	return port, &tls.Config{MinVersion: tls.VersionTLS12, ServerName: name}
+}
+
+// DialStore connects to a mail host as the sessions of values would:
+// BacksidePort in clear text, or SSLBacksidePort with TLS verified as
+// tlsc says (nil: the system's roots), within ConnectTimeout. It returns
+// the connection and the address. AService -check --probe uses it.
+func DialStore(ctx context.Context, v *config.Values, tlsc *tlsconf.Config, host string) (net.Conn, string, error) {
+	port, tcfg := storeTLS(v, tlsc, host)
+	addr := storeAddr(host, port)
+	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, addr, err
+	}
+	if tcfg != nil {
+		if c, err = storeHandshake(ctx, c, tcfg); err != nil {
+			return nil, addr, err
+		}
+	}
+	return c, addr, nil
 }
 
 // storeHandshake starts TLS on a new store connection.

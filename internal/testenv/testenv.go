@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -183,12 +184,23 @@ func FreePortOn(t testing.TB, hosts ...string) int {
 			l.Close()
 		}
 		first.Close()
-		if ok {
+		if ok && claim(port) {
 			return port
 		}
 	}
 	t.Fatalf("testenv: FreePortOn(%q): no common free port: %v", hosts, lastErr)
 	return 0
+}
+
+// handedOut are the ports FreePortOn returned in this process: the kernel
+// may offer a port again as soon as its probe listener is closed, and two
+// servers of one test (a store's IMAP and POP3 ports) must not be given
+// the same one.
+var handedOut sync.Map
+
+func claim(port int) bool {
+	_, taken := handedOut.LoadOrStore(port, true)
+	return !taken
 }
 
 // NeedLoopback checks that the extra loopback addresses (127.0.0.11 and the
