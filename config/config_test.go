@@ -128,7 +128,7 @@ func TestBrokenInstance(t *testing.T) {
 		`ImapProxyAService.cfg:8: CertmapFile: missing-certmap.conf: no such file or directory`,
 		`ImapProxyAService.cfg:9: TCPAccess: rule 1 "imap:ALL": no leading "+" or "-"; treated as an allow rule (warning)`,
 		`ImapProxyAService.cfg:10: SSLPorts: 993 is not in ServiceList for ImapProxyAService, so it is never opened (warning)`,
-		`vdmap.cfg:3: BGMax: is not a vdmap property (it belongs in ImapProxyAService.cfg, PopProxyAService.cfg); ignored (warning)`,
+		`vdmap.cfg:3: BGMax: is not a vdmap property (it belongs in ImapProxyAService.cfg, PopProxyAService.cfg, SmtpProxyAService.cfg); ignored (warning)`,
 		`vdmap.cfg:4: Colour: unknown vdmap property; ignored (warning)`,
 		`vdmap.cfg:5: BindDN: ignored: vdmap siroe sets no LdapUrl of its own (warning)`,
 		`vdmap.cfg:6: PreAuth: no "vdmap varrius IPADDR" line declares "varrius"; ignored (warning)`,

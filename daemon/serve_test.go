@@ -222,24 +222,26 @@ func TestImapProxyEndToEnd(t *testing.T) {
 	})
 
 	t.Run("refusals look alike", func(t *testing.T) {
-		cl := dialIMAP(t, addr)
 		want := "NO [AUTHENTICATIONFAILED] Authentication failed"
-		for _, login := range []string{
-			"LOGIN alice wrongpw",      // the store refuses
-			"LOGIN nobody alicepw",     // the directory knows nobody
-			`LOGIN "*)(uid=*" alicepw`, // LDAP injection finds nobody
-			`LOGIN "*" alicepw`,        // a wildcard is a literal star
-			"LOGIN carol " + "carolpw", // mailUserStatus inactive
+		// Two refusals a connection: a third would close it
+		// (proxy.MaxLoginFailures).
+		for _, logins := range [][]string{
+			{"LOGIN alice wrongpw", "LOGIN nobody alicepw"},                     // the store refuses; the directory knows nobody
+			{`LOGIN "*)(uid=*" alicepw`, `LOGIN "*" alicepw`},                   // LDAP injection and a wildcard find nobody
+			{"LOGIN carol " + "carolpw", "LOGIN alice@nowhere.example alicepw"}, // mailUserStatus inactive; no such domain
 		} {
-			_, tagged := cl.cmd("%s", login)
-			if _, text, _ := strings.Cut(tagged, " "); text != want {
-				t.Errorf("%s: %q, want %q", login, tagged, want)
+			cl := dialIMAP(t, addr)
+			for _, login := range logins {
+				_, tagged := cl.cmd("%s", login)
+				if _, text, _ := strings.Cut(tagged, " "); text != want {
+					t.Errorf("%s: %q, want %q", login, tagged, want)
+				}
 			}
-		}
-		// The same connection still logs in.
-		a := twostores.User("alice")
-		if got := cl.subject("LOGIN alice alicepw"); got != twostores.WelcomeSubject(a) {
-			t.Errorf("alice after refusals sees %q", got)
+			// The same connection still logs in.
+			a := twostores.User("alice")
+			if got := cl.subject("LOGIN alice alicepw"); got != twostores.WelcomeSubject(a) {
+				t.Errorf("alice after refusals sees %q", got)
+			}
 		}
 	})
 

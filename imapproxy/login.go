@@ -38,6 +38,16 @@ func (c *conn) logIn(ctx context.Context, tag string, cr sasl.Credentials) (*pro
 	if err != nil {
 		return nil, err
 	}
+	if res.Close {
+		// The reply, then goodbye (proxy.MaxLoginFailures).
+		r := errAuthFailed
+		if res.Outcome == proxy.NotAuthorized {
+			r = errProxyLogin
+		}
+		c.reply(tag, r)
+		c.untagged("BYE Too many failed logins")
+		return nil, errDone
+	}
 	switch res.Outcome {
 	case proxy.LoggedIn:
 	case proxy.NotAuthorized:

@@ -363,32 +363,32 @@ var (
 	}, parseBool)
 
 	BGMax = define(&Param{
-		Name: "BGMax", Where: I | P, Group: "Access", Era: "S6", Type: "entries",
+		Name: "BGMax", Where: I | P | S, Group: "Access", Era: "S6", Type: "entries",
 		Doc: "Most client addresses tracked as bad guys.", Default: "10000", Template: Live,
 	}, intRange(0, 10_000_000))
 
 	BGPenalty = define(&Param{
-		Name: "BGPenalty", Where: I | P, Group: "Access", Era: "S6", Type: "secs",
-		Doc: "Seconds of delay added per authentication failure.", Default: "2", Template: Live,
+		Name: "BGPenalty", Where: I | P | S, Group: "Access", Era: "S6", Type: "secs",
+		Doc: "Seconds of delay added per authentication failure. In SmtpProxyAService.cfg (an openmmp extension) it throttles SMTP AUTH failures the same way.", Default: "2", Template: Live,
 	}, secsRange(0, 1<<20))
 
 	BGMaxBadness = define(&Param{
-		Name: "BGMaxBadness", Where: I | P, Group: "Access", Era: "S6", Type: "secs",
+		Name: "BGMaxBadness", Where: I | P | S, Group: "Access", Era: "S6", Type: "secs",
 		Doc: "Cap on a client's delay.", Default: "60", Template: Live,
 	}, secsRange(0, 1<<20))
 
 	BGDecay = define(&Param{
-		Name: "BGDecay", Where: I | P, Group: "Access", Era: "S6", Type: "secs",
+		Name: "BGDecay", Where: I | P | S, Group: "Access", Era: "S6", Type: "secs",
 		Doc: "Time after the last failure at which a client is forgiven.", Default: "900", Template: Live,
 	}, secsRange(0, 1<<30))
 
 	BGLinear = define(&Param{
-		Name: "BGLinear", Where: I | P, Group: "Access", Era: "S6", Type: "bool",
+		Name: "BGLinear", Where: I | P | S, Group: "Access", Era: "S6", Type: "bool",
 		Doc: "yes: the delay decays linearly; no: forgiven all at once after BGDecay.", Default: "no", Template: Live,
 	}, parseBool)
 
 	BGExcluded = define(&Param{
-		Name: "BGExcluded", Where: I | P, Group: "Access", Era: "S6", Type: "IP|MASK list or file",
+		Name: "BGExcluded", Where: I | P | S, Group: "Access", Era: "S6", Type: "IP|MASK list or file",
 		Doc:     "Client addresses never penalised.",
 		Example: "bgexcl.cfg", Template: Commented,
 	}, parseAddrList)

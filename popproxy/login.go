@@ -22,6 +22,15 @@ func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) (*proxy.Store, er
 	if err != nil {
 		return nil, err
 	}
+	if res.Close {
+		// The reply, then the end of the session (proxy.MaxLoginFailures).
+		r := errAuthFailed
+		if res.Outcome == proxy.NotAuthorized {
+			r = errProxyLogin
+		}
+		c.line(r.Error())
+		return nil, errDone
+	}
 	switch res.Outcome {
 	case proxy.LoggedIn:
 	case proxy.NotAuthorized:

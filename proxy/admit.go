@@ -51,9 +51,6 @@ func (g *guards) update(svc *config.Service) {
 
 func badGuysConfig(svc *config.Service) access.BadGuysConfig {
 	v := svc.Values
-	if svc.Protocol == param.SMTP {
-		return access.BadGuysConfig{} // BadGuys is not an SMTP proxy parameter: off
-	}
 	return access.BadGuysConfig{
 		Max:        config.Get(v, param.BGMax),
 		Penalty:    config.Get(v, param.BGPenalty),

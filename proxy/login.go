@@ -60,7 +60,15 @@ type Result struct {
 	// Store is the logged-in store connection (LoggedIn with a Replayer),
 	// for the pipe. The protocol adds what the client pipelined.
 	Store *Store
+	// Close says the connection has had MaxLoginFailures failed logins:
+	// the protocol answers, says goodbye and ends the session.
+	Close bool
 }
+
+// MaxLoginFailures is how many failed logins (distinct credentials) one
+// connection may make before it is closed, as Dovecot's login processes
+// do: a guesser must reconnect, and BadGuys sees every attempt.
+const MaxLoginFailures = 3
 
 // Replayer is the store side of a protocol: it greets a store and replays
 // a login there. The pipeline owns everything else.
@@ -146,7 +154,12 @@ func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	case BadCredentials:
 		if !res.uncounted && !s.repeatedFailure(cr) {
 			s.loginFailed()
+			s.failures++
 		}
+	}
+	res.Close = s.failures >= MaxLoginFailures
+	if res.Close {
+		logging.Notice(s.Log, fmt.Sprintf("client %s failed to log in %d times; closing", s.ClientAddr, s.failures))
 	}
 	return res.Result, nil
 }
@@ -162,7 +175,8 @@ var failureSalt = func() []byte {
 }()
 
 // repeatedFailure says whether cr failed on this connection already, and
-// remembers them. Clients such as neomutt retry the same name and
+// remembers them (a connection closes after MaxLoginFailures distinct
+// failures, so there are few to remember). Clients such as neomutt retry the same name and
 // password with each mechanism they know (AUTHENTICATE PLAIN, then LOGIN,
 // then the LOGIN command) on one connection: one mistyped password is one
 // failure for BadGuys, not three. The retries still wait out the penalty.
@@ -176,10 +190,10 @@ func (s *Session) repeatedFailure(cr sasl.Credentials) bool {
 	h.Write([]byte(cr.Password))
 	var k failureKey
 	h.Sum(k[:0])
-	if s.lastFail != nil && *s.lastFail == k {
+	if slices.Contains(s.failedCreds, k) {
 		return true
 	}
-	s.lastFail = &k
+	s.failedCreds = append(s.failedCreds, k)
 	return false
 }
 

@@ -285,7 +285,7 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 			all = map[string]string{"SmtpRelays": relay.Addr(), "SmtpProxyPassword": "relaypw", "SmtpAuth": "directory"}
 		}
 		for k, v := range settings {
-			if p.store || !strings.HasPrefix(k, "BG") && k != "PreAuth" && k != "BacksidePort" {
+			if p.store || k != "PreAuth" && k != "BacksidePort" {
 				all[k] = v
 			}
 		}
@@ -451,9 +451,8 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 	})
 
 	// BadGuys: every failure counts, an empty password too, and delays the
-	// next attempt from the address; a success forgives it. (SMTP has no
-	// BadGuys parameters; its AUTH is throttled separately.)
-	for _, p := range protocols[:2] {
+	// next attempt from the address; a success forgives it.
+	for _, p := range protocols {
 		t.Run("BadGuys/"+p.name, func(t *testing.T) {
 			b := start(t, p, map[string]string{"BGPenalty": "1", "BGMaxBadness": "1", "BGDecay": "60"})
 			for _, pass := range []string{"wrong", ""} {
@@ -471,7 +470,7 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 	// knows on one connection (neomutt: AUTHENTICATE PLAIN, then LOGIN)
 	// made one mistake: BadGuys counts it once. Different passwords count
 	// each.
-	for _, p := range protocols[:2] {
+	for _, p := range protocols {
 		t.Run("repeated failure counts once/"+p.name, func(t *testing.T) {
 			for _, tc := range []struct {
 				second string
@@ -492,6 +491,25 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 			}
 		})
 	}
+	// A connection that fails to log in MaxLoginFailures times with
+	// different passwords is closed after the last reply.
+	each(t, "closed after three failed logins", func(t *testing.T, p protocol) {
+		b := start(t, p, map[string]string{"BGExcluded": "127.0.0.0/8"})
+		c := b.dial(t)
+		for i := range proxy.MaxLoginFailures {
+			if got, _ := b.loginOn(t, c, "", "alice", fmt.Sprintf("wrong%d", i)); got != auth {
+				t.Fatalf("attempt %d = %s, want %s", i+1, got, auth)
+			}
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rest, err := io.ReadAll(c.r)
+		if err != nil {
+			t.Fatalf("after %d failures: %v, want the connection closed", proxy.MaxLoginFailures, err)
+		}
+		if p.name == "IMAP" && !strings.HasPrefix(string(rest), "* BYE ") || p.name == "SMTP" && !strings.HasPrefix(string(rest), "421 ") {
+			t.Errorf("goodbye %q", rest)
+		}
+	})
 	// A store that cannot be reached.
 	for _, p := range protocols[:2] {
 		t.Run("store down/"+p.name, func(t *testing.T) {

@@ -84,10 +84,11 @@ type Session struct {
 	start  time.Time
 	piping atomic.Bool
 
-	tlsc     *tlsconf.Config // the TLS setup the session started with; may be nil
-	certmaps certmaps        // the certmap.conf files the session started with
-	lastFail *failureKey     // the credentials of the last failed login (repeatedFailure)
-	implicit bool            // accepted on an SSLPorts port: TLS from the start
+	tlsc        *tlsconf.Config // the TLS setup the session started with; may be nil
+	certmaps    certmaps        // the certmap.conf files the session started with
+	failedCreds []failureKey    // the credentials of the failed logins (repeatedFailure)
+	failures    int             // failed logins counted so far, against MaxLoginFailures
+	implicit    bool            // accepted on an SSLPorts port: TLS from the start
 
 	// The client's reverse DNS name, looked up at most once (ClientName).
 	nameDone bool

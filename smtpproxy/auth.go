@@ -38,7 +38,8 @@ func (c *conn) handleAuth(ctx context.Context, arg string, line []byte) (*proxy.
 	}
 	if !slices.Contains(c.ownMechanisms(), name) {
 		if !c.directoryAuth && name != sasl.External {
-			return c.handOff(ctx, line)
+			// The relay's AUTH, in the spelling it expects.
+			return c.handOff(ctx, []byte("AUTH "+arg))
 		}
 		return nil, errMechanism
 	}
@@ -111,6 +112,10 @@ func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) error {
 	case proxy.LoggedIn:
 		return c.loggedIn(ctx, cr.Mechanism, res.Route.Name.Orig)
 	case proxy.BadCredentials, proxy.NotAuthorized:
+		if res.Close {
+			c.w.WriteString(errAuthFailed.line())
+			return errTooManyAuth
+		}
 		return errAuthFailed
 	}
 	return errAuthTemp

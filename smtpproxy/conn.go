@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/wire"
@@ -104,6 +105,10 @@ func (c *conn) Reply(err error) bool {
 // Gone ends the session of a client whose read failed (proxy.Dialogue).
 func (c *conn) Gone(err error) error { return c.readFailed(err) }
 
+// proxyCommands are the commands with which a proxy tells a relay who its
+// client is (XPEHLO, XCLIENT, XFORWARD): the MMP's own, never a client's.
+var proxyCommands = map[string]bool{"XPEHLO": true, "XCLIENT": true, "XFORWARD": true}
+
 // readFailed turns a failed read from the client into the session's end:
 // an idle client is told why (docs/reference.md §4.7), and one that went away is not
 // an error.
@@ -147,6 +152,16 @@ func (c *conn) answer(r *reply) bool {
 func (c *conn) dispatch(ctx context.Context, verb, arg string, line []byte) (*proxy.Store, error) {
 	if c.log.Enabled(ctx, logging.LevelTrace) {
 		logging.Trace(c.log, "client command "+verb) // never the arguments: AUTH carries passwords
+	}
+	switch {
+	case proxyCommands[verb]:
+		// The relay trusts the MMP's address for these; from a client
+		// they are a forgery or a password guess.
+		logging.Notice(c.log, fmt.Sprintf("client %s sent %s; refused", c.s.ClientAddr, verb))
+		return nil, errProxyCommand
+	case verb != "AUTH" && strings.HasPrefix(verb, "AUTH"):
+		// AUTH in a spacing the MMP does not take: never the relay's.
+		return nil, errAuthSyntax
 	}
 	switch verb {
 	case "EHLO", "HELO":

@@ -43,6 +43,8 @@ var (
 	errNoArguments    = &reply{501, "5.5.4", "Syntax error, no parameters allowed"}
 	errNoStartTLS     = &reply{502, "5.5.1", "STARTTLS not available"}
 	errAuthSyntax     = &reply{501, "5.5.4", "Syntax: AUTH mechanism [initial-response]"}
+	errProxyCommand   = &reply{502, "5.7.0", "Command not permitted"}
+	errTooManyAuth    = &reply{421, "4.7.0", "Too many failed logins, closing transmission channel"}
 	errMechanism      = &reply{504, "5.5.4", "Unrecognized authentication type"}
 	errAlreadyAuth    = &reply{503, "5.5.1", "Already authenticated"}
 	errEncryption     = &reply{538, "5.7.11", "Encryption required for requested authentication mechanism"}

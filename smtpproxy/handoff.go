@@ -3,10 +3,13 @@ package smtpproxy
 import (
 	"context"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/sasl"
 )
 
 // handOff gives the session to the relay: line, the client's first command
@@ -45,7 +48,7 @@ func (c *conn) handOff(ctx context.Context, line []byte) (*proxy.Store, error) {
 		return nil, ctx.Err() // the session is being closed
 	}
 	c.relay = nil
-	st := &proxy.Store{Conn: rc.c, Addr: rc.addr, Login: c.relayLogin(), FromClient: pending}
+	st := &proxy.Store{Conn: c.filter(rc.c), Addr: rc.addr, Login: c.relayLogin(), FromClient: pending}
 	if n := rc.r.Buffered(); n > 0 {
 		b, _ := rc.r.ReadFull(n)
 		st.FromStore = append([]byte(nil), b...)
@@ -61,4 +64,29 @@ func (c *conn) handOff(ctx context.Context, line []byte) (*proxy.Store, error) {
 	}
 	logging.Notice(c.log, fmt.Sprintf("client %s (%s, %s) handed to relay %s", c.s.ClientAddr, c.helo, who, rc.addr))
 	return st, nil
+}
+
+// filter wraps the relay connection for the pipe (filter.go): the client
+// may send the relay mail, not the commands the MMP speaks for it.
+func (c *conn) filter(relay net.Conn) net.Conn {
+	return &filter{
+		Conn: relay,
+		allowed: func(verb, arg string) bool {
+			switch {
+			case proxyCommands[verb], verb == "EHLO", verb == "HELO", verb == "STARTTLS":
+				return false
+			case strings.HasPrefix(verb, "AUTH"):
+				// With SmtpAuth relay the relay may authenticate, but not
+				// a clear-text password RestrictPlainPasswords forbids here.
+				mech, _, _ := strings.Cut(arg, " ")
+				mech = strings.ToUpper(mech)
+				return verb == "AUTH" && !c.directoryAuth && c.login == "" &&
+					!(c.s.PlainDisabled() && (mech == sasl.Plain || mech == sasl.Login))
+			}
+			return true
+		},
+		refused: func(verb string) {
+			logging.Notice(c.log, fmt.Sprintf("client %s sent %s after the hand-off; refused", c.s.ClientAddr, verb))
+		},
+	}
 }

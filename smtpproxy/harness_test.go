@@ -3,6 +3,7 @@ package smtpproxy_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"strings"
 	"sync"
@@ -68,6 +69,15 @@ func start(t testing.TB, su setup) *harness {
 	h := &harness{t: t, dials: &dialLog{count: map[string]int{}}}
 	su.opts.Host = testHost
 	su.opts.Dial = h.dials.dial
+	if _, set := su.settings["BGPenalty"]; !set {
+		// The tests' failed logins all come from loopback; only the
+		// BadGuys tests want them delayed.
+		m := maps.Clone(su.settings)
+		if m == nil {
+			m = map[string]string{}
+		}
+		su.settings = with(m, "BGExcluded", "127.0.0.0/8")
+	}
 	svc := smtpService(t, su.settings)
 	tc, err := tlsconf.Load(svc.Values, tlsconf.StoreOptions{})
 	if err != nil {
