@@ -25,7 +25,7 @@ func TestDirectoryAccessFiltersEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	imapAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	popAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	common := fmt.Sprintf("default:LdapUrl \"ldap://%s:%d/%s\"\ndefault:BindDN \"%s\"\ndefault:BindPass %s\ndefault:BGExcluded 127.0.0.0/8\n",
+	common := fmt.Sprintf("default:LdapUrl \"ldap://%s:%d/%s\"\ndefault:BindDN \"%s\"\ndefault:BindPass %s\ndefault:BGExcluded 127.0.0.0/8\ndefault:AuthFailureDelay 0\n",
 		env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass)
 	files := map[string]string{
 		"AService.cfg":          fmt.Sprintf("default:ServiceList ImapProxyAService@%s PopProxyAService@%s\n", imapAddr, popAddr),

@@ -26,7 +26,7 @@ func TestDirectoryEventsInServiceLog(t *testing.T) {
 	files := map[string]string{
 		"AService.cfg": fmt.Sprintf("default:ServiceList ImapProxyAService@%s\n", addr),
 		"ImapProxyAService.cfg": fmt.Sprintf("default:LdapUrl \"ldap://%s:%d/%s\"\ndefault:BindDN \"%s\"\ndefault:BindPass %s\n"+
-			"default:BGExcluded 127.0.0.0/8\ndefault:LogLevel 5\ndefault:BacksidePort %d\n",
+			"default:BGExcluded 127.0.0.0/8\ndefault:AuthFailureDelay 0\ndefault:LogLevel 5\ndefault:BacksidePort %d\n",
 			env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.IMAPPort),
 	}
 	if err := os.Mkdir(filepath.Join(dir, "log"), 0o700); err != nil {

@@ -37,6 +37,9 @@ func startPopProxy(t *testing.T, env *twostores.Env, extra ...string) (addr, log
 		"-c", strconv.Itoa(env.POP3Port),
 		"-o", logDir,
 		"-v", "10",
+		// Failed logins are answered at once here; the delay has its
+		// own test (serve_timing_test.go).
+		"--AuthFailureDelay", "0",
 		// Every client here is on loopback: without this, BadGuys would
 		// add seconds to each attempt after the deliberate failures
 		// (popproxy's TestBadGuys covers the penalty).

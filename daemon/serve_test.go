@@ -53,6 +53,9 @@ func startImapProxy(t *testing.T, env *twostores.Env, extra ...string) (addr, lo
 		"-w", env.LDAP.ProxyPass,
 		"-c", strconv.Itoa(env.IMAPPort),
 		"-o", logDir,
+		// Failed logins are answered at once here; the delay has its
+		// own test (serve_timing_test.go).
+		"--AuthFailureDelay", "0",
 		// The tests log in from loopback again and again; BadGuys has
 		// tests of its own (proxy) and would only slow these down.
 		"--BGExcluded", "127.0.0.0/8",

@@ -33,6 +33,7 @@ default:SearchFormat (mail=%%s)
 default:ReplayFormat %%A[uid]
 default:VirtualDomainDelim @+
 default:VirtualDomainFile vdmap.cfg
+default:AuthFailureDelay 0
 `, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.IMAPPort),
 		"vdmap.cfg": `# short logins on each address get that address's domain
 vdmap example 127.0.0.2

@@ -141,6 +141,7 @@ var ErrCannotReplay = errors.New("proxy: the credentials cannot be replayed to t
 func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (*Result, error) {
 	// What the directory finds about this login goes to this session's log.
 	ctx = logging.NewContext(ctx, s.Log)
+	began := time.Now()
 	res, err := s.login(ctx, cr, rp)
 	if err != nil {
 		if res != nil && res.Store != nil {
@@ -157,11 +158,36 @@ func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 			s.failures++
 		}
 	}
+	if res.Outcome == BadCredentials || res.Outcome == NotAuthorized {
+		// Whatever the cause, a failure is answered AuthFailureDelay
+		// after the attempt began (a BadGuys wait counts towards it:
+		// it is the address's and tells nothing of the user).
+		if err := sleepUntil(ctx, began.Add(config.Get(s.Values, param.AuthFailureDelay))); err != nil {
+			return nil, err
+		}
+	}
 	res.Close = s.failures >= MaxLoginFailures
 	if res.Close {
 		logging.Notice(s.Log, fmt.Sprintf("client %s failed to log in %d times; closing", s.ClientAddr, s.failures))
 	}
 	return res.Result, nil
+}
+
+// sleepUntil waits for t on a timer (the session's goroutine parks; no
+// worker slot is held), or returns ctx's error.
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // failureKey identifies credentials that failed, without keeping them: a

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -47,6 +48,14 @@ func ServiceOf(t testing.TB, name string, settings map[string]string, vdmap stri
 		}
 	}
 	write("AService.cfg", "default:ServiceList "+name+"@1143\ndefault:LogDir "+filepath.Join(dir, "log")+"\n")
+	if _, set := settings["AuthFailureDelay"]; !set {
+		// Tests fail logins by the dozen; the ones about the delay set it.
+		settings = maps.Clone(settings)
+		if settings == nil {
+			settings = map[string]string{}
+		}
+		settings["AuthFailureDelay"] = "0"
+	}
 	var b strings.Builder
 	keys := make([]string, 0, len(settings))
 	for k := range settings {
