@@ -29,6 +29,9 @@ type conn struct {
 	errs int    // BAD replies so far, against maxErrors
 	seq  int    // replays so far, for the MMP's store tags
 	tag  string // of the command being answered
+	// clientID are the client's ID parameters (name, value, ...) for
+	// StoreAnnounce id.
+	clientID []string
 }
 
 func newConn(p *Protocol, s *proxy.Session) *conn {

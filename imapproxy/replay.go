@@ -37,6 +37,11 @@ func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
 // Replay logs the user in at the store with the MMP's own tag
 // (proxy.StoreLogin).
 func (sc *storeConn) Replay(rp proxy.Replay) (proxy.Verdict, string, error) {
+	if rp.Announce == "id" {
+		if err := sc.announce(rp); err != nil {
+			return proxy.Refused, "", err
+		}
+	}
 	sc.c.seq++
 	ok, text, err := sc.replay(fmt.Sprintf("MMP%d", sc.c.seq), rp)
 	switch {
@@ -46,6 +51,73 @@ func (sc *storeConn) Replay(rp proxy.Replay) (proxy.Verdict, string, error) {
 		return proxy.Accepted, text, nil
 	}
 	return verdict(text), text, nil
+}
+
+// announce tells the store who the client is with ID before the login
+// (StoreAnnounce id), as Dovecot's own proxy does: x-originating-ip and
+// -port the client's, x-connected-ip and -port the address it reached,
+// x-session-ext-id the id of the MMP's log lines, then what the client
+// sent in its own ID. The store's answer is not the client's business;
+// a refusal (a store that does not trust the MMP's address) is logged
+// and the login goes on.
+func (sc *storeConn) announce(rp proxy.Replay) error {
+	fields := []string{
+		"x-originating-ip", rp.Client.Addr().Unmap().String(),
+		"x-originating-port", strconv.Itoa(int(rp.Client.Port())),
+		"x-connected-ip", rp.Server.Addr().Unmap().String(),
+		"x-connected-port", strconv.Itoa(int(rp.Server.Port())),
+		"x-session-ext-id", "mmp-" + rp.Session,
+	}
+	fields = append(fields, sc.c.clientID...)
+	var b []byte
+	b = append(b, "MMP0 ID ("...)
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = appendQuoted(b, f)
+	}
+	b = append(b, ")\r\n"...)
+	sc.nc.SetWriteDeadline(storeDeadline())
+	if _, err := sc.nc.Write(b); err != nil {
+		return err
+	}
+	for {
+		sc.nc.SetReadDeadline(storeDeadline())
+		line, err := sc.r.ReadLine()
+		if err != nil {
+			return fmt.Errorf("reading the store's reply to ID: %w", err)
+		}
+		if rest, ok := bytes.CutPrefix(line, []byte("MMP0 ")); ok {
+			if !bytes.HasPrefix(bytes.ToUpper(rest), []byte("OK")) && rp.Warn != nil {
+				rp.Warn(fmt.Sprintf("store refused the client's address in ID: %s", clip(rest)))
+			}
+			return nil
+		}
+		if n, ok := trailingLiteral(line); ok && n <= maxStoreLiteral {
+			if _, err := sc.r.ReadFull(n); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// appendQuoted appends s as an IMAP quoted string, with any octet that
+// cannot stand in one (CR, LF, NUL, 8-bit) replaced by "?": ID values are
+// informational.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, '?')
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // verdict reads a store's refusal (docs/reference.md §4.2.5 step 5). An

@@ -89,6 +89,7 @@ var cases = map[string]paramCase{
 	"BGMaxBadness":     {where: I | P | S, def: "60", valid: []string{"120"}, invalid: []string{"1h"}},
 	"BGDecay":          {where: I | P | S, def: "900", valid: []string{"60"}, invalid: []string{"x"}},
 	"BGLinear":         {where: I | P | S, def: "no", valid: []string{"yes"}, invalid: []string{"linear"}},
+	"StoreAnnounce":    {where: I | P | V, def: "none", valid: []string{"id", "xclient", "proxy", "PROXY-V2"}, invalid: []string{"xpehlo"}},
 	"AuthFailureDelay": {where: I | P | S | V, def: "2", valid: []string{"0", "5"}, invalid: []string{"-1", "61", "2s"}},
 	"BGExcluded":       {where: I | P | S, valid: []string{"127.0.0.1|255.255.255.255,192.168.50.0|255.255.255.0 10.1.2.0/24", "/opt/SUNWmsgsr/config/bgexcl.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0"}},
 	// §2.6

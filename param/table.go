@@ -387,6 +387,17 @@ var (
 		Doc: "yes: the delay decays linearly; no: forgiven all at once after BGDecay.", Default: "no", Template: Live,
 	}, parseBool)
 
+	// The stores' own logs and brute-force protection need the client's
+	// address, not the MMP's; Sun never told them.
+	StoreAnnounce = define(&Param{
+		Name: "StoreAnnounce", Where: I | P | V, Group: "Store", Era: "Go", Type: "none|id|xclient|proxy|proxy-v2",
+		Doc: "How a store learns the client's address and port, the MMP's address and port and the session id of the MMP's log: " +
+			"none (Sun's behaviour); id, IMAP ID with x-originating-ip and the like before the login (Dovecot trusts it from login_trusted_networks; " +
+			"the client's own ID is passed on without them); xclient, POP3 XCLIENT ADDR= PORT= SESSION= before the login (Dovecot pop3-login); " +
+			"proxy or proxy-v2, the HAProxy PROXY protocol header on every store connection (Dovecot haproxy_trusted_networks).",
+		Default: "none", Template: Commented,
+	}, oneOf("none", "id", "xclient", "proxy", "proxy-v2"))
+
 	// A failed login must not tell its cause by its speed: an unknown
 	// user answered in 0.5 ms and a wrong password in 500 ms (the store
 	// asked) enumerate the users. Dovecot's auth_failure_delay.

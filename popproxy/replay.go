@@ -38,6 +38,19 @@ func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
 // is a wrong password, [SYS/TEMP] asks to try later, and any other code
 // ([IN-USE], [LOGIN-DELAY] ...) is passed on to the client.
 func (sc *storeConn) Replay(rp proxy.Replay) (proxy.Verdict, string, error) {
+	if rp.Announce == "xclient" {
+		// StoreAnnounce xclient: the client's address before the login,
+		// as Dovecot's pop3-login takes it from a trusted proxy. A
+		// store that does not trust the MMP refuses; the login goes on.
+		ok, text, err := sc.command(fmt.Sprintf("XCLIENT ADDR=%s PORT=%d SESSION=mmp-%s",
+			rp.Client.Addr().Unmap(), rp.Client.Port(), rp.Session))
+		if err != nil {
+			return proxy.Refused, "", err
+		}
+		if !ok && rp.Warn != nil {
+			rp.Warn("store refused the client's address in XCLIENT: " + text)
+		}
+	}
 	ok, text, err := sc.replay(rp)
 	switch {
 	case err != nil:

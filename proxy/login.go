@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +104,18 @@ type Replay struct {
 	AuthzID  string
 	User     string
 	Password logging.Secret
+
+	// Announce is StoreAnnounce: "id" (IMAP) or "xclient" (POP) ask the
+	// replayer to tell the store, before the login, who the client is:
+	// Client, the address the client reached (Server) and Session, the
+	// id of the MMP's log lines. Otherwise "".
+	Announce string
+	Client   netip.AddrPort
+	Server   netip.AddrPort
+	Session  string
+	// Warn logs what the store refused along the way (an announcement
+	// from an address it does not trust); the login goes on.
+	Warn func(msg string)
 }
 
 // Verdict is a store's answer to a replayed login.
@@ -308,7 +322,12 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		logging.Notice(s.Log, fmt.Sprintf("user '%s' from %s authenticated (%s)", who, s.ClientAddr, cr.Mechanism))
 		return outcome(LoggedIn, route), nil
 	}
-	replay := Replay{Mechanism: cr.Mechanism, SASL: cr.SASL, User: route.Replay, Password: logging.Secret(password)}
+	replay := Replay{Mechanism: cr.Mechanism, SASL: cr.SASL, User: route.Replay, Password: logging.Secret(password),
+		Client: s.ClientAddr, Server: s.ServerAddr, Session: strconv.FormatUint(s.ID, 10),
+		Warn: func(msg string) { s.Log.Warn(fmt.Sprintf("user '%s': %s", who, msg)) }}
+	if a := config.Get(s.Values, param.StoreAnnounce); a == "id" || a == "xclient" {
+		replay.Announce = a
+	}
 	if route.ProxyAuth {
 		admin, pass := config.Get(s.Values, param.StoreAdmin), config.Get(s.Values, param.StoreAdminPass)
 		if admin == "" || pass == "" {

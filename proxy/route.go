@@ -133,6 +133,9 @@ func storeAddr(host string, port int) string {
 // ConnectTimeout. The connection belongs to the session until it is
 // returned in a Store or released.
 //
+// With StoreAnnounce proxy or proxy-v2 the PROXY protocol header that
+// names the client goes first.
+//
 // With SSLBacksidePort set, it connects to that port instead and runs a
 // TLS handshake, verifying the store's certificate for the mail host's
 // name (tlsconf.StoreOptions); the connection returned is then a
@@ -145,6 +148,22 @@ func (s *Session) DialStore(ctx context.Context, host string) (net.Conn, error) 
 	c, err := s.srv.dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	// StoreAnnounce proxy: the header comes first, before any TLS.
+	var header []byte
+	switch config.Get(s.Values, param.StoreAnnounce) {
+	case "proxy":
+		header = proxyHeaderV1(s.ClientAddr, s.ServerAddr)
+	case "proxy-v2":
+		header = proxyHeaderV2(s.ClientAddr, s.ServerAddr)
+	}
+	if header != nil {
+		c.SetWriteDeadline(time.Now().Add(StoreTimeout))
+		if _, err := c.Write(header); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("PROXY header: %w", err)
+		}
+		c.SetWriteDeadline(time.Time{})
 	}
 	if tcfg != nil {
 		if c, err = storeHandshake(ctx, c, tcfg); err != nil {

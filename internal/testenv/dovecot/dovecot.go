@@ -48,6 +48,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -84,6 +85,7 @@ type Server struct {
 	mailUID  int // -1: leave files owned by the current user
 	mailGID  int
 	proc     *testenv.Process
+	haproxy  bool // the listeners want a PROXY header (WithHAProxy)
 }
 
 type account struct{ name, password string }
@@ -99,6 +101,7 @@ type config struct {
 	messages             []message
 	certFile, keyFile    string
 	extra                []string
+	haproxy              bool
 }
 
 // Option configures Start.
@@ -146,6 +149,11 @@ func WithTLSPorts(imaps, pop3s int) Option {
 	return func(c *config) { c.imapsPort, c.pop3sPort = imaps, pop3s }
 }
 
+// WithHAProxy makes the IMAP and POP3 listeners expect the HAProxy PROXY
+// protocol header (haproxy = yes) from 127.0.0.0/8, so that a proxy in
+// front can hand over its client's address (Dovecot logs rip=<client>).
+func WithHAProxy() Option { return func(c *config) { c.haproxy = true } }
+
 // WithConfig appends raw dovecot.conf text (for the installed version's
 // syntax), e.g. "login_trusted_networks = 127.0.0.0/8".
 func WithConfig(text string) Option { return func(c *config) { c.extra = append(c.extra, text) } }
@@ -186,6 +194,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		Version:  version,
 		mailUID:  -1,
 		mailGID:  -1,
+		haproxy:  c.haproxy,
 	}
 	if tls {
 		s.IMAPSPort, s.POP3SPort = c.imapsPort, c.pop3sPort
@@ -534,7 +543,10 @@ func (s *Server) config23(c *config, id identities) string {
 	} else {
 		w("ssl = no")
 	}
-	s.services(&b, id)
+	s.services(&b, id, c.haproxy)
+	if c.haproxy {
+		w("haproxy_trusted_networks = 127.0.0.0/8")
+	}
 	for _, e := range c.extra {
 		w("%s", e)
 	}
@@ -590,7 +602,10 @@ func (s *Server) config24(c *config, id identities) string {
 	} else {
 		w("ssl = no")
 	}
-	s.services(&b, id)
+	s.services(&b, id, c.haproxy)
+	if c.haproxy {
+		w("haproxy_trusted_networks = 127.0.0.0/8")
+	}
 	for _, e := range c.extra {
 		w("%s", e)
 	}
@@ -598,7 +613,11 @@ func (s *Server) config24(c *config, id identities) string {
 }
 
 // services renders the listener blocks, common to 2.3 and 2.4.
-func (s *Server) services(b *strings.Builder, id identities) {
+func (s *Server) services(b *strings.Builder, id identities, haproxy bool) {
+	proxyLine := ""
+	if haproxy {
+		proxyLine = "    haproxy = yes\n"
+	}
 	chroot := ""
 	if !id.chroot {
 		// An unprivileged Dovecot cannot chroot its login processes.
@@ -617,7 +636,7 @@ service imap-login {
 %s  inet_listener imap {
     address = %s
     port = %d
-  }
+%s  }
   inet_listener imaps {
     address = %s
     port = %d
@@ -628,14 +647,14 @@ service pop3-login {
 %s  inet_listener pop3 {
     address = %s
     port = %d
-  }
+%s  }
   inet_listener pop3s {
     address = %s
     port = %d
     ssl = yes
   }
 }
-`, chroot, s.Host, s.IMAPPort, s.Host, imaps, chroot, s.Host, s.POP3Port, s.Host, pop3s)
+`, chroot, s.Host, s.IMAPPort, proxyLine, s.Host, imaps, chroot, s.Host, s.POP3Port, proxyLine, s.Host, pop3s)
 }
 
 // start launches "dovecot -F" and waits for the greetings.
@@ -657,7 +676,7 @@ func (s *Server) start(t testing.TB) {
 		t.Fatalf("dovecot on %s: %v\n%s:\n%s", s.Host, err, s.logPath, testenv.Tail(s.logPath, 8000))
 	}
 	for _, a := range []struct{ addr, ok string }{{s.IMAPAddr(), "* OK"}, {s.POP3Addr(), "+OK"}} {
-		if err := waitGreeting(a.addr, a.ok, deadline, p.Exited()); err != nil {
+		if err := waitGreeting(a.addr, a.ok, s.haproxy, deadline, p.Exited()); err != nil {
 			fail(err)
 		}
 	}
@@ -667,7 +686,8 @@ func (s *Server) start(t testing.TB) {
 // login process that is up before the auth process first sends "Waiting for
 // authentication process to respond.." and the real greeting later; only the
 // real one means that logins will work, so the fixture waits for it.
-func waitGreeting(addr, ok string, deadline time.Time, exited <-chan struct{}) error {
+// With haproxy the listener wants a PROXY header first.
+func waitGreeting(addr, ok string, haproxy bool, deadline time.Time, exited <-chan struct{}) error {
 	var c net.Conn
 	for {
 		var err error
@@ -686,6 +706,11 @@ func waitGreeting(addr, ok string, deadline time.Time, exited <-chan struct{}) e
 	}
 	defer c.Close()
 	c.SetDeadline(deadline)
+	if haproxy {
+		if _, err := io.WriteString(c, "PROXY UNKNOWN\r\n"); err != nil {
+			return err
+		}
+	}
 	r := bufio.NewReader(c)
 	for {
 		line, err := r.ReadString('\n')
