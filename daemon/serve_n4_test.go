@@ -104,7 +104,7 @@ func TestNetscapeVDomainEndToEnd(t *testing.T) {
 	}
 	port := testenv.FreePortOn(t, "127.0.0.1", "127.0.0.2")
 	startDaemon(t, "ImapProxy", []string{
-		"-p", strconv.Itoa(port),
+		"-p", fmt.Sprintf("127.0.0.1:%d|127.0.0.2:%d", port, port),
 		"-h", fmt.Sprintf("%s:%d", ldap.Host, ldap.Port),
 		"-b", "o=mcom.com",
 		"-D", ldap.ProxyDN, "-w", ldap.ProxyPass,
