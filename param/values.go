@@ -358,6 +358,15 @@ func parseFilter(s string) (Filter, error) {
 
 func parseLdapURL(s string) (cfgfmt.LDAPURL, error) { return cfgfmt.ParseLdapURL(s) }
 
+// parsePrefixList reads addresses and networks written inline (the syntax
+// of BGExcluded, without its file form).
+func parsePrefixList(s string) ([]netip.Prefix, error) {
+	if s == "" {
+		return nil, nil
+	}
+	return cfgfmt.ParseAddrList(s)
+}
+
 func parsePortSpec(s string) ([]cfgfmt.ListenAddr, error) {
 	if s == "" {
 		return nil, nil

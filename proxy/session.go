@@ -240,6 +240,9 @@ func (s *Session) closeAll() {
 func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
+	if !s.acceptProxyHeader() {
+		return false
+	}
 	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
 	release, refusal := s.admit(ctx)
 	if refusal != "" {
