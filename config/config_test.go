@@ -306,3 +306,38 @@ func TestFrontEndSSLNoFalseWarning(t *testing.T) {
 		}
 	}
 }
+
+// A configuration file with no setting (emptied, truncated, or caught
+// between an editor's truncation and its write) is an error, not a file
+// of built-in defaults: at start, on refresh and for the check alike.
+func TestEmptyFileRefused(t *testing.T) {
+	for name, text := range map[string]string{"empty": "", "comments only": "# ImapProxyAService.cfg\n\n#default:SSLEnable yes\n"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "AService.cfg"), []byte("default:ServiceList ImapProxyAService@1143\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "ImapProxyAService.cfg"), []byte(text), 0o644)
+			_, problems := Load(dir, Options{})
+			if !problems.Fatal() || problems[0].File != "ImapProxyAService.cfg" || !strings.Contains(problems[0].Msg, "has no setting") {
+				t.Errorf("problems %v, want ImapProxyAService.cfg refused for having no setting", problems)
+			}
+		})
+	}
+	t.Run("AService.cfg", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "AService.cfg"), nil, 0o644)
+		_, problems := Load(dir, Options{})
+		if !problems.Fatal() || problems[0].File != "AService.cfg" || !strings.Contains(problems[0].Msg, "has no setting") {
+			t.Errorf("problems %v, want AService.cfg refused", problems)
+		}
+	})
+	t.Run("front end", func(t *testing.T) {
+		for _, name := range []string{"ImapMMP.config", "ImapProxyAService.cfg"} {
+			file := filepath.Join(t.TempDir(), name)
+			os.WriteFile(file, nil, 0o644)
+			_, problems := LoadFrontEnd(FrontEnd{Protocol: param.IMAP, File: file})
+			if !problems.Fatal() || problems[0].File != file || !strings.Contains(problems[0].Msg, "has no setting") {
+				t.Errorf("%s: problems %v, want the empty --config file refused", name, problems)
+			}
+		}
+	})
+}

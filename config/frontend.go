@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -65,7 +64,7 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 // frontEndFile reads the --config file: Sun cfg syntax when the name ends
 // in .cfg, else Netscape shell assignments (ImapMMP.config).
 func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Setting)) {
-	data, err := os.ReadFile(name)
+	data, err := readSettled(name)
 	if err != nil {
 		l.r.add(Fatal, name, 0, "", "%v", unwrapPathError(err))
 		return
@@ -74,6 +73,10 @@ func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Set
 		f, errs := cfgfmt.Parse(name, data, "")
 		for _, e := range errs {
 			l.r.addErr(Fatal, name, e)
+		}
+		if len(errs) == 0 && len(f.Settings()) == 0 {
+			l.r.add(Fatal, name, 0, "", "%s", errNoSetting)
+			return
 		}
 		seen := map[*param.Param]int{}
 		for _, ln := range f.Settings() {
@@ -86,6 +89,10 @@ func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Set
 	f, errs := cfgfmt.ParseEnv(name, data)
 	for _, e := range errs {
 		l.r.addErr(Fatal, name, e)
+	}
+	if len(errs) == 0 && len(f.Vars()) == 0 {
+		l.r.add(Fatal, name, 0, "", "%s", errNoSetting)
+		return
 	}
 	seen := map[*param.Param]int{}
 	for _, ln := range f.Vars() {

@@ -166,20 +166,31 @@ func (l *loader) path(name string) string {
 // is the Sun 6 module name (ImapProxyAService, ...) whose template serves
 // when the instance has a name of its own.
 func (l *loader) read(name, module string) *cfgfmt.File {
-	data, err := os.ReadFile(l.path(name))
+	data, err := readSettled(l.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		data, err = l.fromTemplate(name, module)
 	}
 	if err != nil {
-		l.r.add(Fatal, name, 0, "", "%v", err)
+		l.r.add(Fatal, name, 0, "", "%v", unwrapPathError(err))
 		return nil
 	}
 	f, errs := cfgfmt.Parse(name, data, "")
 	for _, e := range errs {
 		l.r.addErr(Fatal, name, e)
 	}
+	if len(errs) == 0 && len(f.Settings()) == 0 {
+		l.r.add(Fatal, name, 0, "", "%s", errNoSetting)
+		return nil
+	}
 	return f
 }
+
+// errNoSetting is said of a configuration file with no setting line. Such
+// a file is a file caught half-written, truncated or emptied by mistake:
+// run with it, the MMP would fall back to built-in defaults for all it
+// set, its SSL ports, STARTTLS and RestrictPlainPasswords included.
+const errNoSetting = "the file has no setting (it is empty or only comments: truncated, or caught while being written?); " +
+	"the MMP will not run on built-in defaults in its place"
 
 // fromTemplate implements the template rule for a missing file X.cfg:
 // X-def.cfg is copied to X.cfg; without X-def.cfg, the module's template
@@ -491,7 +502,7 @@ func unwrapPathError(err error) error {
 // readLines reads a file named by a parameter (ConnLimits, BGExcluded) and
 // parses it, reporting the file's own line numbers.
 func (l *loader) readLines(file string, line int, name, path string, parse func([]byte) (any, []error)) any {
-	data, err := os.ReadFile(l.path(path))
+	data, err := readSettled(l.path(path))
 	if err != nil {
 		l.r.add(Fatal, file, line, name, "%s: %v", path, unwrapPathError(err))
 		data = nil
