@@ -177,9 +177,6 @@ func refresh(sup *supervisor, opts serveOptions) {
 	switch {
 	case o.summary == "":
 		log.Error("refresh failed: the configuration has errors; the previous configuration is kept")
-		for _, w := range o.warnings {
-			log.Warn("refresh: " + w)
-		}
 	case len(o.failures) == 0:
 		log.Error("refreshed: " + o.summary)
 	default:
@@ -187,6 +184,11 @@ func refresh(sup *supervisor, opts serveOptions) {
 	}
 	for _, l := range slices.Concat(o.changes, o.failures) {
 		log.Error("refresh: " + l)
+	}
+	if o.summary == "" { // when applied, supervisor.refresh logged them as errors
+		for _, w := range o.warnings {
+			log.Warn("refresh: " + w)
+		}
 	}
 	if err := writeStatus(opts.statusFile, statusText(o)); err != nil {
 		log.Warn(fmt.Sprintf("refresh status file: %v", err))
