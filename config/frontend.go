@@ -58,6 +58,7 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	l.translateN4(svc)
 	inst.Services = []*Service{svc}
 	l.service(inst, svc)
+	inst.Empty = l.empty
 	return inst, r.sorted()
 }
 
@@ -75,8 +76,7 @@ func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Set
 			l.r.addErr(Fatal, name, e)
 		}
 		if len(errs) == 0 && len(f.Settings()) == 0 {
-			l.r.add(Fatal, name, 0, "", "%s", errNoSetting)
-			return
+			l.empty = append(l.empty, name)
 		}
 		seen := map[*param.Param]int{}
 		for _, ln := range f.Settings() {
@@ -91,8 +91,7 @@ func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Set
 		l.r.addErr(Fatal, name, e)
 	}
 	if len(errs) == 0 && len(f.Vars()) == 0 {
-		l.r.add(Fatal, name, 0, "", "%s", errNoSetting)
-		return
+		l.empty = append(l.empty, name)
 	}
 	seen := map[*param.Param]int{}
 	for _, ln := range f.Vars() {

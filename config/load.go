@@ -22,6 +22,12 @@ type Instance struct {
 	Dir      string // configuration directory; relative paths are relative to it
 	Daemon   *Values
 	Services []*Service
+
+	// Empty names the configuration files read that hold no setting at
+	// all (empty, or only comments): a file truncated or caught while
+	// being written looks like that. The daemon's verdict refuses them;
+	// Load itself only reports them, for tools that build instances.
+	Empty []string
 }
 
 // Service is one ServiceList entry with its resolved configuration.
@@ -131,6 +137,7 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 		l.service(inst, svc)
 		inst.Services = append(inst.Services, svc)
 	}
+	inst.Empty = l.empty
 	return inst, r.sorted()
 }
 
@@ -152,6 +159,7 @@ type loader struct {
 	opt             Options
 	r               *report
 	checkedSections map[string]bool // files whose sections were checked
+	empty           []string        // Instance.Empty
 }
 
 // path resolves a file name relative to the configuration directory.
@@ -178,19 +186,11 @@ func (l *loader) read(name, module string) *cfgfmt.File {
 	for _, e := range errs {
 		l.r.addErr(Fatal, name, e)
 	}
-	if len(errs) == 0 && len(f.Settings()) == 0 {
-		l.r.add(Fatal, name, 0, "", "%s", errNoSetting)
-		return nil
+	if len(errs) == 0 && len(f.Settings()) == 0 && !slices.Contains(l.empty, name) {
+		l.empty = append(l.empty, name)
 	}
 	return f
 }
-
-// errNoSetting is said of a configuration file with no setting line. Such
-// a file is a file caught half-written, truncated or emptied by mistake:
-// run with it, the MMP would fall back to built-in defaults for all it
-// set, its SSL ports, STARTTLS and RestrictPlainPasswords included.
-const errNoSetting = "the file has no setting (it is empty or only comments: truncated, or caught while being written?); " +
-	"the MMP will not run on built-in defaults in its place"
 
 // fromTemplate implements the template rule for a missing file X.cfg:
 // X-def.cfg is copied to X.cfg; without X-def.cfg, the module's template

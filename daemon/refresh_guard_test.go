@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -212,8 +213,10 @@ func TestRefreshWaitsForFileToSettle(t *testing.T) {
 		"ImapProxyAService.cfg": imap("first"),
 	})
 	r.start(addr)
-	// writer rewrites the file in place (truncate, then write) every
-	// millisecond until stop is closed, then writes last, if not empty.
+	// writer rewrites the file in place (truncate, then write) again and
+	// again until stop is closed, then writes last, if not empty. It
+	// never sleeps: a writer that paused for the refresh's whole pause
+	// (100 ms) would rightly have its draft taken as settled.
 	writer := func(stop <-chan struct{}, last string) <-chan struct{} {
 		done := make(chan struct{})
 		go func() {
@@ -228,7 +231,7 @@ func TestRefreshWaitsForFileToSettle(t *testing.T) {
 				default:
 				}
 				r.write("ImapProxyAService.cfg", imap(fmt.Sprintf("draft%d", i)))
-				time.Sleep(time.Millisecond)
+				runtime.Gosched()
 			}
 		}()
 		return done

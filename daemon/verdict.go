@@ -35,11 +35,16 @@ func loadFrontEnd(fe config.FrontEnd) (*config.Instance, config.Problems) {
 }
 
 // judge adds to what package config found what only the daemon's other
-// parts can tell: TLS that tlsconf cannot set up (the SSL ports would
-// refuse every connection and STARTTLS would not be offered, or no store
-// could be reached over SSLBacksidePort), and a BeTheUser or BeTheGroup
-// the system does not know (AService started as root would stop).
+// parts can tell: a configuration file with no setting (config reports
+// it; the daemon will not run on built-in defaults in its place), TLS
+// that tlsconf cannot set up (the SSL ports would refuse every connection
+// and STARTTLS would not be offered, or no store could be reached over
+// SSLBacksidePort), and a BeTheUser or BeTheGroup the system does not
+// know (AService started as root would stop).
 func judge(inst *config.Instance, problems config.Problems) config.Problems {
+	for _, file := range inst.Empty {
+		problems = append(problems, config.Problem{File: file, Severity: config.Fatal, Msg: errNoSetting})
+	}
 	if _, _, bad, err := runAs(inst.Daemon); err != nil {
 		o := inst.Daemon.Origin(bad)
 		p := config.Problem{File: o.File, Line: o.Line, Param: bad.Name, Severity: config.Fatal,
@@ -76,6 +81,14 @@ func judge(inst *config.Instance, problems config.Problems) config.Problems {
 	// settings: one problem is said once.
 	return problems.Sorted()
 }
+
+// errNoSetting is said of a configuration file with no setting line
+// (config.Instance.Empty): a file caught half-written, truncated or
+// emptied by mistake. Run with it, the MMP would fall back to built-in
+// defaults for all it set, its SSL ports, STARTTLS and
+// RestrictPlainPasswords included.
+const errNoSetting = "the file has no setting (it is empty or only comments: truncated, or caught while being written?); " +
+	"the MMP will not run on built-in defaults in its place"
 
 // tlsFiles are the parameters naming files that tlsconf reads.
 var tlsFiles = []*param.Param{param.SSLCertPEM.Param, param.SSLKeyPEM.Param, param.SSLKeyPasswdFile.Param,
