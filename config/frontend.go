@@ -16,6 +16,10 @@ type FrontEnd struct {
 	File     string          // optional: an ImapMMP.config-style file or a *AService.cfg
 	Env      []param.Setting // Netscape environment variables
 	Flags    []param.Setting // the command line, in order
+
+	// WaitSettled reads File once it has stopped changing (see
+	// Options.WaitSettled).
+	WaitSettled bool
 }
 
 // LoadFrontEnd resolves a Netscape-style configuration into an Instance
@@ -25,7 +29,7 @@ type FrontEnd struct {
 // Defaults are the Netscape ones where they differ (§7.1, §7.14, §4.2.1).
 func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	r := &report{}
-	l := &loader{dir: ".", r: r}
+	l := &loader{dir: ".", r: r, settle: fe.WaitSettled}
 	ctx := fe.Protocol | param.N4
 	inst := &Instance{Dir: ".", Daemon: newValues(param.AService | param.N4)}
 	svc := &Service{Dir: ".", Name: fe.Protocol.ServiceName(), Protocol: fe.Protocol, Section: "default",
@@ -65,7 +69,7 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 // frontEndFile reads the --config file: Sun cfg syntax when the name ends
 // in .cfg, else Netscape shell assignments (ImapMMP.config).
 func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Setting)) {
-	data, err := readSettled(name)
+	data, err := l.readFile(name)
 	if err != nil {
 		l.r.add(Fatal, name, 0, "", "%v", unwrapPathError(err))
 		return

@@ -101,5 +101,11 @@ func (r settledReader) attempt(path string) (snapshot, bool, error) {
 	return s, stable, nil
 }
 
-// readSettled reads a file of the configuration with defaultReader.
-func readSettled(path string) ([]byte, error) { return defaultReader.readFile(path) }
+// readFile reads a file of the configuration: once it has settled when
+// the caller asked for it (Options.WaitSettled), else at once.
+func (l *loader) readFile(path string) ([]byte, error) {
+	if l.settle {
+		return defaultReader.readFile(path)
+	}
+	return os.ReadFile(path)
+}

@@ -133,7 +133,7 @@ func TestLoadRefusesFileBeingWritten(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	_, problems := Load(dir, Options{})
+	_, problems := Load(dir, Options{WaitSettled: true})
 	close(stop)
 	<-done
 	found := false

@@ -20,16 +20,18 @@ import (
 // would stop the daemon or break a service is an error for all of them;
 // what the daemon runs with is at most a warning.
 
-// loadInstance reads and judges an instance directory. create applies
-// the template rule to missing files (the daemon); the check command
-// reads the templates in place instead.
+// loadInstance reads and judges an instance directory, each file once
+// it has stopped changing. create applies the template rule to missing
+// files (the daemon); the check command reads the templates in place
+// instead.
 func loadInstance(dir string, create bool) (*config.Instance, config.Problems) {
-	inst, problems := config.Load(dir, config.Options{CreateMissing: create})
+	inst, problems := config.Load(dir, config.Options{CreateMissing: create, WaitSettled: true})
 	return inst, judge(inst, problems)
 }
 
 // loadFrontEnd reads and judges the configuration of a Netscape front end.
 func loadFrontEnd(fe config.FrontEnd) (*config.Instance, config.Problems) {
+	fe.WaitSettled = true
 	inst, problems := config.LoadFrontEnd(fe)
 	return inst, judge(inst, problems)
 }
