@@ -32,8 +32,9 @@ type settledReader struct {
 	sleep func(time.Duration)
 }
 
-// defaultReader is the reader of every file Load and LoadFrontEnd read.
-// A file written just before a start or refresh costs one pause.
+// defaultReader is the reader of Load and LoadFrontEnd when asked to wait
+// for settled files (Options.WaitSettled). A file written just before a
+// start or refresh costs one pause.
 var defaultReader = settledReader{pause: 100 * time.Millisecond, tries: 10,
 	stat: os.Stat, read: os.ReadFile, now: time.Now, sleep: time.Sleep}
 
@@ -53,14 +54,22 @@ func (a snapshot) same(b snapshot) bool {
 // gives fs.ErrNotExist, for the template rule).
 func (r settledReader) readFile(path string) ([]byte, error) {
 	var prev *snapshot
+	seen, gone := false, error(nil)
 	for try := 0; try < r.tries; try++ {
 		if try > 0 {
 			r.sleep(r.pause)
 		}
 		s, stable, err := r.attempt(path)
+		if errors.Is(err, fs.ErrNotExist) && seen {
+			// Removed and written anew (some editors do that): missing
+			// for good only if it stays missing.
+			prev, gone = nil, err
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		seen, gone = true, nil
 		if !stable {
 			prev = nil
 			continue
@@ -72,6 +81,9 @@ func (r settledReader) readFile(path string) ([]byte, error) {
 			return s.data, nil
 		}
 		prev = &s
+	}
+	if gone != nil {
+		return nil, gone
 	}
 	return nil, errKeptChanging
 }

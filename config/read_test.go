@@ -80,6 +80,20 @@ func TestReadSettled(t *testing.T) {
 		t.Errorf("a file empty for a moment: %q, %v; want what was written next", data, err)
 	}
 
+	// A file removed and written anew is waited for, not taken as
+	// missing (which would apply the template rule to it).
+	gone := 0
+	r.stat = func(string) (fs.FileInfo, error) {
+		if gone++; gone == 3 || gone == 4 { // the second and third attempts
+			return nil, &fs.PathError{Op: "stat", Path: "x.cfg", Err: fs.ErrNotExist}
+		}
+		return fakeInfo{size: 17, mtime: time.Unix(5000, 0)}, nil // written just now
+	}
+	r.read = func(string) ([]byte, error) { return []byte("default:Banner a\n"), nil }
+	if data, err := r.readFile("x.cfg"); err != nil || string(data) != "default:Banner a\n" {
+		t.Errorf("a file missing for a moment: %q, %v", data, err)
+	}
+
 	// A file that does not change is read once, without a pause.
 	slept = nil
 	f = &fakeFile{versions: []string{"default:Banner a\n"}, step: 1}
