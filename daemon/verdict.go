@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -205,7 +206,9 @@ func lostFiles(running, next *config.Instance) config.Problems {
 	}
 	now := fileParams(next)
 	var ps config.Problems
-	for file, set := range fileParams(running) {
+	before := fileParams(running)
+	for _, file := range slices.Sorted(maps.Keys(before)) {
+		set := before[file]
 		if !read[file] {
 			continue
 		}
