@@ -306,3 +306,39 @@ func TestFrontEndSSLNoFalseWarning(t *testing.T) {
 		}
 	}
 }
+
+// A configuration file with no setting (emptied, truncated, or caught
+// between an editor's truncation and its write) is named in
+// Instance.Empty, which the daemon's verdict refuses.
+func TestEmptyFileReported(t *testing.T) {
+	for name, text := range map[string]string{"empty": "", "comments only": "# ImapProxyAService.cfg\n\n#default:SSLEnable yes\n"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "AService.cfg"), []byte("default:ServiceList ImapProxyAService@1143\n"), 0o644)
+			os.WriteFile(filepath.Join(dir, "ImapProxyAService.cfg"), []byte(text), 0o644)
+			inst, _ := Load(dir, Options{})
+			if !slices.Equal(inst.Empty, []string{"ImapProxyAService.cfg"}) {
+				t.Errorf("Empty = %q, want ImapProxyAService.cfg", inst.Empty)
+			}
+		})
+	}
+	t.Run("AService.cfg", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "AService.cfg"), nil, 0o644)
+		if inst, _ := Load(dir, Options{}); !slices.Contains(inst.Empty, "AService.cfg") {
+			t.Errorf("Empty = %q, want AService.cfg", inst.Empty)
+		}
+	})
+	t.Run("front end", func(t *testing.T) {
+		for _, name := range []string{"ImapMMP.config", "ImapProxyAService.cfg"} {
+			file := filepath.Join(t.TempDir(), name)
+			os.WriteFile(file, nil, 0o644)
+			if inst, _ := LoadFrontEnd(FrontEnd{Protocol: param.IMAP, File: file}); !slices.Equal(inst.Empty, []string{file}) {
+				t.Errorf("%s: Empty = %q, want the --config file", name, inst.Empty)
+			}
+		}
+	})
+	if inst, _ := Load("testdata/sun63", Options{}); len(inst.Empty) > 0 {
+		t.Errorf("sun63: Empty = %q", inst.Empty)
+	}
+}

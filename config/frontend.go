@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -17,6 +16,10 @@ type FrontEnd struct {
 	File     string          // optional: an ImapMMP.config-style file or a *AService.cfg
 	Env      []param.Setting // Netscape environment variables
 	Flags    []param.Setting // the command line, in order
+
+	// WaitSettled reads File once it has stopped changing (see
+	// Options.WaitSettled).
+	WaitSettled bool
 }
 
 // LoadFrontEnd resolves a Netscape-style configuration into an Instance
@@ -26,7 +29,7 @@ type FrontEnd struct {
 // Defaults are the Netscape ones where they differ (§7.1, §7.14, §4.2.1).
 func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	r := &report{}
-	l := &loader{dir: ".", r: r}
+	l := &loader{dir: ".", r: r, settle: fe.WaitSettled}
 	ctx := fe.Protocol | param.N4
 	inst := &Instance{Dir: ".", Daemon: newValues(param.AService | param.N4)}
 	svc := &Service{Dir: ".", Name: fe.Protocol.ServiceName(), Protocol: fe.Protocol, Section: "default",
@@ -59,13 +62,14 @@ func LoadFrontEnd(fe FrontEnd) (*Instance, Problems) {
 	l.translateN4(svc)
 	inst.Services = []*Service{svc}
 	l.service(inst, svc)
+	inst.Empty = l.empty
 	return inst, r.sorted()
 }
 
 // frontEndFile reads the --config file: Sun cfg syntax when the name ends
 // in .cfg, else Netscape shell assignments (ImapMMP.config).
 func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Setting)) {
-	data, err := os.ReadFile(name)
+	data, err := l.readFile(name)
 	if err != nil {
 		l.r.add(Fatal, name, 0, "", "%v", unwrapPathError(err))
 		return
@@ -74,6 +78,9 @@ func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Set
 		f, errs := cfgfmt.Parse(name, data, "")
 		for _, e := range errs {
 			l.r.addErr(Fatal, name, e)
+		}
+		if len(errs) == 0 && len(f.Settings()) == 0 {
+			l.empty = append(l.empty, name)
 		}
 		seen := map[*param.Param]int{}
 		for _, ln := range f.Settings() {
@@ -86,6 +93,9 @@ func (l *loader) frontEndFile(name string, ctx param.Where, apply func(param.Set
 	f, errs := cfgfmt.ParseEnv(name, data)
 	for _, e := range errs {
 		l.r.addErr(Fatal, name, e)
+	}
+	if len(errs) == 0 && len(f.Vars()) == 0 {
+		l.empty = append(l.empty, name)
 	}
 	seen := map[*param.Param]int{}
 	for _, ln := range f.Vars() {

@@ -22,6 +22,12 @@ type Instance struct {
 	Dir      string // configuration directory; relative paths are relative to it
 	Daemon   *Values
 	Services []*Service
+
+	// Empty names the configuration files read that hold no setting at
+	// all (empty, or only comments): a file truncated or caught while
+	// being written looks like that. The daemon's verdict refuses them;
+	// Load itself only reports them, for tools that build instances.
+	Empty []string
 }
 
 // Service is one ServiceList entry with its resolved configuration.
@@ -78,6 +84,13 @@ type Options struct {
 	// missing too (docs/reference.md §3.1 template rule). The daemon sets it; the check
 	// command does not, and reads the templates in place instead.
 	CreateMissing bool
+
+	// WaitSettled reads each file only once it has stopped changing
+	// (settledReader): a refresh may come while an editor or a tool
+	// rewrites a file in place. The daemon and the check set it; a file
+	// written just before costs one pause of 100 ms. Other loaders
+	// (mmp-setup, test fixtures) read each file at once.
+	WaitSettled bool
 }
 
 // Load reads and validates the instance in dir. It always returns an
@@ -86,7 +99,7 @@ type Options struct {
 func Load(dir string, opt Options) (*Instance, Problems) {
 	r := &report{}
 	inst := &Instance{Dir: dir, Daemon: newValues(param.AService)}
-	l := &loader{dir: dir, opt: opt, r: r, checkedSections: map[string]bool{}}
+	l := &loader{dir: dir, opt: opt, r: r, checkedSections: map[string]bool{}, settle: opt.WaitSettled}
 
 	aFile := l.read(param.AService.FileName(), "AService")
 	if aFile != nil {
@@ -131,6 +144,7 @@ func Load(dir string, opt Options) (*Instance, Problems) {
 		l.service(inst, svc)
 		inst.Services = append(inst.Services, svc)
 	}
+	inst.Empty = l.empty
 	return inst, r.sorted()
 }
 
@@ -152,6 +166,8 @@ type loader struct {
 	opt             Options
 	r               *report
 	checkedSections map[string]bool // files whose sections were checked
+	empty           []string        // Instance.Empty
+	settle          bool            // Options.WaitSettled
 }
 
 // path resolves a file name relative to the configuration directory.
@@ -166,17 +182,20 @@ func (l *loader) path(name string) string {
 // is the Sun 6 module name (ImapProxyAService, ...) whose template serves
 // when the instance has a name of its own.
 func (l *loader) read(name, module string) *cfgfmt.File {
-	data, err := os.ReadFile(l.path(name))
+	data, err := l.readFile(l.path(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		data, err = l.fromTemplate(name, module)
 	}
 	if err != nil {
-		l.r.add(Fatal, name, 0, "", "%v", err)
+		l.r.add(Fatal, name, 0, "", "%v", unwrapPathError(err))
 		return nil
 	}
 	f, errs := cfgfmt.Parse(name, data, "")
 	for _, e := range errs {
 		l.r.addErr(Fatal, name, e)
+	}
+	if len(errs) == 0 && len(f.Settings()) == 0 && !slices.Contains(l.empty, name) {
+		l.empty = append(l.empty, name)
 	}
 	return f
 }
@@ -491,7 +510,7 @@ func unwrapPathError(err error) error {
 // readLines reads a file named by a parameter (ConnLimits, BGExcluded) and
 // parses it, reporting the file's own line numbers.
 func (l *loader) readLines(file string, line int, name, path string, parse func([]byte) (any, []error)) any {
-	data, err := os.ReadFile(l.path(path))
+	data, err := l.readFile(l.path(path))
 	if err != nil {
 		l.r.add(Fatal, file, line, name, "%s: %v", path, unwrapPathError(err))
 		data = nil

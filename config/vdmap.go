@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/openmmp/mmp/cfgfmt"
@@ -17,7 +16,7 @@ var ldapScoped = []*param.Param{param.BindDN.Param, param.BindPass.Param, param.
 // vdmap reads a virtual-domain mapping file (docs/reference.md §3.5) for a service. file
 // and line say where the service named it.
 func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Domain {
-	data, err := os.ReadFile(l.path(name))
+	data, err := l.readFile(l.path(name))
 	if err != nil {
 		l.r.add(Fatal, file, line, "VirtualDomainFile", "%s: %v", name, unwrapPathError(err))
 		return nil
@@ -104,7 +103,7 @@ func (l *loader) vdmap(file string, line int, name string, svc *Service) []*Doma
 // uses at login: a problem it finds makes every certificate login fail,
 // so each is an error here too.
 func (l *loader) certmap(file string, line int, name string) {
-	data, err := os.ReadFile(l.path(name))
+	data, err := l.readFile(l.path(name))
 	if err != nil {
 		l.r.add(Fatal, file, line, "CertmapFile", "%s: %v", name, unwrapPathError(err))
 		return

@@ -22,7 +22,9 @@ port first, then switches to BeTheUser/BeTheGroup when started as root.
 
 AService always runs in the foreground; start-msg(8) is what puts it in
 the background. SIGHUP re-reads every file of the instance (refresh(8));
-a configuration with errors is refused and the running one kept. SIGTERM
+a configuration with errors is refused and the running one kept, and so
+is one that would weaken a running service without saying so (an SSL
+port turned to clear text, a file emptied). SIGTERM
 or SIGINT stops accepting and lets sessions finish for 30 seconds.
 
   -c DIR, --config DIR   instance configuration directory (default ./config)

@@ -159,28 +159,52 @@ func (s *supervisor) serveAll() {
 	}
 }
 
+// outcome is what one refresh did, for the log and the status file.
+type outcome struct {
+	summary  string   // counts of services and listeners; "" when refused
+	changes  []string // what changed (changes), when applied
+	failures []string // why it was refused, or what failed while applying
+	warnings []string // the warnings of the configuration read
+}
+
 // refresh applies a configuration read again on SIGHUP (docs/reference.md §4.8). A
-// configuration with errors changes nothing. Otherwise each service that
-// stays gets the new values for its next sessions (proxy.Server.Update
-// keeps BadGuys and connection counts); listeners and services are opened
-// or closed as ServiceList now says; sessions already running keep going
-// with the values they started with, even on a listener or service that
-// was removed. It returns a one-line summary, the reasons it failed, and
-// the warnings of the new configuration, which are also logged as errors
-// so that the default LogLevel 1 keeps them (a misspelt parameter is
-// ignored, and the admin who just edited the file wants to know).
-func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) (summary string, failures, warnings []string) {
+// configuration with errors changes nothing, and neither does one that
+// would weaken a running service without saying so (judgeRefresh).
+// Otherwise each service that stays gets the new values for its next
+// sessions (proxy.Server.Update keeps BadGuys and connection counts);
+// listeners and services are opened or closed as ServiceList now says;
+// sessions already running keep going with the values they started with,
+// even on a listener or service that was removed. The warnings of an
+// applied configuration are logged as errors so that the default LogLevel
+// 1 keeps them (a misspelt parameter is ignored, and the admin who just
+// edited the file wants to know).
+func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) outcome {
 	log := s.logs.main.Slog()
+	if !problems.Fatal() {
+		problems = append(problems, judgeRefresh(s.inst, inst)...).Sorted()
+	}
+	var o outcome
 	if problems.Fatal() {
 		for _, p := range problems {
-			failures = append(failures, p.String())
+			if p.Severity >= config.Fatal {
+				o.failures = append(o.failures, p.String())
+			} else {
+				o.warnings = append(o.warnings, p.String())
+			}
 		}
-		return "", failures, nil
+		return o
 	}
 	for _, p := range problems {
-		warnings = append(warnings, p.String())
+		o.warnings = append(o.warnings, p.String())
 		log.Error("refresh: " + p.String())
 	}
+	o.changes = changes(s.inst, inst)
+	if len(o.changes) == 0 {
+		// The edit went to a file the instance does not read, or was
+		// not saved: worth saying.
+		o.changes = []string{"no parameter or listener changed"}
+	}
+	var failures []string
 	if err := s.logs.reopen(inst); err != nil {
 		failures = append(failures, err.Error())
 	}
@@ -253,9 +277,10 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) (s
 		}()
 	}
 	s.services = kept
-	summary = fmt.Sprintf("%d service(s): %d updated, %d added, %d removed; listeners: %d opened, %d closed",
+	o.failures = failures
+	o.summary = fmt.Sprintf("%d service(s): %d updated, %d added, %d removed; listeners: %d opened, %d closed",
 		len(kept), updated, added, removed, opened, closed)
-	return summary, failures, warnings
+	return o
 }
 
 // writeStatus replaces the refresh status file in one rename, so that a
@@ -284,19 +309,20 @@ func writePidfile(file string) error {
 }
 
 // statusText renders a refresh outcome for the status file: the first
-// line is "ok: refreshed: SUMMARY" or "failed: WHY", then one problem per
-// line, the failures and then the warnings of the new configuration.
-func statusText(summary string, failures, warnings []string) string {
+// line is "ok: refreshed: SUMMARY" or "failed: WHY", then one line each
+// for what changed, the failures and the warnings of the new
+// configuration.
+func statusText(o outcome) string {
 	var b strings.Builder
 	switch {
-	case len(failures) == 0:
-		b.WriteString("ok: refreshed: " + summary + "\n")
-	case summary == "":
+	case len(o.failures) == 0:
+		b.WriteString("ok: refreshed: " + o.summary + "\n")
+	case o.summary == "":
 		b.WriteString("failed: the configuration has errors; the previous configuration is kept\n")
 	default:
-		b.WriteString("failed: refreshed with errors: " + summary + "\n")
+		b.WriteString("failed: refreshed with errors: " + o.summary + "\n")
 	}
-	for _, l := range slices.Concat(failures, warnings) {
+	for _, l := range slices.Concat(o.changes, o.failures, o.warnings) {
 		b.WriteString(l + "\n")
 	}
 	return b.String()

@@ -25,13 +25,13 @@ func TestParseAServiceNewOptions(t *testing.T) {
 }
 
 func TestStatusText(t *testing.T) {
-	if got := statusText("1 service(s)", nil, nil); got != "ok: refreshed: 1 service(s)\n" {
+	if got := statusText(outcome{summary: "1 service(s)"}); got != "ok: refreshed: 1 service(s)\n" {
 		t.Errorf("ok: %q", got)
 	}
-	if got := statusText("1 service(s)", nil, []string{"a.cfg:2: X: w (warning)"}); got != "ok: refreshed: 1 service(s)\na.cfg:2: X: w (warning)\n" {
-		t.Errorf("ok with a warning: %q", got)
+	if got := statusText(outcome{summary: "1 service(s)", changes: []string{"I(i.cfg): Banner: \"a\" -> \"b\""}, warnings: []string{"a.cfg:2: X: w (warning)"}}); got != "ok: refreshed: 1 service(s)\nI(i.cfg): Banner: \"a\" -> \"b\"\na.cfg:2: X: w (warning)\n" {
+		t.Errorf("ok with a change and a warning: %q", got)
 	}
-	got := statusText("", []string{"a.cfg:3: Timeout: bad"}, nil)
+	got := statusText(outcome{failures: []string{"a.cfg:3: Timeout: bad"}})
 	if !strings.HasPrefix(got, "failed: the configuration has errors; the previous configuration is kept\n") || !strings.HasSuffix(got, "a.cfg:3: Timeout: bad\n") {
 		t.Errorf("failed: %q", got)
 	}

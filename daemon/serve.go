@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -168,20 +169,28 @@ func refresh(sup *supervisor, opts serveOptions) {
 		return
 	}
 	logging.Notice(log, "SIGHUP: reading the configuration again")
-	summary, failures, warnings := sup.refresh(opts.reload())
-	if summary != "" && len(failures) == 0 {
-		logging.Notice(log, "refreshed: "+summary)
-	} else {
-		if summary == "" {
-			logging.Critical(log, "refresh failed: the configuration has errors; the previous configuration is kept")
-		} else {
-			logging.Critical(log, "refreshed with errors: "+summary)
-		}
-		for _, f := range failures {
-			logging.Critical(log, "refresh: "+f)
+	o := sup.refresh(opts.reload())
+	// The outcome and what changed are logged as errors, the level the
+	// default LogLevel 1 keeps: a change of configuration is what an admin
+	// looks for in the log first. A refused configuration's warnings stay
+	// warnings; its errors are the reasons.
+	switch {
+	case o.summary == "":
+		log.Error("refresh failed: the configuration has errors; the previous configuration is kept")
+	case len(o.failures) == 0:
+		log.Error("refreshed: " + o.summary)
+	default:
+		log.Error("refreshed with errors: " + o.summary)
+	}
+	for _, l := range slices.Concat(o.changes, o.failures) {
+		log.Error("refresh: " + l)
+	}
+	if o.summary == "" { // when applied, supervisor.refresh logged them as errors
+		for _, w := range o.warnings {
+			log.Warn("refresh: " + w)
 		}
 	}
-	if err := writeStatus(opts.statusFile, statusText(summary, failures, warnings)); err != nil {
+	if err := writeStatus(opts.statusFile, statusText(o)); err != nil {
 		log.Warn(fmt.Sprintf("refresh status file: %v", err))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,4 +105,62 @@ func TestNetscapeSSLLine(t *testing.T) {
 	if got := cl.subject("LOGIN bob bobpw"); got != twostores.WelcomeSubject(bob) {
 		t.Errorf("bob sees %q", got)
 	}
+}
+
+// AService started on a relative instance directory (its default is
+// "config") with relative certificate names, as mmp-setup writes them,
+// serves TLS on its SSL port at start and after a refresh: the check of
+// the configuration and the service each resolve the names once.
+func TestAServiceTLSRelativeDir(t *testing.T) {
+	cs := testcert.New(t)
+	parent := t.TempDir()
+	t.Chdir(parent)
+	dir := "inst"
+	for _, d := range []string{dir, filepath.Join(dir, "log"), filepath.Join(dir, "run")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for src, dst := range map[string]string{cs.CertFile: "cert.pem", cs.KeyFile: "key.pem"} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	sslPort := testenv.FreePort(t)
+	ssl := fmt.Sprintf("127.0.0.1:%d", sslPort)
+	files := map[string]string{
+		"AService.cfg": fmt.Sprintf("default:ServiceList ImapProxyAService@%s|%s\ndefault:LogDir log\n", plain, ssl),
+		"ImapProxyAService.cfg": fmt.Sprintf("default:LdapUrl \"ldap://127.0.0.1:1/o=internet\"\ndefault:BGExcluded 127.0.0.0/8\n"+
+			"default:SSLEnable yes\ndefault:SSLPorts %d\ndefault:SSLCertPEM cert.pem\ndefault:SSLKeyPEM key.pem\n", sslPort),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	handshake := func(when string) {
+		t.Helper()
+		tc, err := tls.Dial("tcp", ssl, cs.ClientConfig("localhost"))
+		if err != nil {
+			t.Fatalf("%s: TLS on the SSL port: %v", when, err)
+		}
+		defer tc.Close()
+		tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if g, _ := bufio.NewReader(tc).ReadString('\n'); !strings.HasPrefix(g, "* OK ") {
+			t.Errorf("%s: greeting %q", when, g)
+		}
+	}
+	handshake("at start")
+	status := RefreshStatusFile(dir, os.Getpid())
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	if got := waitFile(t, status); !strings.HasPrefix(got, "ok: ") {
+		t.Fatalf("refresh: %q", got)
+	}
+	handshake("after a refresh")
 }

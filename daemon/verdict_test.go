@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/openmmp/mmp/cfgfmt"
+	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/testcert"
+	"github.com/openmmp/mmp/param"
 )
 
 // buildAService builds AService into dir. The verdict test runs it as a
@@ -316,5 +318,23 @@ func TestFrontEndRefusesUnusableTLS(t *testing.T) {
 	}
 	if code != ExitConfig || !strings.Contains(stderr.String(), "SSLEnable: TLS cannot be set up: ") {
 		t.Errorf("PopProxy exited %d, want %d; stderr:\n%s", code, ExitConfig, stderr.String())
+	}
+}
+
+// A configuration file with no setting is an error of the verdict, for
+// AService (check, start, refresh) and the front ends' --config file.
+func TestVerdictRefusesEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "AService.cfg"), []byte("default:ServiceList ImapProxyAService@1143\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ImapProxyAService.cfg"), []byte("# emptied\n"), 0o644)
+	_, problems := loadInstance(dir, false)
+	if !problems.Fatal() || problems.Err(config.Fatal).Error() != "ImapProxyAService.cfg: "+errNoSetting {
+		t.Errorf("problems %v, want ImapProxyAService.cfg refused for having no setting", problems)
+	}
+	file := filepath.Join(t.TempDir(), "ImapMMP.config")
+	os.WriteFile(file, nil, 0o644)
+	if _, problems := loadFrontEnd(config.FrontEnd{Protocol: param.IMAP, File: file}); problems.Err(config.Fatal) == nil ||
+		problems.Err(config.Fatal).Error() != file+": "+errNoSetting {
+		t.Errorf("front end: problems %v, want the empty --config file refused", problems)
 	}
 }

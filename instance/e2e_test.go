@@ -194,6 +194,10 @@ func TestStartRefreshStop(t *testing.T) {
 		if !strings.Contains(out, fmt.Sprintf("pid %d: ok: refreshed: ", pid)) {
 			t.Errorf("refresh printed %q", out)
 		}
+		// What changed is listed under the outcome.
+		if want := `  ImapProxy(ImapProxyAService.cfg): Banner: "first banner" -> "second banner"` + "\n"; !strings.Contains(out, want) {
+			t.Errorf("refresh printed %q, want the change %q", out, want)
+		}
 		stillLoggedIn("1")
 		if _, g := greeting(t, imapAddr); !strings.Contains(g, "second banner") {
 			t.Errorf("new session greeting %q, want the new banner", g)
@@ -236,6 +240,21 @@ func TestStartRefreshStop(t *testing.T) {
 			t.Errorf("refresh printed %q, want the warning %q", out, want)
 		}
 		stillLoggedIn("w")
+	})
+
+	t.Run("emptied file refused", func(t *testing.T) {
+		// An editor truncating the file in place when refresh runs.
+		if err := os.Truncate(filepath.Join(dir, "ImapProxyAService.cfg"), 0); err != nil {
+			t.Fatal(err)
+		}
+		_, errOut := refresh(instance.ExitFailed)
+		if !strings.Contains(errOut, "  ImapProxyAService.cfg: the file has no setting") || !strings.Contains(errOut, "previous configuration is kept") {
+			t.Errorf("refresh error output %q", errOut)
+		}
+		if _, g := greeting(t, imapAddr); !strings.Contains(g, "second banner") {
+			t.Errorf("after an emptied file the greeting is %q, want the previous banner", g)
+		}
+		stillLoggedIn("e")
 	})
 
 	t.Run("broken edit refused", func(t *testing.T) {

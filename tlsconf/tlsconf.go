@@ -136,6 +136,9 @@ func LoadService(svc *config.Service) (*Config, error) {
 		CAFile:   config.Get(v, param.SSLBacksideCAPEM),
 		NoVerify: !config.Get(v, param.SSLBacksideVerify),
 	})
+	// The slices are the service's own values: resolve copies, or a
+	// second call (the daemon's, after the check's) resolves them again.
+	s.CertPEM, s.KeyPEM = slices.Clone(s.CertPEM), slices.Clone(s.KeyPEM)
 	for i := range s.CertPEM {
 		s.CertPEM[i] = svc.Path(s.CertPEM[i])
 	}

@@ -105,9 +105,13 @@ func refreshPage() string {
 	p.pp()
 	p.text("A configuration with errors is refused as a whole: the daemon keeps the previous one, logs each error, and refresh prints them as file:line: Parameter: message and exits with status " + fmt.Sprint(instance.ExitFailed) + ".")
 	p.pp()
+	p.text("A refresh never silently weakens a running service. A file being written when the signal arrives is read again after 100 ms until it stops changing, and refused if it keeps changing for about a second; a file with no setting is an error. Compared with the running configuration, the refresh is refused where a file now sets none of the parameters the running configuration took from it, where a port that served TLS from the first byte would greet in clear text, and where SSLEnable, RestrictPlainPasswords, SSLBacksidePort or TCPAccess lost their line and would fall back to a weaker default. To turn such a setting off, write it: SSLEnable no, SSLPorts without the port, RestrictPlainPasswords no.")
+	p.pp()
 	p.text("A configuration applied with warnings (a misspelt parameter, which is ignored) is refreshed; refresh prints each warning under the daemon's line, and the AService log records them even at LogLevel 1.")
 	p.pp()
-	p.text("refresh waits for each daemon to write the outcome to dir/run/AService-pid.refresh (ok: refreshed: summary, or failed: reason, followed by the errors and warnings), which AService does when dir/run exists, as it does for every daemon started by start-msg(8). A daemon started otherwise can be refreshed with kill -HUP; it logs the outcome in its AService log.")
+	p.text("An applied refresh lists what changed, one line each: services added or removed, listening addresses opened or closed, a listener turned from TLS to clear text or back, each parameter with its old and new value (a password by name only). refresh prints the list under the daemon's line, and the AService log records the outcome and the list at Error level, which LogLevel 1 keeps. A refused refresh logs its reasons as errors and the warnings of the file as warnings.")
+	p.pp()
+	p.text("refresh waits for each daemon to write the outcome to dir/run/AService-pid.refresh (ok: refreshed: summary, or failed: reason, followed by what changed, the errors and the warnings), which AService does when dir/run exists, as it does for every daemon started by start-msg(8). A daemon started otherwise can be refreshed with kill -HUP; it logs the outcome in its AService log.")
 	p.instanceText("refresh")
 	p.instanceOptions(false, "30s")
 	p.sh("EXIT STATUS")
@@ -120,6 +124,8 @@ func refreshPage() string {
 	p.sh("EXAMPLES")
 	p.example("$ refresh mmp east",
 		"pid 48213: ok: refreshed: 2 service(s): 2 updated, 0 added, 0 removed; listeners: 1 opened, 0 closed",
+		"  ImapProxy(ImapProxyAService.cfg): listening on 10.0.0.5:143 (new)",
+		"  ImapProxy(ImapProxyAService.cfg): Timeout: \"1800\" (default) -> \"900\"",
 		"  ImapProxyAService.cfg:31: ClientTimeout: unknown parameter (did you mean Timeout?); ignored (warning)",
 		"$ refresh mmp east",
 		"pid 48213: failed: the configuration has errors; the previous configuration is kept",
