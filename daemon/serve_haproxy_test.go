@@ -12,6 +12,7 @@ import (
 	"github.com/openmmp/mmp/internal/testenv"
 	"github.com/openmmp/mmp/internal/testenv/dovecot"
 	"github.com/openmmp/mmp/internal/testenv/haproxy"
+	"github.com/openmmp/mmp/internal/testenv/postfix"
 	"github.com/openmmp/mmp/internal/testenv/twostores"
 	"github.com/openmmp/mmp/proxy/proxytest"
 )
@@ -116,4 +117,43 @@ func waitLog(t *testing.T, dir, glob string, re *regexp.Regexp, what string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// The SMTP proxy behind HAProxy tells Postfix the real client: XCLIENT
+// ADDR=127.0.0.5, not the balancer's address, so Postfix logs and judges
+// the client (and refuses it relaying, as it should).
+func TestSMTPBehindHAProxy(t *testing.T) {
+	testenv.NeedLoopback(t, "127.0.0.5")
+	pf := postfix.Start(t, postfix.WithXCLIENTHosts("127.0.0.1"))
+	dir := t.TempDir()
+	for _, d := range []string{"log", "run"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	files := map[string]string{
+		"AService.cfg": fmt.Sprintf("default:ServiceList SmtpProxyAService@%s\n", addr),
+		"SmtpProxyAService.cfg": fmt.Sprintf("default:SmtpRelays %s\ndefault:SmtpRelayAnnounce xclient\n"+
+			"default:ProxyProtocolPorts %s\ndefault:ProxyProtocolTrusted 127.0.0.1\n", pf.Addr(), addr),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if run := startAService(t, buildAService(t, t.TempDir()), dir); run.code != -1 {
+		t.Fatalf("AService exited with %d: %s", run.code, run.stderr)
+	}
+	lb := haproxy.Start(t, []string{addr}, haproxy.WithProxyV1())
+	cl := proxytest.Dial(t, lb.Addr(), "127.0.0.5")
+	cl.ExpectPrefix("220 ")
+	cl.Send("EHLO client.example\r\n")
+	for l := cl.Line(); !strings.HasPrefix(l, "250 "); l = cl.Line() {
+	}
+	cl.Send("MAIL FROM:<mallory@example.org>\r\n")
+	cl.ExpectPrefix("250 ")
+	cl.Send("RCPT TO:<victim@remote.example>\r\n")
+	cl.ExpectPrefix("554 5.7.1 ")
+	pf.WaitLog(t, "RCPT from unknown[127.0.0.5]")
 }

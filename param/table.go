@@ -390,15 +390,16 @@ var (
 	// Behind a load balancer the MMP sees the balancer's address; the
 	// PROXY protocol hands over the client's (openmmp extensions).
 	ProxyProtocolPorts = define(&Param{
-		Name: "ProxyProtocolPorts", Where: ips, Group: "Access", Era: "Go", Type: "[IP:]PORT[|[IP:]PORT]...",
+		Name: "ProxyProtocolPorts", Where: ips | V, Group: "Access", Era: "Go", Type: "[IP:]PORT[|[IP:]PORT]...",
 		Doc: "Listening ports where every connection starts with a HAProxy PROXY protocol header (v1 or v2, before any TLS) from a load balancer in ProxyProtocolTrusted; " +
 			"its client address then counts everywhere (ConnLimits, BadGuys, TCPAccess, the vdmap block of the address it reached, logs, relays and stores). " +
-			"A connection from anywhere else, or without a header within 5 seconds, is refused and logged. Each port must also be in ServiceList.",
+			"A connection from anywhere else, or without a header within 5 seconds, is refused and logged. Each port must also be in ServiceList. " +
+			"In a vdmap block it applies to the connections that reach that block's address (before the header; the header's destination then picks the block whose values the session uses).",
 		Example: "10143|10993", Template: Commented,
 	}, parsePortSpec)
 
 	ProxyProtocolTrusted = define(&Param{
-		Name: "ProxyProtocolTrusted", Where: ips, Group: "Access", Era: "Go", Type: "IP[/prefix] list",
+		Name: "ProxyProtocolTrusted", Where: ips | V, Group: "Access", Era: "Go", Type: "IP[/prefix] list",
 		Doc:     "The load balancers whose PROXY headers are believed on ProxyProtocolPorts.",
 		Example: "10.0.0.10 10.0.0.11", Template: Commented,
 	}, parsePrefixList)

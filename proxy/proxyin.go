@@ -118,7 +118,7 @@ func (p *proxyConn) Unwrap() net.Conn { return p.Conn }
 // not be served: from a source not in ProxyProtocolTrusted, without a
 // header in time, with a malformed one, or a LOCAL one (a health check).
 func (s *Session) acceptProxyHeader() bool {
-	v := s.Service.Values
+	v := s.Values // the vdmap block of the address the balancer reached, or the service's
 	ports := config.Get(v, param.ProxyProtocolPorts)
 	if len(ports) == 0 || !cfgfmt.MatchPortSpec(ports, s.ServerAddr) {
 		return true
