@@ -57,6 +57,11 @@ func dialWith(addr string, tc *tls.Config) (*client, error) {
 // dialConn connects, with a TLS handshake when tc is not nil.
 func dialConn(addr string, tc *tls.Config) (net.Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err == nil && proxied[addr] {
+		// A load balancer's PROXY header naming this very client.
+		l, r := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+		_, err = fmt.Fprintf(c, "PROXY TCP4 %s %s %d %d\r\n", l.IP, r.IP, l.Port, r.Port)
+	}
 	if err != nil || tc == nil {
 		return c, err
 	}
@@ -68,6 +73,10 @@ func dialConn(addr string, tc *tls.Config) (net.Conn, error) {
 	}
 	return t, nil
 }
+
+// proxied are the addresses (ProxyProtocolPorts) where every connection
+// starts with a PROXY header; set before the measurements.
+var proxied = map[string]bool{}
 
 // login dials and logs in.
 func login(addr, user, pass string) (*client, error) { return loginWith(addr, nil, user, pass) }

@@ -132,6 +132,7 @@ type env struct {
 	pop     *mmpProc    // PopProxy
 	preWarm *mmpProc    // ImapProxy -pre, auth cache on (default)
 	preCold *mmpProc    // ImapProxy -pre --AuthCacheSize 0
+	behind  *mmpProc    // ImapProxy with ProxyProtocolPorts: a load balancer's client
 	direct  string      // the store's IMAP address
 	directS string      // the store's IMAPS address
 	directP string      // the store's POP3 address
@@ -145,7 +146,7 @@ type env struct {
 }
 
 // procs is every proxy process of the run.
-func (e *env) procs() []*mmpProc { return []*mmpProc{e.mmp, e.pop, e.preWarm, e.preCold} }
+func (e *env) procs() []*mmpProc { return []*mmpProc{e.mmp, e.pop, e.preWarm, e.preCold, e.behind} }
 
 // storePgid is the process group of the Dovecot master (the fixture starts
 // it as a group leader and Dovecot writes its pid into base_dir).
@@ -186,9 +187,21 @@ func startEnv(b *testing.B, gcview bool) *env {
 	e.cmds = append(e.cmds, cmd)
 	e.preCold, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, false, imapReady, "-pre", "--AuthCacheSize", "0")
 	e.cmds = append(e.cmds, cmd)
+	e.behind, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, false, proxiedReady,
+		"--ProxyProtocolPorts", portToken, "--ProxyProtocolTrusted", "127.0.0.1")
+	e.cmds = append(e.cmds, cmd)
 	e.pop, cmd = startMMP(b, buildPkg(b, "./cmd/PopProxy", "PopProxy"), "PopProxy", e, e.store.POP3Port, false, popReady)
 	e.cmds = append(e.cmds, cmd)
 	return e
+}
+
+// portToken in startMMP's extra arguments stands for the proxy's port.
+const portToken = "{PORT}"
+
+// proxiedReady is imapReady through a PROXY header.
+func proxiedReady(addr string) error {
+	proxied[addr] = true
+	return imapReady(addr)
 }
 
 func freeAddr(b *testing.B) string {
@@ -295,7 +308,10 @@ func startMMP(b *testing.B, bin, name string, e *env, storePort int, gcview bool
 		"--ConnLimits", "0.0.0.0|0.0.0.0:100000",
 		"-o", logDir,
 	}
-	args = append(args, extra...)
+	_, port, _ := net.SplitHostPort(m.addr)
+	for _, a := range extra {
+		args = append(args, strings.ReplaceAll(a, portToken, port))
+	}
 	cmdLine := name + " " + strings.Join(args, " ")
 	cmdLine = strings.Replace(cmdLine, "0.0.0.0|0.0.0.0:100000", "'0.0.0.0|0.0.0.0:100000'", 1)
 	f, err := os.Create(m.out)

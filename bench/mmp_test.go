@@ -58,6 +58,7 @@ type results struct {
 	// The rows added to the same run: POP3, TLS, PreAuth. Index 0 is
 	// direct (for PreAuth: auth cache warm), 1 through the MMP (cold).
 	pop, tlsLogin, tlsFetch, preAuth pair
+	behind                           pair   // logins/s: the main MMP, and one behind a PROXY header
 	tlsDirect, tlsMMP                string // protocol and cipher suite negotiated
 	cmds                             []string
 }
@@ -250,6 +251,7 @@ func BenchmarkMMP(b *testing.B) {
 	b.ReportMetric(r.tlsFetch.median(1), "mmp-tls-fetch-MB/s")
 	b.ReportMetric(r.preAuth.median(0), "mmp-preauth-warm-logins/s")
 	b.ReportMetric(r.preAuth.median(1), "mmp-preauth-cold-logins/s")
+	b.ReportMetric(r.behind.median(1), "mmp-proxyheader-logins/s")
 	if !r.mem.skipped {
 		b.ReportMetric(r.mem.mmpPer(), "mmp-KiB/session")
 		b.ReportMetric(r.mem.storePer(), "dovecot-KiB/session")
@@ -356,6 +358,7 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 	mPop := meter{mmpPid: e.pop.pid(), storePgid: m.storePgid}
 	mWarm := meter{mmpPid: e.preWarm.pid(), storePgid: m.storePgid}
 	mCold := meter{mmpPid: e.preCold.pid(), storePgid: m.storePgid}
+	mBehind := meter{mmpPid: e.behind.pid(), storePgid: m.storePgid}
 	direct := meter{mmpPid: m.mmpPid, storePgid: m.storePgid}
 
 	// Warm-up: every user once each new way.
@@ -367,7 +370,7 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 		for _, t := range []struct {
 			addr string
 			tc   *tls.Config
-		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}} {
+		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}, {e.behind.addr, nil}} {
 			cl, err := loginWith(t.addr, t.tc, u, password)
 			if err == nil {
 				err = cl.logout()
@@ -426,6 +429,13 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 		func() (float64, int64, error) { return measureLogins(e.preCold.addr, *flagClients, *flagLoginTime) },
 	}, check)
 	progress("PreAuth logins/s: cache warm %s, cold %s", list(r.preAuth.rate[0], 0), list(r.preAuth.rate[1], 0))
+
+	// The cost of a load balancer's PROXY header before the login.
+	r.behind.alternate(*flagRounds, [2]meter{direct, mBehind}, [2]func() (float64, int64, error){
+		func() (float64, int64, error) { return measureLogins(e.proxy, *flagClients, *flagLoginTime) },
+		func() (float64, int64, error) { return measureLogins(e.behind.addr, *flagClients, *flagLoginTime) },
+	}, check)
+	progress("logins/s without and with a PROXY header: %s, %s", list(r.behind.rate[0], 0), list(r.behind.rate[1], 0))
 }
 
 // tlsState names the protocol version and cipher suite of a TLS

@@ -104,6 +104,8 @@ func (r *results) markdown() string {
 		num(tfd, 0), num(tfm, 0), tfm/tfd)
 	w("| IMAP logins/s with PreAuth (`-pre`), auth cache warm, %d concurrent clients | — | %s | | | |", *flagClients, num(r.preAuth.median(0), 0))
 	w("| IMAP logins/s with PreAuth, auth cache off (`--AuthCacheSize 0`: one LDAP bind per login) | — | %s | | | |", num(r.preAuth.median(1), 0))
+	w("| IMAP logins/s behind a load balancer (a PROXY v1 header before each connection, ProxyProtocolPorts), %d concurrent clients; without the header in the same rounds: %s | — | %s | | | |",
+		*flagClients, num(r.behind.median(0), 0), num(r.behind.median(1), 0))
 	if !r.mem.skipped {
 		mm := r.mem
 		w("| resident memory per idle logged-in session, %s sessions | %s KiB (Dovecot, Pss of all its processes) | %s KiB (VmRSS of the MMP process) | | MMP < 8 KiB | %s |",
@@ -146,6 +148,9 @@ func (r *results) markdown() string {
 	w("  CPU time of the whole machine per login: warm %s (MMP %s), off %s (MMP %s).",
 		perLogin(r.preAuth, 0), per(r.preAuth.cpu[0].mmp, float64(r.preAuth.n[0]), 1e3, "ms"),
 		perLogin(r.preAuth, 1), per(r.preAuth.cpu[1].mmp, float64(r.preAuth.n[1]), 1e3, "ms"))
+	w("- Logins/s with and without a PROXY header (one ImapProxy with ProxyProtocolPorts, the main one without), per round: with %s; without %s; MMP CPU per login with %s, without %s.",
+		list(r.behind.rate[1], 0), list(r.behind.rate[0], 0),
+		per(r.behind.cpu[1].mmp, float64(r.behind.n[1]), 1000, "ms"), per(r.behind.cpu[0].mmp, float64(r.behind.n[0]), 1000, "ms"))
 	if !r.mem.skipped {
 		mm := r.mem
 		w("- Memory, direct: %s sessions opened by 16 clients in %v; Dovecot's Pss %s → %s KiB over %d → %d processes.",
