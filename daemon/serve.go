@@ -18,6 +18,7 @@ import (
 	"github.com/openmmp/mmp/directory"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/metrics"
 	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/popproxy"
 	"github.com/openmmp/mmp/proxy"
@@ -53,7 +54,8 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	defer logs.close()
 	daemonLog := logs.main
 
-	dir := directory.New(directory.Options{Logger: daemonLog.Slog().With(logging.Category("LDAP")), StartTLS: startTLS(inst)})
+	dir := directory.New(directory.Options{Logger: daemonLog.Slog().With(logging.Category("LDAP")), StartTLS: startTLS(inst),
+		Observe: metrics.DirectoryLookup})
 	defer dir.Close()
 
 	// The POP-before-SMTP memory is the process's: every POP service
@@ -84,6 +86,14 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		fmt.Fprintf(stdio.Err, "%s: no service that can run is configured\n", prog)
 		return ExitRuntime
 	}
+	mon, err := listenMonitor(inst, dir)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+		logging.Critical(daemonLog.Slog(), err.Error())
+		closeAll()
+		return ExitRuntime
+	}
+	defer mon.close()
 	// Every port is open: give up root before the first session.
 	var own []string
 	for _, f := range []string{opts.pidfile, opts.statusFile} {
@@ -103,6 +113,10 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		daemonLog.Slog().Warn(warning)
 	}
 	sup.serveAll()
+	if mon != nil {
+		mon.publish(sup)
+		mon.serve()
+	}
 	// What the configuration points at, checked once in the background:
 	// a relay that refuses the introduction is found at start, not by
 	// the first client.
@@ -135,8 +149,10 @@ loop:
 			break loop
 		case <-hup:
 			refresh(sup, opts)
+			mon.publish(sup)
 		}
 	}
+	mon.stop()
 	stop() // a second signal now kills the process, as users expect
 
 	grace, cancel := context.WithTimeout(context.Background(), ShutdownGrace)

@@ -28,6 +28,8 @@ var cases = map[string]paramCase{
 	"BeTheGroup": {where: A | N4, valid: []string{"mail"}, invalid: []string{"a:b"}},
 	"LogDir":     {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},
 	"LogLevel":   {where: A | ips | N4, def: "1", valid: []string{"0", "10"}, invalid: []string{"11", "-1", "x"}},
+
+	"MetricsListen": {where: A | N4, valid: []string{"127.0.0.1:9110", "[::1]:9110"}, invalid: []string{"9110", "127.0.0.1:99999"}},
 	// §2.2
 	"LdapUrl": {where: ips | V, def: "ldap://localhost/o=internet", aliases: []string{"LdapURL", "ldapurl"},
 		valid:   []string{"ldap://ldap1.varrius.com ldap2.varrius.com/o=internet", "ldap://h1/o=internet ldap://h2/o=internet", "ldaps://h:636/o=x"},

@@ -55,6 +55,15 @@ var (
 		Doc:     "Log verbosity, 0 (critical only) to 10 (protocol traces, passwords masked).",
 		Default: "1", Template: Live, Flag: "-v",
 	}, intRange(0, 10))
+
+	MetricsListen = define(&Param{
+		Name: "MetricsListen", Where: A | N4, Group: "Daemon", Era: "Go", Type: "host:port",
+		Doc: "Address of an HTTP listener serving Prometheus metrics at /metrics (logins by outcome, sessions, " +
+			"LDAP and store latency, BadGuys, bytes relayed) and /healthz for load balancers (200, or 503 with the reason " +
+			"when no service listens or the directory does not answer); unset, there is none. No TLS and no password: " +
+			"bind it to loopback or a management network.",
+		Example: "127.0.0.1:9110", Template: Commented,
+	}, parseHostPort)
 )
 
 // §2.2 LDAP, directory lookup and caching

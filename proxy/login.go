@@ -19,6 +19,7 @@ import (
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/metrics"
 	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/sasl"
 )
@@ -163,6 +164,7 @@ func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		}
 		return nil, err
 	}
+	metrics.Login(s.serviceName(), res.Outcome.String())
 	switch res.Outcome {
 	case LoggedIn:
 		s.srv.guards.badGuys.Success(s.ClientAddr.Addr())

@@ -12,6 +12,7 @@ import (
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/metrics"
 	"github.com/openmmp/mmp/param"
 )
 
@@ -186,11 +187,15 @@ func (s *Session) ConnectStore(ctx context.Context, r *Route, hello func(net.Con
 	for _, h := range r.Hosts {
 		port, _ := s.storeTLS(h)
 		addr := storeAddr(h, port)
+		began := time.Now()
 		c, err := s.DialStore(ctx, h)
 		if err == nil && hello != nil {
 			if err = hello(c); err != nil {
 				s.Release(c)
 			}
+		}
+		if ctx.Err() == nil {
+			metrics.StoreConnect(addr, time.Since(began), err)
 		}
 		if err == nil {
 			return c, addr, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/metrics"
 	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/proxy/splice"
 	"github.com/openmmp/mmp/sasl"
@@ -240,12 +241,19 @@ func (s *Session) closeAll() {
 func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
+	sessionEnded := metrics.SessionOpened(s.serviceName())
+	defer func() {
+		if !handedOff {
+			sessionEnded()
+		}
+	}()
 	if !s.acceptProxyHeader() {
 		return false
 	}
 	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
 	release, refusal := s.admit(ctx)
 	if refusal != "" {
+		metrics.Refused(s.serviceName(), refusalReason(refusal))
 		// On an SSL port the refusal is only readable inside TLS.
 		if !s.implicit || s.implicitTLS(ctx) {
 			p.Refuse(s, refusal)
@@ -279,6 +287,7 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	st.Conn.SetDeadline(time.Time{})
 	timeout := s.Timeout()
 	store, login, addr := st.Conn, st.Login, st.Addr
+	piped := metrics.Piping(s.serviceName(), addr)
 	// From here the pipe owns the session: its goroutines (or none, while
 	// idle) end it, and this goroutine returns so that its stack, grown
 	// during the login, is freed. The lock is not held while the pending
@@ -297,6 +306,8 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		logging.Notice(s.Log, fmt.Sprintf("session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
 			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond)))
 		release()
+		piped(res.FromClient, res.FromStore)
+		sessionEnded()
 		s.closeAll()
 		s.srv.endSession(s)
 	})

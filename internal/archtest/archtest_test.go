@@ -20,7 +20,7 @@ const module = "github.com/openmmp/mmp/"
 var layers = [][]string{
 	{"param", "cfgfmt", "internal/wire"},
 	{"legacy", "config"},
-	{"account", "logging", "access", "tlsconf", "directory", "sasl"},
+	{"account", "logging", "metrics", "access", "tlsconf", "directory", "sasl"},
 	{"proxy", "proxy/splice", "authsvc"},
 	{"imapproxy", "popproxy", "smtpproxy"},
 	{"daemon", "instance", "setup"},
@@ -42,10 +42,12 @@ var sameLayer = map[string]string{
 // guide, example 11). x/sys and x/term are close to the standard library
 // and not listed.
 var owners = map[string][]string{
-	"github.com/go-ldap/ldap/v3":       {"directory"},
-	"github.com/magiconair/properties": {"cfgfmt"},
-	"github.com/AlecAivazis/survey/v2": {"setup"},
-	"github.com/spf13/cobra":           {"daemon", "instance", "setup", "internal/mangen"},
+	"github.com/go-ldap/ldap/v3":          {"directory"},
+	"github.com/magiconair/properties":    {"cfgfmt"},
+	"github.com/AlecAivazis/survey/v2":    {"setup"},
+	"github.com/spf13/cobra":              {"daemon", "instance", "setup", "internal/mangen"},
+	"github.com/prometheus/client_golang": {"metrics"},
+	"github.com/prometheus/client_model":  {"metrics"},
 }
 
 // forbidden are imports the package contracts rule out even where the
