@@ -80,16 +80,17 @@ var cases = map[string]paramCase{
 	"SpoofEmptyMailbox": {where: P, def: "off", valid: []string{"on"}, invalid: []string{"empty"}},
 	"SpoofTempFail":     {where: P, def: "0", valid: []string{"1"}, invalid: []string{"2"}},
 	// §2.5
-	"TCPAccess":     {where: ips | V, valid: []string{"+imaps,pops:ALL$+imap,pop:192.168.1.0/255.255.255.0$-ALL:ALL", "-imap:ALL EXCEPT 192.168.1.0/255.255.255.0", ""}, invalid: []string{"+imap"}},
-	"TCPAccessAttr": {where: ips | V, def: "mailAllowedServiceAccess", valid: []string{"myAccess"}, invalid: []string{"my access"}},
-	"ConnLimits":    {where: ips, def: "0.0.0.0|0.0.0.0:20", valid: []string{"192.168.1.0|255.255.255.0:100,10.0.0.1|255.255.255.255:500,0.0.0.0|0.0.0.0:20", "/opt/SUNWmsgsr/config/connlimits.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0:5", "1.2.3.4|255.255.255.255:x"}},
-	"ClientLookup":  {where: ips | V, def: "no", valid: []string{"yes"}, invalid: []string{"dns"}},
-	"BGMax":         {where: I | P, def: "10000", valid: []string{"100"}, invalid: []string{"many"}},
-	"BGPenalty":     {where: I | P, def: "2", valid: []string{"5"}, invalid: []string{"-2"}},
-	"BGMaxBadness":  {where: I | P, def: "60", valid: []string{"120"}, invalid: []string{"1h"}},
-	"BGDecay":       {where: I | P, def: "900", valid: []string{"60"}, invalid: []string{"x"}},
-	"BGLinear":      {where: I | P, def: "no", valid: []string{"yes"}, invalid: []string{"linear"}},
-	"BGExcluded":    {where: I | P, valid: []string{"127.0.0.1|255.255.255.255,192.168.50.0|255.255.255.0 10.1.2.0/24", "/opt/SUNWmsgsr/config/bgexcl.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0"}},
+	"TCPAccess":            {where: ips | V, valid: []string{"+imaps,pops:ALL$+imap,pop:192.168.1.0/255.255.255.0$-ALL:ALL", "-imap:ALL EXCEPT 192.168.1.0/255.255.255.0", ""}, invalid: []string{"+imap"}},
+	"TCPAccessAttr":        {where: ips | V, def: "mailAllowedServiceAccess", valid: []string{"myAccess"}, invalid: []string{"my access"}},
+	"ConnLimitsIPv6Prefix": {where: ips, def: "64", valid: []string{"48", "128"}, invalid: []string{"0", "129", "/64"}},
+	"ConnLimits":           {where: ips, def: "0.0.0.0|0.0.0.0:20", valid: []string{"192.168.1.0|255.255.255.0:100,10.0.0.1|255.255.255.255:500,0.0.0.0|0.0.0.0:20", "/opt/SUNWmsgsr/config/connlimits.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0:5", "1.2.3.4|255.255.255.255:x"}},
+	"ClientLookup":         {where: ips | V, def: "no", valid: []string{"yes"}, invalid: []string{"dns"}},
+	"BGMax":                {where: I | P, def: "10000", valid: []string{"100"}, invalid: []string{"many"}},
+	"BGPenalty":            {where: I | P, def: "2", valid: []string{"5"}, invalid: []string{"-2"}},
+	"BGMaxBadness":         {where: I | P, def: "60", valid: []string{"120"}, invalid: []string{"1h"}},
+	"BGDecay":              {where: I | P, def: "900", valid: []string{"60"}, invalid: []string{"x"}},
+	"BGLinear":             {where: I | P, def: "no", valid: []string{"yes"}, invalid: []string{"linear"}},
+	"BGExcluded":           {where: I | P, valid: []string{"127.0.0.1|255.255.255.255,192.168.50.0|255.255.255.0 10.1.2.0/24", "/opt/SUNWmsgsr/config/bgexcl.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0"}},
 	// §2.6
 	"SmtpRelays":                 {where: S, valid: []string{"sesta:485 gonzo mothra", "[::1]:25"}, invalid: []string{"sesta:0"}},
 	"SmtpProxyPassword":          {where: S, valid: []string{"A_Password"}, invalid: []string{"A\nB"}},
@@ -211,7 +212,8 @@ func TestSpecIndexNames(t *testing.T) {
 			t.Errorf("Lookup(%q) = nil", n)
 		}
 	}
-	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel"} {
+	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
+		"ConnLimitsIPv6Prefix"} {
 		if p := Lookup(n); p == nil || p.Era != "Go" {
 			t.Errorf("Go extension %s missing or not marked Era Go", n)
 		}

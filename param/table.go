@@ -356,6 +356,12 @@ var (
 		Default: "0.0.0.0|0.0.0.0:20", Template: Live,
 	}, parseConnLimits)
 
+	ConnLimitsIPv6Prefix = define(&Param{
+		Name: "ConnLimitsIPv6Prefix", Where: ips, Group: "Access", Era: "Go", Type: "bits",
+		Doc:     "ConnLimits counts an IPv6 client by its network of this many bits (a host is given a /64); 128 counts each address.",
+		Default: "64", Template: Commented,
+	}, intRange(1, 128))
+
 	ClientLookup = define(&Param{
 		Name: "ClientLookup", Where: ips | V, Group: "Access", Era: "S6", Type: "bool",
 		Doc:     "Always look up the client's host name (DNS), so the SMTP relay need not.",

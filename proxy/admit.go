@@ -37,16 +37,19 @@ type guards struct {
 }
 
 func newGuards(svc *config.Service) *guards {
-	return &guards{
+	g := &guards{
 		badGuys: access.NewBadGuys(badGuysConfig(svc)),
 		conns:   access.NewConnCounter(svc.ConnLimits),
 	}
+	g.conns.SetIPv6Prefix(config.Get(svc.Values, param.ConnLimitsIPv6Prefix))
+	return g
 }
 
 // update applies a refreshed configuration, keeping penalties and counts.
 func (g *guards) update(svc *config.Service) {
 	g.badGuys.Reconfigure(badGuysConfig(svc))
 	g.conns.SetLimits(svc.ConnLimits)
+	g.conns.SetIPv6Prefix(config.Get(svc.Values, param.ConnLimitsIPv6Prefix))
 }
 
 func badGuysConfig(svc *config.Service) access.BadGuysConfig {
