@@ -75,6 +75,7 @@ var cases = map[string]paramCase{
 	"Capability":        {where: I | N4, def: "IMAP4 IMAP4rev1 ACL QUOTA LITERAL+ NAMESPACE UIDPLUS CHILDREN BINARY LANGUAGE XSENDER X-NETSCAPE XSERVERINFO", defaults: map[Where]string{N4: "IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN"}, valid: []string{"IMAP4rev1 LITERAL+"}},
 	"PopCapability":     {where: P, def: "TOP UIDL RESP-CODES AUTH-RESP-CODE USER", valid: []string{"TOP UIDL"}},
 	"ServerDownAlert":   {where: I | N4, def: "Your IMAP server appears to be temporarily out of service.", valid: []string{"down"}, invalid: []string{"a\nb"}},
+	"LoginGraceTime":    {where: ips, def: "60", valid: []string{"0", "20"}, invalid: []string{"-1", "1m"}},
 	"Timeout":           {where: ips, def: "1800", valid: []string{"600"}, invalid: []string{"0", "30m"}},
 	"SpoofMessageFile":  {where: P | N4, valid: []string{"spoof.txt"}, invalid: []string{"\x1b"}},
 	"SpoofEmptyMailbox": {where: P, def: "off", valid: []string{"on"}, invalid: []string{"empty"}},
@@ -213,7 +214,7 @@ func TestSpecIndexNames(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
-		"ConnLimitsIPv6Prefix"} {
+		"LoginGraceTime", "ConnLimitsIPv6Prefix"} {
 		if p := Lookup(n); p == nil || p.Era != "Go" {
 			t.Errorf("Go extension %s missing or not marked Era Go", n)
 		}

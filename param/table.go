@@ -317,6 +317,12 @@ var (
 		MinAdvised: map[Where]int64{I: 1800, P: 600, S: 600},
 	}, secsRange(1, 1<<30))
 
+	LoginGraceTime = define(&Param{
+		Name: "LoginGraceTime", Where: ips, Group: "Store", Era: "Go", Type: "secs",
+		Doc:     "Seconds from the connection within which a client must log in, however busy it keeps, or be disconnected (as OpenSSH's LoginGraceTime); 0 sets no limit beyond Timeout.",
+		Default: "60", Template: Commented,
+	}, secsRange(0, 1<<30))
+
 	SpoofMessageFile = define(&Param{
 		Name: "SpoofMessageFile", Where: P | N4, Group: "Store", Era: "N4+", Type: "path",
 		Doc:     "When the store is down, serve a mailbox holding this one message (RFC 822, ending with a dot line).",

@@ -184,6 +184,7 @@ func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login st
 // waitPenalty delays an authentication attempt by the client's BadGuys
 // penalty (docs/reference.md §4.6). Only this session's goroutine waits.
 func (s *Session) waitPenalty(ctx context.Context) error {
+	s.inLogin.Store(true) // until the next command (SetIdleDeadline)
 	ip := s.ClientAddr.Addr()
 	if d := s.srv.guards.badGuys.Delay(ip); d > 0 {
 		s.Log.Info(fmt.Sprintf("badguy %s: delaying the login %d seconds", ip, access.Seconds(d)))

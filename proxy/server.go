@@ -316,6 +316,7 @@ func (s *Server) newSession(c net.Conn) *Session {
 		certmaps:   cfg.certmaps,
 	}
 	sess.implicit = sess.tlsc.Implicit(local)
+	sess.startGrace()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -327,6 +328,9 @@ func (s *Server) newSession(c net.Conn) *Session {
 }
 
 func (s *Server) endSession(sess *Session) {
+	if sess.graceTimer != nil {
+		sess.graceTimer.Stop()
+	}
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
