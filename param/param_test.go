@@ -23,11 +23,13 @@ var cases = map[string]paramCase{
 	"ServiceList": {where: A, def: "ImapProxyAService@143 PopProxyAService@110",
 		valid:   []string{"/opt/SUNWmsgsr/lib/ImapProxyAService@143|993 /opt/SUNWmsgsr/lib/PopProxyAService@110", "ImapProxyAService:ImapProxyAService:partner@10.0.0.6:143"},
 		invalid: []string{"ImapProxyAService", "FooAService@143", "ImapProxyAService@99999"}},
-	"NumThreads": {where: A | N4, def: "0", valid: []string{"0", "4"}, invalid: []string{"-1", "four"}},
-	"BeTheUser":  {where: A | N4, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
-	"BeTheGroup": {where: A | N4, valid: []string{"mail"}, invalid: []string{"a:b"}},
-	"LogDir":     {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},
-	"LogLevel":   {where: A | ips | N4, def: "1", valid: []string{"0", "10"}, invalid: []string{"11", "-1", "x"}},
+	"NumThreads":             {where: A | N4, def: "0", valid: []string{"0", "4"}, invalid: []string{"-1", "four"}},
+	"MaxConnections":         {where: A | N4, def: "0", valid: []string{"0", "5000"}, invalid: []string{"-1", "many"}},
+	"MaxPreLoginConnections": {where: A | N4, def: "0", valid: []string{"0", "200"}, invalid: []string{"-1", "1e3"}},
+	"BeTheUser":              {where: A | N4, valid: []string{"mailsrv"}, invalid: []string{"mail srv"}},
+	"BeTheGroup":             {where: A | N4, valid: []string{"mail"}, invalid: []string{"a:b"}},
+	"LogDir":                 {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},
+	"LogLevel":               {where: A | ips | N4, def: "1", valid: []string{"0", "10"}, invalid: []string{"11", "-1", "x"}},
 	// §2.2
 	"LdapUrl": {where: ips | V, def: "ldap://localhost/o=internet", aliases: []string{"LdapURL", "ldapurl"},
 		valid:   []string{"ldap://ldap1.varrius.com ldap2.varrius.com/o=internet", "ldap://h1/o=internet ldap://h2/o=internet", "ldaps://h:636/o=x"},
@@ -214,7 +216,7 @@ func TestSpecIndexNames(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
-		"LoginGraceTime", "ConnLimitsIPv6Prefix"} {
+		"MaxConnections", "MaxPreLoginConnections", "LoginGraceTime", "ConnLimitsIPv6Prefix"} {
 		if p := Lookup(n); p == nil || p.Era != "Go" {
 			t.Errorf("Go extension %s missing or not marked Era Go", n)
 		}

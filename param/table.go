@@ -30,6 +30,18 @@ var (
 		Default: "0", Template: Live, Flag: "-t",
 	}, intRange(0, 4096))
 
+	MaxConnections = define(&Param{
+		Name: "MaxConnections", Where: A | N4, Group: "Daemon", Era: "Go", Type: "int",
+		Doc:     "Most client connections, logged in or not, the process holds at once across all services; beyond it the connection idle longest before login is closed for the new one. 0 derives it from the descriptor limit: a tenth (at least 64) kept for the rest, half of what is left, since a logged-in session holds two.",
+		Default: "0", Template: Commented,
+	}, intRange(0, 1<<24))
+
+	MaxPreLoginConnections = define(&Param{
+		Name: "MaxPreLoginConnections", Where: A | N4, Group: "Daemon", Era: "Go", Type: "int",
+		Doc:     "Most connections not yet logged in that the process holds at once across all services; beyond it the one idle longest is closed for the new one. 0 is half of MaxConnections, or of the derived value if that is lower.",
+		Default: "0", Template: Commented,
+	}, intRange(0, 1<<24))
+
 	// The Netscape installer asked for the run-as user first; its front
 	// ends take it from ImapMMP.config under the Sun name.
 	BeTheUser = define(&Param{

@@ -189,7 +189,14 @@ func (s *Session) waitPenalty(ctx context.Context) error {
 	if d := s.srv.guards.badGuys.Delay(ip); d > 0 {
 		s.Log.Info(fmt.Sprintf("badguy %s: delaying the login %d seconds", ip, access.Seconds(d)))
 	}
-	return s.srv.guards.badGuys.Wait(ctx, ip)
+	if err := s.srv.guards.badGuys.Wait(ctx, ip); err != nil {
+		return err
+	}
+	// The login is being decided: the connection is not idle, and not to
+	// be closed for a new one, until the protocol asks for the next
+	// command (SetIdleDeadline).
+	s.limits().busy(s)
+	return nil
 }
 
 // TLS reports whether the client connection is encrypted (an SSL port or

@@ -92,6 +92,11 @@ type Session struct {
 	graceTimer *time.Timer
 	inLogin    atomic.Bool
 
+	// The session's place in the process's Limits, under Limits.mu.
+	capState         int
+	capPrev, capNext *Session
+	lastActive       time.Time // when it last waited for its client (pre-login)
+
 	tlsc     *tlsconf.Config // the TLS setup the session started with; may be nil
 	certmaps certmaps        // the certmap.conf files the session started with
 	lastFail *failureKey     // the credentials of the last failed login (repeatedFailure)
@@ -130,6 +135,7 @@ func IsConnError(err error) bool {
 // it goodbye as it tells an idle client.
 func (s *Session) SetIdleDeadline() error {
 	s.inLogin.Store(false)
+	s.limits().active(s)
 	var d time.Time
 	if t := s.Timeout(); t > 0 {
 		d = time.Now().Add(t)
@@ -138,6 +144,15 @@ func (s *Session) SetIdleDeadline() error {
 		d = s.loginBy
 	}
 	return s.Client.SetReadDeadline(d)
+}
+
+// limits is the Limits the session counts in; nil for a session made
+// outside a Server (tests of a protocol's replies).
+func (s *Session) limits() *Limits {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.limits
 }
 
 // loginGraceSlack is how long after LoginGraceTime a session that has
@@ -343,6 +358,7 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		return false
 	}
 	s.piping.Store(true)
+	s.limits().loggedIn(s)
 	if s.graceTimer != nil {
 		s.graceTimer.Stop()
 	}
