@@ -22,19 +22,22 @@ const connShards = 64
 // enforces ConnLimits (docs/reference.md §3.4, §4.1): a new connection from client C is
 // refused when the first entry whose network contains C — entries in the
 // order written, most specific first — allows NUM connections and C
-// already holds NUM. The count is per single address (docs/reference.md §7.36):
-// the network only chooses the limit, so 0.0.0.0|0.0.0.0:20 lets every
-// address hold 20, not the whole internet 20 together. A client no entry
-// covers is unlimited.
+// already holds NUM. The count is per single IPv4 address (docs/reference.md
+// §7.36; IPv6 below): the network only chooses the limit, so
+// 0.0.0.0|0.0.0.0:20 lets every address hold 20, not the whole internet 20
+// together. A client no entry covers is unlimited.
 //
 // IPv6 (docs/reference.md §7.37): an entry may name an IPv6 network, and an IPv6
 // client that no entry matches gets the limit of the first IPv4 catch-all
 // (0.0.0.0|0.0.0.0) if the list has one. That entry, and the default
 // ConnLimits, mean "everyone"; without this rule the default would leave
 // every IPv6 client unlimited. Write a ::|0 entry to give IPv6 clients a
-// limit of their own. IPv6 clients are counted per address like IPv4 ones,
-// not per /64 as BadGuys groups them: a refusal is harder than a delay,
-// and the hosts of an office LAN commonly share one /64.
+// limit of their own. An IPv6 client is counted by its network of
+// SetIPv6Prefix bits, a /64 unless told otherwise (ConnLimitsIPv6Prefix),
+// as BadGuys groups it: a host is normally given a whole /64 and may use
+// any address in it, so counted per address one host could open 2^64
+// times the limit. The entry that applies is still chosen by the client's
+// own address.
 //
 // Counts live only while connections are open: an address is forgotten
 // when its last connection is released, so memory follows the number of
@@ -42,6 +45,7 @@ const connShards = 64
 // safe for concurrent use; the zero value is not usable.
 type ConnCounter struct {
 	limits atomic.Pointer[[]cfgfmt.ConnLimit]
+	v6bits atomic.Int32 // the IPv6 group's prefix length
 	seed   maphash.Seed
 	shards [connShards]connShard
 }
@@ -57,6 +61,7 @@ type connShard struct {
 // limits nobody.
 func NewConnCounter(limits []cfgfmt.ConnLimit) *ConnCounter {
 	c := &ConnCounter{seed: maphash.MakeSeed()}
+	c.v6bits.Store(DefaultIPv6Prefix)
 	for i := range c.shards {
 		c.shards[i].counts = make(map[netip.Addr]int)
 	}
@@ -71,6 +76,27 @@ func NewConnCounter(limits []cfgfmt.ConnLimit) *ConnCounter {
 // caller must not change the slice afterwards.
 func (c *ConnCounter) SetLimits(limits []cfgfmt.ConnLimit) {
 	c.limits.Store(&limits)
+}
+
+// DefaultIPv6Prefix is the prefix length of the IPv6 group a client is
+// counted in when SetIPv6Prefix has not been called.
+const DefaultIPv6Prefix = 64
+
+// SetIPv6Prefix makes IPv6 clients count by their network of bits (1 to
+// 128; 128 counts each address), as on refresh. Connections already
+// counted are released from the group they were counted in; the new
+// grouping applies to connections opened afterwards.
+func (c *ConnCounter) SetIPv6Prefix(bits int) {
+	c.v6bits.Store(int32(min(max(bits, 1), 128)))
+}
+
+// key is the client ip (plain) is counted as: an IPv4 address itself, an
+// IPv6 address its network.
+func (c *ConnCounter) key(a netip.Addr) netip.Addr {
+	if !a.Is6() {
+		return a
+	}
+	return netip.PrefixFrom(a, int(c.v6bits.Load())).Masked().Addr()
 }
 
 // Limit returns the limit that applies to ip, Unlimited when none does.
@@ -111,6 +137,7 @@ func (c *ConnCounter) Acquire(ip netip.Addr) (release func(), ok bool, limit int
 	if !a.IsValid() {
 		return noRelease, true, Unlimited
 	}
+	a = c.key(a)
 	s := &c.shards[maphash.Comparable(c.seed, a)%connShards]
 	s.mu.Lock()
 	n := s.counts[a]
@@ -135,9 +162,10 @@ func (c *ConnCounter) Acquire(ip netip.Addr) (release func(), ok bool, limit int
 	}, true, limit
 }
 
-// Count returns the number of open connections counted for ip.
+// Count returns the number of open connections counted for ip: for an
+// IPv6 address, those of its group.
 func (c *ConnCounter) Count(ip netip.Addr) int {
-	a := plain(ip)
+	a := c.key(plain(ip))
 	s := &c.shards[maphash.Comparable(c.seed, a)%connShards]
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -202,16 +202,57 @@ func TestConnCounterIPv6(t *testing.T) {
 		acquire(t, c, "2001:db8::1")
 	}
 	checkRefused(t, c, "2001:db8::1", 20)
-	// Counted per address, not per /64.
-	acquire(t, c, "2001:db8::2")
 	checkRefused(t, c, "2001:db8::1%eth0", 20) // the zone is not part of the client
 	checkCount(t, c, "2001:db8::1", 20)
-	checkCount(t, c, "2001:db8::2", 1)
 
 	c = NewConnCounter(parseLimits(t, "2001:db8::|32:1,0.0.0.0|0.0.0.0:20"))
 	acquire(t, c, "2001:db8::1")
 	checkRefused(t, c, "2001:db8::1", 1)
+	acquire(t, c, "2001:db8:0:1::1") // another /64 of the network
+}
+
+// An IPv6 host picks addresses in its /64 at will: counted per address, a
+// flood from one /64 (2^64 addresses, each under the limit) would be
+// limited by nothing. By default the /64 counts as one client, as BadGuys
+// groups it.
+func TestConnCounterIPv6Groups64(t *testing.T) {
+	c := NewConnCounter(parseLimits(t, "0.0.0.0|0.0.0.0:20"))
+	for i := range 20 {
+		acquire(t, c, fmt.Sprintf("2001:db8::%x", i+1))
+	}
+	checkRefused(t, c, "2001:db8::ffff:1", 20)
+	checkRefused(t, c, "2001:db8::1", 20)
+	checkCount(t, c, "2001:db8::abcd", 20)
+	acquire(t, c, "2001:db8:0:1::1") // the next /64 is another client
+	checkCount(t, c, "2001:db8:0:1::2", 1)
+	// IPv4 clients are still counted per address.
+	for range 20 {
+		acquire(t, c, "192.0.2.1")
+	}
+	checkRefused(t, c, "192.0.2.1", 20)
+	acquire(t, c, "192.0.2.2")
+}
+
+// ConnLimitsIPv6Prefix chooses the group: 128 counts each address, 48 a
+// whole site; a change applies to connections opened afterwards.
+func TestConnCounterIPv6Prefix(t *testing.T) {
+	c := NewConnCounter(parseLimits(t, "0.0.0.0|0.0.0.0:2"))
+	c.SetIPv6Prefix(128)
+	r1 := acquire(t, c, "2001:db8::1")
+	acquire(t, c, "2001:db8::1")
+	checkRefused(t, c, "2001:db8::1", 2)
 	acquire(t, c, "2001:db8::2")
+
+	c.SetIPv6Prefix(48)
+	acquire(t, c, "2001:db8:0:5::1")
+	acquire(t, c, "2001:db8:0:6::1")
+	checkRefused(t, c, "2001:db8:0:7::1", 2)
+	acquire(t, c, "2001:db8:1::1")
+
+	// A connection counted under the old grouping is released from it.
+	r1()
+	c.SetIPv6Prefix(128)
+	checkCount(t, c, "2001:db8::1", 1)
 }
 
 func TestConnCounterInvalid(t *testing.T) {

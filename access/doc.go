@@ -15,8 +15,9 @@
 //
 // Decisions taken here where the sources are silent:
 //
-//   - ConnLimits counts per single client address, the network of an entry
-//     only choosing the limit (docs/reference.md §7.36). An IPv6 client that no
+//   - ConnLimits counts per single IPv4 client address, and per IPv6 /64
+//     (ConnLimitsIPv6Prefix), the network of an entry only choosing the
+//     limit (docs/reference.md §7.36, §7.37). An IPv6 client that no
 //     entry matches gets the limit of the IPv4 catch-all 0.0.0.0|0.0.0.0
 //     when there is one: the default ConnLimits was written for "everyone"
 //     before IPv6 (§7.37), and leaving IPv6 clients unlimited would

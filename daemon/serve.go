@@ -63,6 +63,8 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	// directly (docs/reference.md §4.3.3).
 	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16),
 		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads))}
+	defer connLimits.Delete(sup)
+	logCaps(daemonLog, sup.limits())
 	closeAll := func() {
 		for _, r := range sup.services {
 			r.srv.Close()
@@ -222,6 +224,7 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 		Service:  svc,
 		Protocol: protocol,
 		Workers:  s.workers,
+		Limits:   s.limits(),
 		Log:      s.logs.forService(svc),
 		TLS:      serviceTLS(svc, s.logs.main),
 	}
@@ -229,6 +232,33 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 		opts.Directory = s.dir
 	}
 	return proxy.NewServer(opts)
+}
+
+// connLimits holds the connection caps of each running supervisor: one
+// proxy.Limits per process, shared by its services, from the
+// MaxConnections and MaxPreLoginConnections of AService.cfg (or the
+// command line) as they were at start.
+var connLimits sync.Map // *supervisor → *proxy.Limits
+
+func (s *supervisor) limits() *proxy.Limits {
+	if l, ok := connLimits.Load(s); ok {
+		return l.(*proxy.Limits)
+	}
+	l, _ := connLimits.LoadOrStore(s, proxy.NewLimits(config.Get(s.inst.Daemon, param.MaxConnections),
+		config.Get(s.inst.Daemon, param.MaxPreLoginConnections)))
+	return l.(*proxy.Limits)
+}
+
+// logCaps says what the caps are, and warns when they exceed what the
+// descriptor limit can hold.
+func logCaps(lg *logging.Logger, l *proxy.Limits) {
+	conns, pre := l.Caps()
+	nofile := proxy.DescriptorLimit()
+	logging.Notice(lg.Slog(), fmt.Sprintf("connection caps: %d connections (MaxConnections), %d of them not logged in (MaxPreLoginConnections); descriptor limit %d", conns, pre, nofile))
+	if 2*conns+proxy.DescriptorReserve(nofile) > nofile {
+		lg.Slog().Error(fmt.Sprintf("MaxConnections %d needs up to %d descriptors and the limit (ulimit -n) is %d: accept may fail with \"too many open files\"; raise the limit or set MaxConnections 0",
+			conns, 2*conns+proxy.DescriptorReserve(nofile), nofile))
+	}
 }
 
 // protocolFor returns the front end of a service, or nil for a protocol

@@ -29,7 +29,9 @@ var cases = map[string]paramCase{
 	"LogDir":     {where: A | ips | N4, def: "log", defaults: map[Where]string{N4: "."}, valid: []string{"/var/log/mmp"}, invalid: []string{"/var/log\n/x"}},
 	"LogLevel":   {where: A | ips | N4, def: "1", valid: []string{"0", "10"}, invalid: []string{"11", "-1", "x"}},
 
-	"MetricsListen": {where: A | N4, valid: []string{"127.0.0.1:9110", "[::1]:9110"}, invalid: []string{"9110", "127.0.0.1:99999"}},
+	"MetricsListen":          {where: A | N4, valid: []string{"127.0.0.1:9110", "[::1]:9110"}, invalid: []string{"9110", "127.0.0.1:99999"}},
+	"MaxConnections":         {where: A | N4, def: "0", valid: []string{"0", "5000"}, invalid: []string{"-1", "many"}},
+	"MaxPreLoginConnections": {where: A | N4, def: "0", valid: []string{"0", "200"}, invalid: []string{"-1", "1e3"}},
 	// §2.2
 	"LdapUrl": {where: ips | V, def: "ldap://localhost/o=internet", aliases: []string{"LdapURL", "ldapurl"},
 		valid:   []string{"ldap://ldap1.varrius.com ldap2.varrius.com/o=internet", "ldap://h1/o=internet ldap://h2/o=internet", "ldaps://h:636/o=x"},
@@ -77,6 +79,7 @@ var cases = map[string]paramCase{
 	"Capability":        {where: I | N4, def: "IMAP4 IMAP4rev1 ACL QUOTA LITERAL+ NAMESPACE UIDPLUS CHILDREN BINARY LANGUAGE XSENDER X-NETSCAPE XSERVERINFO", defaults: map[Where]string{N4: "IMAP4 IMAP4rev1 AUTH=LOGIN AUTH=PLAIN"}, valid: []string{"IMAP4rev1 LITERAL+"}},
 	"PopCapability":     {where: P, def: "TOP UIDL RESP-CODES AUTH-RESP-CODE USER", valid: []string{"TOP UIDL"}},
 	"ServerDownAlert":   {where: I | N4, def: "Your IMAP server appears to be temporarily out of service.", valid: []string{"down"}, invalid: []string{"a\nb"}},
+	"LoginGraceTime":    {where: ips, def: "60", valid: []string{"0", "20"}, invalid: []string{"-1", "1m"}},
 	"Timeout":           {where: ips, def: "1800", valid: []string{"600"}, invalid: []string{"0", "30m"}},
 	"SpoofMessageFile":  {where: P | N4, valid: []string{"spoof.txt"}, invalid: []string{"\x1b"}},
 	"SpoofEmptyMailbox": {where: P, def: "off", valid: []string{"on"}, invalid: []string{"empty"}},
@@ -84,6 +87,7 @@ var cases = map[string]paramCase{
 	// §2.5
 	"TCPAccess":            {where: ips | V, valid: []string{"+imaps,pops:ALL$+imap,pop:192.168.1.0/255.255.255.0$-ALL:ALL", "-imap:ALL EXCEPT 192.168.1.0/255.255.255.0", ""}, invalid: []string{"+imap"}},
 	"TCPAccessAttr":        {where: ips | V, def: "mailAllowedServiceAccess", valid: []string{"myAccess"}, invalid: []string{"my access"}},
+	"ConnLimitsIPv6Prefix": {where: ips, def: "64", valid: []string{"48", "128"}, invalid: []string{"0", "129", "/64"}},
 	"ConnLimits":           {where: ips, def: "0.0.0.0|0.0.0.0:20", valid: []string{"192.168.1.0|255.255.255.0:100,10.0.0.1|255.255.255.255:500,0.0.0.0|0.0.0.0:20", "/opt/SUNWmsgsr/config/connlimits.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0:5", "1.2.3.4|255.255.255.255:x"}},
 	"ClientLookup":         {where: ips | V, def: "no", valid: []string{"yes"}, invalid: []string{"dns"}},
 	"BGMax":                {where: I | P | S, def: "10000", valid: []string{"100"}, invalid: []string{"many"}},
@@ -217,7 +221,8 @@ func TestSpecIndexNames(t *testing.T) {
 			t.Errorf("Lookup(%q) = nil", n)
 		}
 	}
-	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel"} {
+	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
+		"MaxConnections", "MaxPreLoginConnections", "LoginGraceTime", "ConnLimitsIPv6Prefix"} {
 		if p := Lookup(n); p == nil || p.Era != "Go" {
 			t.Errorf("Go extension %s missing or not marked Era Go", n)
 		}

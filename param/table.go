@@ -30,6 +30,18 @@ var (
 		Default: "0", Template: Live, Flag: "-t",
 	}, intRange(0, 4096))
 
+	MaxConnections = define(&Param{
+		Name: "MaxConnections", Where: A | N4, Group: "Daemon", Era: "Go", Type: "int",
+		Doc:     "Most client connections, logged in or not, the process holds at once across all services; beyond it the connection idle longest before login is closed for the new one. 0 derives it from the descriptor limit: a tenth (at least 64) kept for the rest, half of what is left, since a logged-in session holds two.",
+		Default: "0", Template: Commented,
+	}, intRange(0, 1<<24))
+
+	MaxPreLoginConnections = define(&Param{
+		Name: "MaxPreLoginConnections", Where: A | N4, Group: "Daemon", Era: "Go", Type: "int",
+		Doc:     "Most connections not yet logged in that the process holds at once across all services; beyond it the one idle longest is closed for the new one. 0 is half of MaxConnections, or of the derived value if that is lower.",
+		Default: "0", Template: Commented,
+	}, intRange(0, 1<<24))
+
 	// The Netscape installer asked for the run-as user first; its front
 	// ends take it from ImapMMP.config under the Sun name.
 	BeTheUser = define(&Param{
@@ -326,6 +338,12 @@ var (
 		MinAdvised: map[Where]int64{I: 1800, P: 600, S: 600},
 	}, secsRange(1, 1<<30))
 
+	LoginGraceTime = define(&Param{
+		Name: "LoginGraceTime", Where: ips, Group: "Store", Era: "Go", Type: "secs",
+		Doc:     "Seconds from the connection within which a client must log in, however busy it keeps, or be disconnected (as OpenSSH's LoginGraceTime); 0 sets no limit beyond Timeout.",
+		Default: "60", Template: Commented,
+	}, secsRange(0, 1<<30))
+
 	SpoofMessageFile = define(&Param{
 		Name: "SpoofMessageFile", Where: P | N4, Group: "Store", Era: "N4+", Type: "path",
 		Doc:     "When the store is down, serve a mailbox holding this one message (RFC 822, ending with a dot line).",
@@ -364,6 +382,12 @@ var (
 		Doc:     "Most simultaneous connections from one client address, by network, most specific first.",
 		Default: "0.0.0.0|0.0.0.0:20", Template: Live,
 	}, parseConnLimits)
+
+	ConnLimitsIPv6Prefix = define(&Param{
+		Name: "ConnLimitsIPv6Prefix", Where: ips, Group: "Access", Era: "Go", Type: "bits",
+		Doc:     "ConnLimits counts an IPv6 client by its network of this many bits (a host is given a /64); 128 counts each address.",
+		Default: "64", Template: Commented,
+	}, intRange(1, 128))
 
 	ClientLookup = define(&Param{
 		Name: "ClientLookup", Where: ips | V, Group: "Access", Era: "S6", Type: "bool",

@@ -37,16 +37,19 @@ type guards struct {
 }
 
 func newGuards(svc *config.Service) *guards {
-	return &guards{
+	g := &guards{
 		badGuys: access.NewBadGuys(badGuysConfig(svc)),
 		conns:   access.NewConnCounter(svc.ConnLimits),
 	}
+	g.conns.SetIPv6Prefix(config.Get(svc.Values, param.ConnLimitsIPv6Prefix))
+	return g
 }
 
 // update applies a refreshed configuration, keeping penalties and counts.
 func (g *guards) update(svc *config.Service) {
 	g.badGuys.Reconfigure(badGuysConfig(svc))
 	g.conns.SetLimits(svc.ConnLimits)
+	g.conns.SetIPv6Prefix(config.Get(svc.Values, param.ConnLimitsIPv6Prefix))
 }
 
 func badGuysConfig(svc *config.Service) access.BadGuysConfig {
@@ -178,11 +181,19 @@ func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login st
 // waitPenalty delays an authentication attempt by the client's BadGuys
 // penalty (docs/reference.md §4.6). Only this session's goroutine waits.
 func (s *Session) waitPenalty(ctx context.Context) error {
+	s.inLogin.Store(true) // until the next command (SetIdleDeadline)
 	ip := s.ClientAddr.Addr()
 	if d := s.srv.guards.badGuys.Delay(ip); d > 0 {
 		s.Log.Info(fmt.Sprintf("badguy %s: delaying the login %d seconds", ip, access.Seconds(d)))
 	}
-	return s.srv.guards.badGuys.Wait(ctx, ip)
+	if err := s.srv.guards.badGuys.Wait(ctx, ip); err != nil {
+		return err
+	}
+	// The login is being decided: the connection is not idle, and not to
+	// be closed for a new one, until the protocol asks for the next
+	// command (SetIdleDeadline).
+	s.limits().busy(s)
+	return nil
 }
 
 // TLS reports whether the client connection is encrypted (an SSL port or

@@ -143,3 +143,58 @@ func TestBadGuysAndUserFilter(t *testing.T) {
 		t.Errorf("mallory on IMAP: %s, want NO by her filter", got)
 	}
 }
+
+// ipv6Listener accepts on a real listener but reports each connection as
+// coming from the next of its IPv6 addresses, so that a test can be many
+// hosts of one /64.
+type ipv6Listener struct {
+	net.Listener
+	from []string
+}
+
+type fromConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c fromConn) RemoteAddr() net.Addr { return c.remote }
+
+func (l *ipv6Listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	a := l.from[0]
+	l.from = l.from[1:]
+	return fromConn{c, &net.TCPAddr{IP: net.ParseIP(a), Port: 40000}}, nil
+}
+
+// ConnLimits counts an IPv6 client by its /64 (ConnLimitsIPv6Prefix): a
+// host with a /64 cannot dodge the limit by using another address of it.
+func TestConnLimitsIPv6Prefix(t *testing.T) {
+	for _, c := range []struct {
+		settings map[string]string
+		refused  bool
+	}{
+		{map[string]string{"ConnLimits": "0.0.0.0|0.0.0.0:2"}, true},
+		{map[string]string{"ConnLimits": "0.0.0.0|0.0.0.0:2", "ConnLimitsIPv6Prefix": "128"}, false},
+	} {
+		svc := proxytest.Service(t, c.settings, "")
+		srv := proxy.NewServer(proxy.Options{Service: svc, Protocol: &linkProto{store: echoStore(t)}})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(&ipv6Listener{Listener: ln, from: []string{"2001:db8::1", "2001:db8::2", "2001:db8::3"}})
+		t.Cleanup(func() { srv.Close() })
+		dialFrom(t, "127.0.0.1", ln.Addr().String())
+		dialFrom(t, "127.0.0.1", ln.Addr().String())
+		if !proxytest.Settle(5*time.Second, func() bool { return srv.Sessions() == 2 }) {
+			t.Fatalf("%d sessions, want 2", srv.Sessions())
+		}
+		line, ok := refused(t, dialFrom(t, "127.0.0.1", ln.Addr().String()))
+		if ok != c.refused {
+			t.Errorf("%v: third host of 2001:db8::/64 got %q, want refused %v", c.settings, line, c.refused)
+		}
+	}
+}

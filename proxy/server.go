@@ -61,6 +61,11 @@ type Options struct {
 	// ClientLookup). Nil means net.DefaultResolver.
 	Resolver *net.Resolver
 
+	// Limits caps the connections of the process (MaxConnections,
+	// MaxPreLoginConnections); every server of a process shares one. Nil
+	// means ProcessLimits, caps derived from the descriptor limit.
+	Limits *Limits
+
 	// TLS is the service's TLS setup (tlsconf.Load): SSLPorts,
 	// STARTTLS/STLS and TLS to the stores. Nil means no TLS towards
 	// clients; SSLBacksidePort then still connects to stores with TLS,
@@ -74,6 +79,7 @@ type Server struct {
 	opts   Options
 	cfg    atomic.Pointer[configured]
 	guards *guards // BadGuys and connection counts; survive Update
+	limits *Limits // the process's caps
 	log    *slog.Logger
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	tls    atomic.Pointer[tlsconf.Config]
@@ -155,6 +161,10 @@ func NewServer(opts Options) *Server {
 	s.cfg.Store(newConfigured(opts.Service))
 	s.tls.Store(opts.TLS)
 	s.guards = newGuards(opts.Service)
+	s.limits = opts.Limits
+	if s.limits == nil {
+		s.limits = ProcessLimits()
+	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if opts.Log != nil {
 		s.log = opts.Log.Slog()
@@ -261,6 +271,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			c.Close()
 			continue
 		}
+		victim, ok := s.limits.admit(sess)
+		if victim != nil {
+			victim.evict(s.limits)
+		}
+		if !ok {
+			sess.turnAway(s.limits)
+			s.endSession(sess)
+			continue
+		}
 		go s.serveConn(sess)
 	}
 }
@@ -316,6 +335,7 @@ func (s *Server) newSession(c net.Conn) *Session {
 		certmaps:   cfg.certmaps,
 	}
 	sess.implicit = sess.tlsc.Implicit(local)
+	sess.startGrace()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -327,6 +347,10 @@ func (s *Server) newSession(c net.Conn) *Session {
 }
 
 func (s *Server) endSession(sess *Session) {
+	if sess.graceTimer != nil {
+		sess.graceTimer.Stop()
+	}
+	s.limits.end(sess)
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()

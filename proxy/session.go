@@ -85,6 +85,19 @@ type Session struct {
 	start  time.Time
 	piping atomic.Bool
 
+	// loginBy is when LoginGraceTime runs out (zero: no limit); graceTimer
+	// closes a session still not piping a little after it. inLogin is set
+	// from the BadGuys wait until the next command: a login being decided
+	// is let finish.
+	loginBy    time.Time
+	graceTimer *time.Timer
+	inLogin    atomic.Bool
+
+	// The session's place in the process's Limits, under Limits.mu.
+	capState         int
+	capPrev, capNext *Session
+	lastActive       time.Time // when it last waited for its client (pre-login)
+
 	tlsc        *tlsconf.Config // the TLS setup the session started with; may be nil
 	certmaps    certmaps        // the certmap.conf files the session started with
 	failedCreds []failureKey    // the credentials of the failed logins (repeatedFailure)
@@ -100,7 +113,8 @@ type Session struct {
 	mu     sync.Mutex
 	stores map[net.Conn]struct{} // store connections opened and not released
 	closed bool
-	stop   func() // ends the pipe (splice.Start) once the session is piping
+	stop   func()             // ends the pipe (splice.Start) once the session is piping
+	cancel context.CancelFunc // ends the session's context before the pipe (a BadGuys wait, a lookup)
 }
 
 // Timeout is the session's idle Timeout (docs/reference.md §4.7).
@@ -115,14 +129,83 @@ func IsConnError(err error) bool {
 		errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed)
 }
 
-// SetIdleDeadline gives the client Timeout from now to send something:
-// protocols call it before each read of the pre-login dialogue (docs/reference.md
-// §4.7: Timeout applies to client idle time before login).
+// SetIdleDeadline gives the client Timeout from now to send something,
+// but never beyond LoginGraceTime after the accept: protocols call it
+// before each read of the pre-login dialogue (docs/reference.md §4.7:
+// Timeout applies to client idle time before login). A client past
+// LoginGraceTime finds its read failing at once, and the protocol tells
+// it goodbye as it tells an idle client.
 func (s *Session) SetIdleDeadline() error {
+	s.inLogin.Store(false)
+	s.limits().active(s)
+	var d time.Time
 	if t := s.Timeout(); t > 0 {
-		return s.Client.SetReadDeadline(time.Now().Add(t))
+		d = time.Now().Add(t)
 	}
-	return s.Client.SetReadDeadline(time.Time{})
+	if !s.loginBy.IsZero() && (d.IsZero() || s.loginBy.Before(d)) {
+		d = s.loginBy
+	}
+	return s.Client.SetReadDeadline(d)
+}
+
+// limits is the Limits the session counts in; nil for a session made
+// outside a Server (tests of a protocol's replies).
+func (s *Session) limits() *Limits {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.limits
+}
+
+// loginGraceSlack is how long after LoginGraceTime a session that has
+// not ended by itself is closed: its own goroutine ends it at
+// LoginGraceTime if it waits for the client, but not if it is stuck
+// writing to a client that does not read, or in a handshake.
+const loginGraceSlack = 2 * time.Second
+
+// startGrace arms the LoginGraceTime of a session just accepted.
+func (s *Session) startGrace() {
+	g := config.Get(s.Values, param.LoginGraceTime)
+	if g <= 0 {
+		return
+	}
+	s.loginBy = s.start.Add(g)
+	s.graceTimer = time.AfterFunc(g+loginGraceSlack, s.graceOver)
+}
+
+// graceOver closes a session that is still not logged in, unless its
+// login is being decided (BadGuys wait, directory, store), which ends
+// by itself within its own timeouts: it is looked at again later.
+func (s *Session) graceOver() {
+	if s.piping.Load() {
+		return
+	}
+	if s.inLogin.Load() {
+		s.graceTimer.Reset(loginGraceSlack)
+		return
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	logging.Notice(s.Log, fmt.Sprintf("client %s did not log in within LoginGraceTime (%v); closing the connection",
+		s.ClientAddr, config.Get(s.Values, param.LoginGraceTime)))
+	s.closeRaw()
+	s.closeAll()
+}
+
+// closeRaw closes the socket under a TLS client connection first, so that
+// closing the session cannot block sending a TLS close_notify to a client
+// that does not read.
+func (s *Session) closeRaw() {
+	s.mu.Lock()
+	c := s.Client
+	s.mu.Unlock()
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		nc.NetConn().Close()
+	}
 }
 
 // PlainDisabled says whether clear-text passwords must be refused:
@@ -226,8 +309,11 @@ func (s *Session) closeAll() {
 	client := s.Client
 	stores := s.stores
 	s.stores = nil
-	stop := s.stop
+	stop, cancel := s.stop, s.cancel
 	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 	if stop != nil {
 		stop() // a parked pipe has no goroutine to notice the close
 	}
@@ -241,6 +327,9 @@ func (s *Session) closeAll() {
 func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	ctx, cancel := context.WithCancel(base)
 	defer cancel()
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
 	sessionEnded := metrics.SessionOpened(s.serviceName())
 	defer func() {
 		if !handedOff {
@@ -281,6 +370,10 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		return false
 	}
 	s.piping.Store(true)
+	s.limits().loggedIn(s)
+	if s.graceTimer != nil {
+		s.graceTimer.Stop()
+	}
 	// The pre-login deadlines do not apply to the pipe, which has its
 	// own idle timer.
 	s.Client.SetDeadline(time.Time{})

@@ -57,9 +57,11 @@ func probeReadable(fd int, peek []byte) (int, error) {
 // it waits, so waiting directions hold none.
 
 // pipeSize is the capacity asked of pooled pipes (F_SETPIPE_SZ), and so
-// the most one splice moves: 1 MiB, the default /proc/sys/fs/pipe-max-size
-// and Go's own choice. Fewer, larger splices cost less per octet.
-const pipeSize = 1 << 20
+// the most one splice moves. A direction whose destination stops reading
+// keeps its pipe full, so it counts in the kernel memory of a stalled
+// session (limitBuffers); 64 KiB, the kernel's default size, moves what
+// the limited socket buffers hold as fast as 1 MiB did (docs/benchmarks.md).
+const pipeSize = 64 << 10
 
 // kpipe is a kernel pipe; both ends are non-blocking.
 type kpipe struct {
