@@ -69,6 +69,7 @@ type supervisor struct {
 	dir       *directory.Directory
 	authCache *authsvc.Cache
 	workers   *proxy.Workers // NumThreads, for every service; set at start
+	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
 
 	services []*service
 	errs     chan error

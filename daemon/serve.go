@@ -63,7 +63,6 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	// directly (docs/reference.md §4.3.3).
 	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16),
 		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads))}
-	defer connLimits.Delete(sup)
 	logCaps(daemonLog, sup.limits())
 	closeAll := func() {
 		for _, r := range sup.services {
@@ -234,19 +233,15 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 	return proxy.NewServer(opts)
 }
 
-// connLimits holds the connection caps of each running supervisor: one
-// proxy.Limits per process, shared by its services, from the
-// MaxConnections and MaxPreLoginConnections of AService.cfg (or the
-// command line) as they were at start.
-var connLimits sync.Map // *supervisor → *proxy.Limits
-
+// limits are the connection caps of the process: one proxy.Limits shared
+// by its services, from the MaxConnections and MaxPreLoginConnections of
+// AService.cfg (or the command line) as they were at start.
 func (s *supervisor) limits() *proxy.Limits {
-	if l, ok := connLimits.Load(s); ok {
-		return l.(*proxy.Limits)
+	if s.caps == nil {
+		s.caps = proxy.NewLimits(config.Get(s.inst.Daemon, param.MaxConnections),
+			config.Get(s.inst.Daemon, param.MaxPreLoginConnections))
 	}
-	l, _ := connLimits.LoadOrStore(s, proxy.NewLimits(config.Get(s.inst.Daemon, param.MaxConnections),
-		config.Get(s.inst.Daemon, param.MaxPreLoginConnections)))
-	return l.(*proxy.Limits)
+	return s.caps
 }
 
 // logCaps says what the caps are, and warns when they exceed what the
