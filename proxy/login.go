@@ -464,7 +464,13 @@ func (s *Session) replay(ctx context.Context, who string, r *Route, rp Replayer,
 		s.Release(nc)
 		logging.Notice(s.Log, fmt.Sprintf("user '%s' (as '%s') from %s: store %s refused the login: %s",
 			who, r.Replay, s.ClientAddr, addr, text))
-		o := map[Verdict]Outcome{Rejected: BadCredentials, Deferred: Unavailable, Refused: StoreRefused}[verdict]
+		o := StoreRefused
+		switch verdict {
+		case Rejected:
+			o = BadCredentials
+		case Deferred:
+			o = Unavailable
+		}
 		res := outcome(o, r)
 		if o != BadCredentials {
 			res.Text = text

@@ -106,10 +106,6 @@ func (p *proxyConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
-// Unwrap gives the connection underneath, for the pipe's splice once
-// nothing is buffered any more.
-func (p *proxyConn) Unwrap() net.Conn { return p.Conn }
-
 // acceptProxyHeader reads the load balancer's PROXY header on a
 // ProxyProtocolPorts listener and makes the client it names this
 // session's client: its address, the address it reached (and so the

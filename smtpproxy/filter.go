@@ -44,20 +44,22 @@ type filter struct {
 // is refused whole, whatever it starts with.
 const maxFilterLine = maxLine
 
-// Write takes what the client sent and passes it on to the relay.
+// Write takes what the client sent and passes it on to the relay. The
+// message text goes as the slices of p it is, in one writev with the
+// command lines around it; nothing is copied but command lines.
 func (f *filter) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	out := f.scan(p)
 	f.mu.Unlock()
-	if _, err := f.Conn.Write(out); err != nil {
+	if _, err := out.WriteTo(f.Conn); err != nil {
 		return 0, err
 	}
 	return len(p), nil
 }
 
 // scan turns the client's octets into what the relay gets; f.mu is held.
-func (f *filter) scan(p []byte) []byte {
-	var out []byte
+func (f *filter) scan(p []byte) net.Buffers {
+	var out net.Buffers
 	for len(p) > 0 {
 		switch {
 		case f.chunk > 0:
@@ -65,19 +67,16 @@ func (f *filter) scan(p []byte) []byte {
 			if n > f.chunk {
 				n = f.chunk
 			}
-			out = append(out, p[:n]...)
+			out = append(out, p[:n])
 			p, f.chunk = p[n:], f.chunk-n
 		case f.body:
 			i := endOfData(f.tail, p)
 			if i < 0 {
-				out = append(out, p...)
-				f.tail = append(f.tail, p...)
-				if len(f.tail) > 4 {
-					f.tail = f.tail[len(f.tail)-4:]
-				}
+				out = append(out, p)
+				f.tail = lastOctets(f.tail, p)
 				return out
 			}
-			out = append(out, p[:i]...)
+			out = append(out, p[:i])
 			p, f.body, f.tail = p[i:], false, nil
 			f.pending = append(f.pending, ".")
 		default:
@@ -92,8 +91,8 @@ func (f *filter) scan(p []byte) []byte {
 			}
 			f.line = append(f.line, p[:i+1]...)
 			p = p[i+1:]
-			out = append(out, f.command(f.line)...)
-			f.line = f.line[:0]
+			out = append(out, f.command(f.line))
+			f.line = nil // the slice now belongs to out
 		}
 	}
 	return out
@@ -118,15 +117,28 @@ func (f *filter) command(line []byte) []byte {
 }
 
 // endOfData finds the end of a message's text (CRLF "." CRLF) in p, seen
-// after tail, and returns the index just past it, or -1.
+// after tail (the last octets before p, at most four), and returns the
+// index just past it, or -1. Only the few octets around the seam are
+// looked at twice.
 func endOfData(tail, p []byte) int {
 	const end = "\r\n.\r\n"
-	joined := append(append([]byte(nil), tail...), p...)
-	i := bytes.Index(joined, []byte(end))
-	if i < 0 {
-		return -1
+	seam := append(append(make([]byte, 0, 8), tail...), p[:min(len(p), len(end)-1)]...)
+	if i := bytes.Index(seam, []byte(end)); i >= 0 {
+		return i + len(end) - len(tail)
 	}
-	return i + len(end) - len(tail)
+	if i := bytes.Index(p, []byte(end)); i >= 0 {
+		return i + len(end)
+	}
+	return -1
+}
+
+// lastOctets keeps the last four octets of tail followed by p.
+func lastOctets(tail, p []byte) []byte {
+	if len(p) >= 4 {
+		return append(tail[:0], p[len(p)-4:]...)
+	}
+	t := append(tail, p...)
+	return append(t[:0:0], t[max(0, len(t)-4):]...)
 }
 
 // Read passes the relay's replies to the client, watching for the 354

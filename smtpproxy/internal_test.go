@@ -178,3 +178,29 @@ func TestBanner(t *testing.T) {
 		}
 	}
 }
+
+// The filter finds the end of a message wherever the client's writes
+// split it, passes the text unchanged, and judges the command after it.
+func TestFilterEndOfDataAcrossWrites(t *testing.T) {
+	in := "hello\r\n..dot-stuffed\r\n.\r\nXPEHLO evil PASSWORD=guess\r\nRSET\r\n"
+	want := "hello\r\n..dot-stuffed\r\n.\r\n" + refusedCommand + "RSET\r\n"
+	for a := 0; a <= len(in); a++ {
+		for b := a; b <= len(in); b++ {
+			f := &filter{
+				allowed: func(verb, _ string) bool { return verb != "XPEHLO" },
+				refused: func(string) {},
+				body:    true,
+				tail:    []byte("\r\n"),
+			}
+			var got []byte
+			for _, part := range []string{in[:a], in[a:b], in[b:]} {
+				for _, seg := range f.scan([]byte(part)) {
+					got = append(got, seg...)
+				}
+			}
+			if string(got) != want {
+				t.Fatalf("split at %d, %d: relay got %q, want %q", a, b, got, want)
+			}
+		}
+	}
+}
