@@ -113,7 +113,7 @@ type Session struct {
 	mu     sync.Mutex
 	stores map[net.Conn]struct{} // store connections opened and not released
 	closed bool
-	stop   func()             // ends the pipe (splice.Start) once the session is piping
+	pipe   *splice.Pipe       // the session after login (splice.Start), nil before
 	cancel context.CancelFunc // ends the session's context before the pipe (a BadGuys wait, a lookup)
 }
 
@@ -309,13 +309,13 @@ func (s *Session) closeAll() {
 	client := s.Client
 	stores := s.stores
 	s.stores = nil
-	stop, cancel := s.stop, s.cancel
+	pipe, cancel := s.pipe, s.cancel
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	if stop != nil {
-		stop() // a parked pipe has no goroutine to notice the close
+	if pipe != nil {
+		pipe.Stop() // a parked pipe has no goroutine to notice the close
 	}
 	client.Close()
 	for c := range stores {
@@ -387,7 +387,7 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	// octets are written, so a client that does not read cannot stall a
 	// Close; a close that races with the start ends the pipe through the
 	// sockets it closes, and stop makes sure.
-	stop := splice.Start(s.Client, store, timeout, st.FromClient, st.FromStore, func(res splice.Result) {
+	pipe := splice.Start(s.Client, store, timeout, st.FromClient, st.FromStore, func(res splice.Result) {
 		s.Release(store)
 		how := "closed"
 		switch {
@@ -406,10 +406,10 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	})
 	s.mu.Lock()
 	closed := s.closed
-	s.stop = stop
+	s.pipe = &pipe
 	s.mu.Unlock()
 	if closed {
-		stop()
+		pipe.Stop()
 	}
 	return true
 }

@@ -48,9 +48,10 @@ const parkAfter = 250 * time.Millisecond
 // nothing has moved either way for idle (zero: no limit); then it closes
 // both connections and calls done, in a goroutine of the pipe, with the
 // session's figures. Start returns at once; no goroutine waits for the
-// session. stop ends the session from outside (server shutdown): it
-// closes both connections, which alone would not be noticed while no
-// goroutine waits on them.
+// session. The Pipe it returns lets others watch and end the session:
+// Counts for the figures so far, Stop to end it from outside (server
+// shutdown, a kick), which closes both connections, something alone not
+// noticed while no goroutine waits on them.
 //
 // Between two TCP connections on Linux the kernel moves the data
 // (splice(2)) through a pipe taken from a pool only while data flows: a
@@ -70,7 +71,7 @@ const parkAfter = 250 * time.Millisecond
 // An end of stream on one side is passed on as a half-close (CloseWrite)
 // of the other, as IMAP and POP clients that shut down their sending half
 // after LOGOUT expect to still read the reply.
-func Start(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte, done func(Result)) (stop func()) {
+func Start(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte, done func(Result)) Pipe {
 	p := begin(client, store, idle, fromClient, fromStore)
 	p.onDone = func() { done(p.result()) }
 	switch {
@@ -83,7 +84,18 @@ func Start(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 			p.onDone()
 		}()
 	}
-	return p.closeBoth
+	return Pipe{p}
+}
+
+// Pipe is a running session after login, as seen from outside it.
+type Pipe struct{ p *pipe }
+
+// Stop ends the session: it closes both connections, and done is called.
+func (h Pipe) Stop() { h.p.closeBoth() }
+
+// Counts are the octets moved so far each way, pending ones included.
+func (h Pipe) Counts() (fromClient, fromStore int64) {
+	return h.p.pending[0] + h.p.dirs[0].n.Load(), h.p.pending[1] + h.p.dirs[1].n.Load()
 }
 
 // Socket buffers of a session, set once at the hand-off (setsockopt

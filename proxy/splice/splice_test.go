@@ -28,8 +28,8 @@ func spliceSession(t *testing.T, idle time.Duration, fromClient, fromStore []byt
 // start runs Start and delivers its result on a channel.
 func start(t *testing.T, client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) <-chan Result {
 	ch := make(chan Result, 1)
-	stop := Start(client, store, idle, fromClient, fromStore, func(r Result) { ch <- r })
-	t.Cleanup(stop)
+	pipe := Start(client, store, idle, fromClient, fromStore, func(r Result) { ch <- r })
+	t.Cleanup(pipe.Stop)
 	return ch
 }
 
@@ -250,17 +250,20 @@ func TestSpliceStop(t *testing.T) {
 	c, pc := proxytest.TCPPair(t)
 	ps, s := proxytest.TCPPair(t)
 	done := make(chan Result, 1)
-	stop := Start(pc, ps, time.Minute, nil, nil, func(r Result) { done <- r })
+	pipe := Start(pc, ps, time.Minute, []byte("A1 NOOP\r\n"), nil, func(r Result) { done <- r })
 	time.Sleep(50 * time.Millisecond)
-	stop()
+	if from, to := pipe.Counts(); from != 9 || to != 0 {
+		t.Errorf("Counts = %d, %d, want the 9 pending octets and 0", from, to)
+	}
+	pipe.Stop()
 	r := wait(t, done, 5*time.Second)
-	if r.Idle || r.FromClient != 0 || r.FromStore != 0 {
+	if r.Idle || r.FromClient != 9 || r.FromStore != 0 {
 		t.Errorf("Start after stop = %+v", r)
 	}
-	for _, conn := range []net.Conn{c, s} {
+	for conn, want := range map[net.Conn]string{c: "", s: "A1 NOOP\r\n"} {
 		conn.SetReadDeadline(time.Now().Add(time.Second))
-		if n, err := conn.Read(make([]byte, 1)); err == nil {
-			t.Errorf("read %d octets after stop, want end of stream", n)
+		if got, err := io.ReadAll(conn); err != nil || string(got) != want {
+			t.Errorf("read %q, %v after stop, want %q and end of stream", got, err, want)
 		}
 	}
 }
