@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -105,22 +107,19 @@ func splice(in, out, n int) (int64, error) {
 // errNoPipe means no pipe could be made (descriptors exhausted).
 var errNoPipe = os.NewSyscallError("pipe2", unix.EMFILE)
 
-// spliceIn waits until the source has data, end of stream or an error
-// (or the read deadline passes) and splices what is queued into a pooled
-// pipe, which d then holds: n > 0 octets, 0 at end of stream.
-func (d *direction) spliceIn() (int, error) {
-	var n int
+// spliceIn splices what the source has queued into a pooled pipe, which
+// d then holds: n > 0 octets, 0 at end of stream, or empty when nothing
+// is queued. It does not wait: a direction waits in relaySmall.
+func (d *direction) spliceIn() (n int, empty bool, err error) {
 	var serr error
 	var kp *kpipe
-	err := d.rsrc.Read(func(fd uintptr) bool {
-		if kp == nil {
-			v := kpipes.Get()
-			if v == nil {
-				serr = errNoPipe
-				return true
-			}
-			kp = v.(*kpipe)
+	err = d.rsrc.Read(func(fd uintptr) bool {
+		v := kpipes.Get()
+		if v == nil {
+			serr = errNoPipe
+			return true
 		}
+		kp = v.(*kpipe)
 		for {
 			var m int64
 			m, serr = splice(int(fd), kp.fds[1], pipeSize)
@@ -130,11 +129,7 @@ func (d *direction) spliceIn() (int, error) {
 			}
 		}
 		if serr == unix.EAGAIN {
-			// Nothing queued: give the pipe back while waiting.
-			n, serr = 0, nil
-			kpipes.Put(kp)
-			kp = nil
-			return false
+			n, serr, empty = 0, nil, true
 		}
 		return true
 	})
@@ -145,10 +140,150 @@ func (d *direction) spliceIn() (int, error) {
 		if kp != nil {
 			kpipes.Put(kp) // empty
 		}
-		return 0, err
+		return 0, empty, err
 	}
 	d.kp = kp
-	return n, nil
+	return n, false, nil
+}
+
+// Small reads. Most of what an IMAP or POP session carries after login is
+// a command line and a short reply: for those a read and a write through
+// a small buffer cost two system calls, where splicing costs three (in,
+// out, and the EAGAIN that finds the socket empty) and a pipe. So a
+// direction reads into a pooled smallBufSize buffer and writes what it
+// got; only a read that fills the buffer means a bulk transfer, which the
+// direction then splices until the source is empty. After a short read it
+// waits for the next readiness event without reading again: Go's
+// netpoller is edge-triggered, so data that arrives after the read
+// raises a new event, and the read that would only have found EAGAIN is
+// saved (as nginx does).
+
+// smallBufSize is the buffer of a small read; a read that fills it
+// switches the direction to splicing.
+const smallBufSize = 4 << 10
+
+type smallBuf [smallBufSize]byte
+
+var smallBufs = sync.Pool{New: func() any { return new(smallBuf) }}
+
+// relaySmall waits for the source and relays what it sends, read by read,
+// through a pooled buffer held only between a read and its write. It
+// returns when a read filled the buffer (full: the caller splices what
+// follows), at the end of the stream (eof), or on an error, the read
+// deadline included. period is the direction's read deadline period
+// (extend).
+func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, err error) {
+	var b *smallBuf
+	var n, w int // octets in b, and of them written
+	var rerr, werr error
+	err = d.rsrc.Read(func(fd uintptr) bool {
+		b = smallBufs.Get().(*smallBuf)
+		for {
+			var e syscall.Errno
+			n, e = rawIO(unix.SYS_READ, int(fd), b[:])
+			if e == unix.EINTR {
+				continue
+			}
+			if e != 0 {
+				rerr = e
+			}
+			break
+		}
+		switch {
+		case rerr == unix.EAGAIN:
+			rerr = nil
+			smallBufs.Put(b)
+			b = nil
+			return false
+		case rerr != nil || n == 0:
+			smallBufs.Put(b)
+			b = nil
+			return true
+		}
+		p.extend(d, time.Now(), period)
+		w = 0
+		if err := d.rdst.Write(func(wfd uintptr) bool {
+			for w < n {
+				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
+				switch {
+				case e == unix.EINTR:
+					continue
+				case e == unix.EAGAIN:
+					return true // the caller waits
+				case e != 0:
+					werr = e
+					return true
+				}
+				w += m
+			}
+			return true
+		}); err != nil && werr == nil {
+			werr = err
+		}
+		d.n.Add(int64(w))
+		p.touch()
+		if werr != nil || w < n || n == len(b) {
+			return true
+		}
+		smallBufs.Put(b)
+		b = nil
+		// A short read emptied the socket: wait for the next event.
+		return false
+	})
+	if err == nil && rerr != nil {
+		err = os.NewSyscallError("read", rerr)
+	}
+	if err == nil && werr != nil {
+		if errno, ok := werr.(syscall.Errno); ok {
+			werr = os.NewSyscallError("write", errno)
+		}
+		err = werr
+	}
+	if b == nil {
+		return false, err == nil && n == 0, err
+	}
+	defer smallBufs.Put(b)
+	if err != nil {
+		return false, false, err
+	}
+	if w < n {
+		// The destination is full: wait for it (until the write deadline).
+		err = d.rdst.Write(func(wfd uintptr) bool {
+			for w < n {
+				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
+				switch {
+				case e == unix.EINTR:
+					continue
+				case e == unix.EAGAIN:
+					return false
+				case e != 0:
+					werr = os.NewSyscallError("write", e)
+					return true
+				}
+				w += m
+				d.n.Add(int64(m))
+			}
+			return true
+		})
+		p.touch()
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
+			return false, false, err
+		}
+	}
+	return n == len(b), false, nil
+}
+
+// rawIO is read(2) or write(2) on a non-blocking descriptor, as a raw
+// system call for the reason given at splice.
+func rawIO(trap uintptr, fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
 }
 
 // spliceOut moves the n octets d's pipe holds to the destination, waiting

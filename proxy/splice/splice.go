@@ -53,10 +53,13 @@ const parkAfter = 250 * time.Millisecond
 // shutdown, a kick), which closes both connections, something alone not
 // noticed while no goroutine waits on them.
 //
-// Between two TCP connections on Linux the kernel moves the data
-// (splice(2)) through a pipe taken from a pool only while data flows: a
-// direction splices from its source until the socket has nothing more
-// queued, then returns the pipe before it waits. A direction that has
+// Between two TCP connections on Linux a direction relays what its source
+// sends by read(2) and write(2) through a small pooled buffer while reads
+// are short (commands and their replies: two system calls each, and no
+// read that finds the socket empty, see relaySmall); a read that fills
+// the buffer starts a bulk transfer, which the kernel moves (splice(2))
+// through a pipe taken from a pool until the socket has nothing more
+// queued; the pipe goes back before the direction waits. A direction that has
 // been quiet for parkAfter parks: its socket is handed to one epoll
 // instance of the process (EPOLLONESHOT) and its goroutine ends; when data
 // arrives, a new goroutine takes over. So an idle session holds no
@@ -507,9 +510,18 @@ func (p *pipe) spliceDir(d *direction) error {
 		d.rdl = time.Time{}
 	}
 	d.src.SetReadDeadline(d.rdl)
+	splicing := false
 	for {
-		n, err := d.spliceIn()
+		var err error
+		var eof bool
+		if splicing {
+			eof, err = p.spliceBurst(d, period)
+			splicing = false
+		} else {
+			splicing, eof, err = p.relaySmall(d, period)
+		}
 		if err != nil {
+			splicing = false
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				return err
 			}
@@ -524,15 +536,30 @@ func (p *pipe) spliceDir(d *direction) error {
 			}
 			continue
 		}
-		if n == 0 { // end of stream
+		if eof {
 			return nil
+		}
+	}
+}
+
+// spliceBurst splices what the source has queued to the destination until
+// the source is empty (then the direction goes back to small reads), ends
+// (eof) or fails.
+func (p *pipe) spliceBurst(d *direction, period time.Duration) (eof bool, err error) {
+	for {
+		n, empty, err := d.spliceIn()
+		if err != nil || empty {
+			return false, err
+		}
+		if n == 0 { // end of stream
+			return true, nil
 		}
 		p.extend(d, time.Now(), period)
 		w, err := d.spliceOut(n)
 		d.n.Add(int64(w))
 		p.touch()
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
 }
