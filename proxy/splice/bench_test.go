@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,6 +102,15 @@ func TestIdleSessionHeap(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapAlloc
 	}
+	// The runtime keeps the descriptor of every goroutine it ever ran;
+	// make those the pipes' directions will run exist beforehand.
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 * n {
+		wg.Go(func() { <-release })
+	}
+	close(release)
+	wg.Wait()
 	base := runtime.NumGoroutine()
 	before := heap()
 	pipes := make([]Pipe, n)

@@ -108,12 +108,11 @@ func splice(in, out, n int) (int64, error) {
 var errNoPipe = os.NewSyscallError("pipe2", unix.EMFILE)
 
 // spliceIn splices what the source has queued into a pooled pipe, which
-// d then holds: n > 0 octets, 0 at end of stream, or empty when nothing
-// is queued. It does not wait: a direction waits in relaySmall.
-func (d *direction) spliceIn() (n int, empty bool, err error) {
+// it returns: n > 0 octets, 0 at end of stream, or empty when nothing is
+// queued. It does not wait: a direction waits in relaySmall.
+func (d *direction) spliceIn() (kp *kpipe, n int, empty bool, err error) {
 	var serr error
-	var kp *kpipe
-	err = d.rsrc.Read(func(fd uintptr) bool {
+	err = d.rsrc().Read(func(fd uintptr) bool {
 		v := kpipes.Get()
 		if v == nil {
 			serr = errNoPipe
@@ -140,10 +139,9 @@ func (d *direction) spliceIn() (n int, empty bool, err error) {
 		if kp != nil {
 			kpipes.Put(kp) // empty
 		}
-		return 0, empty, err
+		return nil, 0, empty, err
 	}
-	d.kp = kp
-	return n, false, nil
+	return kp, n, false, nil
 }
 
 // Small reads. Most of what an IMAP or POP session carries after login is
@@ -176,7 +174,7 @@ func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, e
 	var b *smallBuf
 	var n, w int // octets in b, and of them written
 	var rerr, werr error
-	err = d.rsrc.Read(func(fd uintptr) bool {
+	err = d.rsrc().Read(func(fd uintptr) bool {
 		b = smallBufs.Get().(*smallBuf)
 		for {
 			var e syscall.Errno
@@ -202,7 +200,7 @@ func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, e
 		}
 		p.extend(d, time.Now(), period)
 		w = 0
-		if err := d.rdst.Write(func(wfd uintptr) bool {
+		if err := d.rdst().Write(func(wfd uintptr) bool {
 			for w < n {
 				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
 				switch {
@@ -248,7 +246,7 @@ func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, e
 	}
 	if w < n {
 		// The destination is full: wait for it (until the write deadline).
-		err = d.rdst.Write(func(wfd uintptr) bool {
+		err = d.rdst().Write(func(wfd uintptr) bool {
 			for w < n {
 				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
 				switch {
@@ -286,15 +284,13 @@ func rawIO(trap uintptr, fd int, b []byte) (int, syscall.Errno) {
 	return int(r), 0
 }
 
-// spliceOut moves the n octets d's pipe holds to the destination, waiting
+// spliceOut moves the n octets kp holds to the destination, waiting
 // while its socket buffer is full (until the write deadline), and returns
 // the pipe to the pool, or closes it if data is left in it.
-func (d *direction) spliceOut(n int) (int, error) {
-	kp := d.kp
-	d.kp = nil
+func (d *direction) spliceOut(kp *kpipe, n int) (int, error) {
 	written := 0
 	var serr error
-	err := d.rdst.Write(func(fd uintptr) bool {
+	err := d.rdst().Write(func(fd uintptr) bool {
 		for written < n {
 			m, e := splice(kp.fds[0], int(fd), n-written)
 			switch {
@@ -436,7 +432,7 @@ func arm(d *direction) error {
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: d.parkID}
 	var cerr error
-	err := d.rsrc.Control(func(fd uintptr) {
+	err := d.rsrc().Control(func(fd uintptr) {
 		op := unix.EPOLL_CTL_MOD
 		if !d.armed {
 			op = unix.EPOLL_CTL_ADD

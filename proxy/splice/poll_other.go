@@ -20,11 +20,11 @@ func probeReadable(fd int, peek []byte) (int, error) {
 	return 0, errors.New("splice: probeReadable is not supported on this system")
 }
 
-func (d *direction) spliceIn() (int, bool, error) { return 0, false, errNoSplice }
+func (d *direction) spliceIn() (*kpipe, int, bool, error) { return nil, 0, false, errNoSplice }
 func (p *pipe) relaySmall(d *direction, period time.Duration) (bool, bool, error) {
 	return false, false, errNoSplice
 }
-func (d *direction) spliceOut(n int) (int, error) { return 0, errNoSplice }
+func (d *direction) spliceOut(kp *kpipe, n int) (int, error) { return 0, errNoSplice }
 
 func pollerUsable() bool     { return false }
 func arm(d *direction) error { return errNoSplice }
