@@ -111,7 +111,7 @@ type Session struct {
 	nameTemp bool
 
 	mu     sync.Mutex
-	stores map[net.Conn]struct{} // store connections opened and not released
+	stores []net.Conn // store connections opened and not released (one or two: a slice is smaller than a map)
 	closed bool
 	pipe   *splice.Pipe       // the session after login (splice.Start), nil before
 	cancel context.CancelFunc // ends the session's context before the pipe (a BadGuys wait, a lookup)
@@ -280,7 +280,9 @@ func (s *Session) Release(c net.Conn) {
 		return
 	}
 	s.mu.Lock()
-	delete(s.stores, c)
+	if i := slices.Index(s.stores, c); i >= 0 {
+		s.stores = slices.Delete(s.stores, i, i+1)
+	}
 	s.mu.Unlock()
 	c.Close()
 }
@@ -293,10 +295,9 @@ func (s *Session) trackStore(c net.Conn) bool {
 	if s.closed {
 		return false
 	}
-	if s.stores == nil {
-		s.stores = map[net.Conn]struct{}{}
+	if !slices.Contains(s.stores, c) {
+		s.stores = append(s.stores, c)
 	}
-	s.stores[c] = struct{}{}
 	return true
 }
 
@@ -318,7 +319,7 @@ func (s *Session) closeAll() {
 		pipe.Stop() // a parked pipe has no goroutine to notice the close
 	}
 	client.Close()
-	for c := range stores {
+	for _, c := range stores {
 		c.Close()
 	}
 }
@@ -407,6 +408,9 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	s.mu.Lock()
 	closed := s.closed
 	s.pipe = &pipe
+	// The session's context ends when this returns (run's deferred
+	// cancel); an idle session need not keep it.
+	s.cancel = nil
 	s.mu.Unlock()
 	if closed {
 		pipe.Stop()
