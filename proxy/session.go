@@ -86,7 +86,8 @@ type Session struct {
 	piping atomic.Bool
 
 	// loginBy is when LoginGraceTime runs out (zero: no limit); graceTimer
-	// closes a session still not piping a little after it. inLogin is set
+	// closes a session still not piping a little after it (it is set before
+	// the session runs, then changed only under mu). inLogin is set
 	// from the BadGuys wait until the next command: a login being decided
 	// is let finish.
 	loginBy    time.Time
@@ -181,7 +182,11 @@ func (s *Session) graceOver() {
 		return
 	}
 	if s.inLogin.Load() {
-		s.graceTimer.Reset(loginGraceSlack)
+		s.mu.Lock()
+		if s.graceTimer != nil { // nil once piping
+			s.graceTimer.Reset(loginGraceSlack)
+		}
+		s.mu.Unlock()
 		return
 	}
 	s.mu.Lock()
@@ -373,7 +378,11 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	s.piping.Store(true)
 	s.limits().loggedIn(s)
 	if s.graceTimer != nil {
+		// Stopped and dropped: an idle session need not keep it.
+		s.mu.Lock()
 		s.graceTimer.Stop()
+		s.graceTimer = nil
+		s.mu.Unlock()
 	}
 	// The pre-login deadlines do not apply to the pipe, which has its
 	// own idle timer.
