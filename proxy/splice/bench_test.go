@@ -8,6 +8,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,12 +36,14 @@ func echo(c net.Conn) {
 // BenchmarkRoundTrip is a NOOP-sized round trip (a 14-octet command, a
 // reply of the same size) on one connection: directly to an echoing
 // store, and through a pipe between two loopback TCP pairs. It reports
-// the median and 99th percentile besides the mean.
+// the median and 99th percentile besides the mean, and the CPU time the
+// process (client, pipe and store) used per round trip.
 func BenchmarkRoundTrip(b *testing.B) {
 	msg := []byte("a0001 NOOP\r\n")
 	run := func(b *testing.B, c net.Conn) {
 		buf := make([]byte, len(msg))
 		lat := make([]time.Duration, 0, b.N)
+		cpu0 := cpuTime()
 		for b.Loop() {
 			t0 := time.Now()
 			if _, err := c.Write(msg); err != nil {
@@ -51,6 +54,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			}
 			lat = append(lat, time.Since(t0))
 		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
@@ -73,6 +77,13 @@ func BenchmarkRoundTrip(b *testing.B) {
 		defer func() { p.Stop(); <-done }()
 		run(b, c)
 	})
+}
+
+// cpuTime is the CPU time the process used so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestIdleSessionHeap reports the heap an idle pipe holds beyond its two
@@ -136,4 +147,53 @@ func TestIdleSessionHeap(t *testing.T) {
 	for _, p := range pipes {
 		p.Stop()
 	}
+}
+
+// BenchmarkBulk is a 10 MiB transfer from the store to the client, as a
+// large FETCH: directly, and through a pipe. It reports the CPU time the
+// process used per MB besides the rate.
+func BenchmarkBulk(b *testing.B) {
+	const size = 10 << 20
+	data := make([]byte, size)
+	run := func(b *testing.B, c net.Conn, s net.Conn) {
+		b.SetBytes(size)
+		req := make(chan struct{})
+		go func() {
+			for range req {
+				if _, err := s.Write(data); err != nil {
+					return
+				}
+			}
+		}()
+		defer close(req)
+		buf := make([]byte, 256<<10)
+		cpu0 := cpuTime()
+		for b.Loop() {
+			req <- struct{}{}
+			for got := 0; got < size; {
+				n, err := c.Read(buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got += n
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N)/(size/1e6), "cpu-µs/MB")
+	}
+	b.Run("direct", func(b *testing.B) {
+		c, s := proxytest.TCPPair(b)
+		defer c.Close()
+		defer s.Close()
+		run(b, c, s)
+	})
+	b.Run("pipe", func(b *testing.B) {
+		c, pc := proxytest.TCPPair(b)
+		ps, s := proxytest.TCPPair(b)
+		defer c.Close()
+		defer s.Close()
+		done := make(chan Result, 1)
+		p := Start(pc, ps, time.Minute, nil, nil, func(r Result) { done <- r })
+		defer func() { p.Stop(); <-done }()
+		run(b, c, s)
+	})
 }
