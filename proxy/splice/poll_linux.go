@@ -51,12 +51,12 @@ func probeReadable(fd int, peek []byte) (int, error) {
 	}
 }
 
-// Splicing. A TCP direction moves data socket → pipe → socket with
-// splice(2), through a kernel pipe lent from a pool only while data is
-// in flight: spliceIn takes one, fills it with what the source has
-// queued, and spliceOut empties it into the destination and gives it
-// back. A direction that finds its source empty returns the pipe before
-// it waits, so waiting directions hold none.
+// Splicing. A TCP direction in bulk moves data socket → pipe → socket
+// with splice(2), through a kernel pipe lent from a pool only while data
+// is in flight: relay takes one, fills it with what the source has
+// queued, empties it into the destination and gives it back (spliceOut
+// when the destination is full). A direction that finds its source empty
+// returns the pipe before it waits, so waiting directions hold none.
 
 // pipeSize is the capacity asked of pooled pipes (F_SETPIPE_SZ), and so
 // the most one splice moves. A direction whose destination stops reading
@@ -96,65 +96,30 @@ func closePipe(fds [2]int) {
 // pipe. So it is a raw system call, which does not tell the scheduler: a
 // call that cannot block need not hand its P to another thread, which on
 // a busy loopback costs a thread wake-up per call.
-func splice(in, out, n int) (int64, error) {
+func splice(in, out, n int) (int64, syscall.Errno) {
 	r, _, e := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), unix.SPLICE_F_NONBLOCK|unix.SPLICE_F_MOVE)
 	if e != 0 {
 		return 0, e
 	}
-	return int64(r), nil
+	return int64(r), 0
 }
 
 // errNoPipe means no pipe could be made (descriptors exhausted).
 var errNoPipe = os.NewSyscallError("pipe2", unix.EMFILE)
-
-// spliceIn splices what the source has queued into a pooled pipe, which
-// it returns: n > 0 octets, 0 at end of stream, or empty when nothing is
-// queued. It does not wait: a direction waits in relaySmall.
-func (d *direction) spliceIn() (kp *kpipe, n int, empty bool, err error) {
-	var serr error
-	err = d.rsrc().Read(func(fd uintptr) bool {
-		v := kpipes.Get()
-		if v == nil {
-			serr = errNoPipe
-			return true
-		}
-		kp = v.(*kpipe)
-		for {
-			var m int64
-			m, serr = splice(int(fd), kp.fds[1], pipeSize)
-			n = int(m)
-			if serr != unix.EINTR {
-				break
-			}
-		}
-		if serr == unix.EAGAIN {
-			n, serr, empty = 0, nil, true
-		}
-		return true
-	})
-	if err == nil && serr != nil {
-		err = os.NewSyscallError("splice", serr)
-	}
-	if err != nil || n <= 0 {
-		if kp != nil {
-			kpipes.Put(kp) // empty
-		}
-		return nil, 0, empty, err
-	}
-	return kp, n, false, nil
-}
 
 // Small reads. Most of what an IMAP or POP session carries after login is
 // a command line and a short reply: for those a read and a write through
 // a small buffer cost two system calls, where splicing costs three (in,
 // out, and the EAGAIN that finds the socket empty) and a pipe. So a
 // direction reads into a pooled smallBufSize buffer and writes what it
-// got; only a read that fills the buffer means a bulk transfer, which the
-// direction then splices until the source is empty. After a short read it
+// got; a read that fills the buffer means a bulk transfer, which the
+// direction then splices until a splice moves less than a small buffer's
+// worth. After a short read, or a splice that finds the socket empty, it
 // waits for the next readiness event without reading again: Go's
 // netpoller is edge-triggered, so data that arrives after the read
 // raises a new event, and the read that would only have found EAGAIN is
-// saved (as nginx does).
+// saved (as nginx does). All of it happens in one call of the source's
+// RawConn.Read, which is what keeps that event: a new call forgets it.
 
 // smallBufSize is the buffer of a small read; a read that fills it
 // switches the direction to splicing.
@@ -164,45 +129,29 @@ type smallBuf [smallBufSize]byte
 
 var smallBufs = sync.Pool{New: func() any { return new(smallBuf) }}
 
-// relaySmall waits for the source and relays what it sends, read by read,
-// through a pooled buffer held only between a read and its write. It
-// returns when a read filled the buffer (full: the caller splices what
-// follows), at the end of the stream (eof), or on an error, the read
-// deadline included. period is the direction's read deadline period
-// (extend).
-func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, err error) {
+// relay waits for the source and moves what it sends to the destination,
+// by small reads or by splicing (d.bulk), until the destination is full
+// (then it waits for it and returns), the stream ends (eof), or an error,
+// the read deadline included. period is the direction's read deadline
+// period (extend).
+func (p *pipe) relay(d *direction, period time.Duration) (eof bool, err error) {
 	var b *smallBuf
-	var n, w int // octets in b, and of them written
+	var kp *kpipe
+	var n, w int // octets in b or kp, and of them written
 	var rerr, werr error
-	err = d.rsrc().Read(func(fd uintptr) bool {
-		b = smallBufs.Get().(*smallBuf)
-		for {
-			var e syscall.Errno
-			n, e = rawIO(unix.SYS_READ, int(fd), b[:])
-			if e == unix.EINTR {
-				continue
-			}
-			if e != 0 {
-				rerr = e
-			}
-			break
-		}
-		switch {
-		case rerr == unix.EAGAIN:
-			rerr = nil
-			smallBufs.Put(b)
-			b = nil
-			return false
-		case rerr != nil || n == 0:
-			smallBufs.Put(b)
-			b = nil
-			return true
-		}
-		p.extend(d, time.Now(), period)
-		w = 0
+	// tryWrite writes what b or kp holds without waiting.
+	tryWrite := func() {
 		if err := d.rdst().Write(func(wfd uintptr) bool {
 			for w < n {
-				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
+				var m int
+				var e syscall.Errno
+				if kp != nil {
+					var m64 int64
+					m64, e = splice(kp.fds[0], int(wfd), n-w)
+					m = int(m64)
+				} else {
+					m, e = rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
+				}
 				switch {
 				case e == unix.EINTR:
 					continue
@@ -220,32 +169,84 @@ func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, e
 		}
 		d.n.Add(int64(w))
 		p.touch()
-		if werr != nil || w < n || n == len(b) {
-			return true
+	}
+	err = d.rsrc().Read(func(fd uintptr) bool {
+		for {
+			var e syscall.Errno
+			if d.bulk {
+				v := kpipes.Get()
+				if v == nil {
+					rerr = errNoPipe
+					return true
+				}
+				kp = v.(*kpipe)
+				var m int64
+				for m, e = splice(int(fd), kp.fds[1], pipeSize); e == unix.EINTR; {
+					m, e = splice(int(fd), kp.fds[1], pipeSize)
+				}
+				n = int(m)
+			} else {
+				b = smallBufs.Get().(*smallBuf)
+				for n, e = rawIO(unix.SYS_READ, int(fd), b[:]); e == unix.EINTR; {
+					n, e = rawIO(unix.SYS_READ, int(fd), b[:])
+				}
+			}
+			if e != 0 || n == 0 { // nothing queued, an error, or end of stream
+				p.release(b, kp)
+				b, kp = nil, nil
+				if e == unix.EAGAIN {
+					return false
+				}
+				if e != 0 && d.bulk {
+					rerr = os.NewSyscallError("splice", e)
+				} else if e != 0 {
+					rerr = os.NewSyscallError("read", e)
+				}
+				return true
+			}
+			p.extend(d, time.Now(), period)
+			w = 0
+			tryWrite()
+			if werr != nil || w < n {
+				return true
+			}
+			p.release(b, kp)
+			b, kp = nil, nil
+			switch {
+			case !d.bulk && n == smallBufSize:
+				d.bulk = true // and splice what follows at once
+			case d.bulk && n < smallBufSize:
+				// Back to reads. The socket may still hold data (a
+				// splice stops when the pipe runs out of slots, 16
+				// segments), so read now rather than wait.
+				d.bulk = false
+			case !d.bulk:
+				return false // a short read emptied the socket
+			}
 		}
-		smallBufs.Put(b)
-		b = nil
-		// A short read emptied the socket: wait for the next event.
-		return false
 	})
-	if err == nil && rerr != nil {
-		err = os.NewSyscallError("read", rerr)
+	if err == nil {
+		err = rerr
 	}
 	if err == nil && werr != nil {
-		if errno, ok := werr.(syscall.Errno); ok {
-			werr = os.NewSyscallError("write", errno)
-		}
 		err = werr
+		if errno, ok := werr.(syscall.Errno); ok {
+			err = os.NewSyscallError("write", errno)
+		}
 	}
-	if b == nil {
-		return false, err == nil && n == 0, err
+	if b == nil && kp == nil {
+		return err == nil && n == 0, err
+	}
+	if err == nil && kp != nil {
+		// The destination is full: wait for it (until the write deadline).
+		var m int
+		m, err = d.spliceOut(kp, n-w)
+		d.n.Add(int64(m))
+		p.touch()
+		return false, err
 	}
 	defer smallBufs.Put(b)
-	if err != nil {
-		return false, false, err
-	}
-	if w < n {
-		// The destination is full: wait for it (until the write deadline).
+	if err == nil {
 		err = d.rdst().Write(func(wfd uintptr) bool {
 			for w < n {
 				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
@@ -267,11 +268,18 @@ func (p *pipe) relaySmall(d *direction, period time.Duration) (full, eof bool, e
 		if err == nil {
 			err = werr
 		}
-		if err != nil {
-			return false, false, err
-		}
 	}
-	return n == len(b), false, nil
+	return false, err
+}
+
+// release gives back a buffer or an emptied pipe.
+func (p *pipe) release(b *smallBuf, kp *kpipe) {
+	if b != nil {
+		smallBufs.Put(b)
+	}
+	if kp != nil {
+		kpipes.Put(kp)
+	}
 }
 
 // rawIO is read(2) or write(2) on a non-blocking descriptor, as a raw
@@ -298,7 +306,7 @@ func (d *direction) spliceOut(kp *kpipe, n int) (int, error) {
 				continue
 			case e == unix.EAGAIN:
 				return false
-			case e != nil:
+			case e != 0:
 				serr = e
 				return true
 			}

@@ -20,11 +20,7 @@ func probeReadable(fd int, peek []byte) (int, error) {
 	return 0, errors.New("splice: probeReadable is not supported on this system")
 }
 
-func (d *direction) spliceIn() (*kpipe, int, bool, error) { return nil, 0, false, errNoSplice }
-func (p *pipe) relaySmall(d *direction, period time.Duration) (bool, bool, error) {
-	return false, false, errNoSplice
-}
-func (d *direction) spliceOut(kp *kpipe, n int) (int, error) { return 0, errNoSplice }
+func (p *pipe) relay(d *direction, period time.Duration) (bool, error) { return false, errNoSplice }
 
 func pollerUsable() bool     { return false }
 func arm(d *direction) error { return errNoSplice }

@@ -56,7 +56,7 @@ const parkAfter = 250 * time.Millisecond
 // Between two TCP connections on Linux a direction relays what its source
 // sends by read(2) and write(2) through a small pooled buffer while reads
 // are short (commands and their replies: two system calls each, and no
-// read that finds the socket empty, see relaySmall); a read that fills
+// read that finds the socket empty, see relay); a read that fills
 // the buffer starts a bulk transfer, which the kernel moves (splice(2))
 // through a pipe taken from a pool until the socket has nothing more
 // queued; the pipe goes back before the direction waits. A direction that has
@@ -225,6 +225,7 @@ type direction struct {
 
 	// Kernel splicing (startAsync) only.
 	state  uint8
+	bulk   bool  // splicing (relay)
 	armed  bool  // the source is in the poller's epoll set
 	parkID int32 // the poller's key, 0 before the first park
 }
@@ -526,18 +527,9 @@ func (p *pipe) spliceDir(d *direction) error {
 	}
 	d.rdl = mono(rdl)
 	d.src().SetReadDeadline(rdl)
-	splicing := false
 	for {
-		var err error
-		var eof bool
-		if splicing {
-			eof, err = p.spliceBurst(d, period)
-			splicing = false
-		} else {
-			splicing, eof, err = p.relaySmall(d, period)
-		}
+		eof, err := p.relay(d, period)
 		if err != nil {
-			splicing = false
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				return err
 			}
@@ -554,28 +546,6 @@ func (p *pipe) spliceDir(d *direction) error {
 		}
 		if eof {
 			return nil
-		}
-	}
-}
-
-// spliceBurst splices what the source has queued to the destination until
-// the source is empty (then the direction goes back to small reads), ends
-// (eof) or fails.
-func (p *pipe) spliceBurst(d *direction, period time.Duration) (eof bool, err error) {
-	for {
-		kp, n, empty, err := d.spliceIn()
-		if err != nil || empty {
-			return false, err
-		}
-		if n == 0 { // end of stream
-			return true, nil
-		}
-		p.extend(d, time.Now(), period)
-		w, err := d.spliceOut(kp, n)
-		d.n.Add(int64(w))
-		p.touch()
-		if err != nil {
-			return false, err
 		}
 	}
 }
