@@ -139,32 +139,34 @@ func (p *pipe) relay(d *direction, period time.Duration) (eof bool, err error) {
 	var kp *kpipe
 	var n, w int // octets in b or kp, and of them written
 	var rerr, werr error
-	// tryWrite writes what b or kp holds without waiting.
-	tryWrite := func() {
-		if err := d.rdst().Write(func(wfd uintptr) bool {
-			for w < n {
-				var m int
-				var e syscall.Errno
-				if kp != nil {
-					var m64 int64
-					m64, e = splice(kp.fds[0], int(wfd), n-w)
-					m = int(m64)
-				} else {
-					m, e = rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
-				}
-				switch {
-				case e == unix.EINTR:
-					continue
-				case e == unix.EAGAIN:
-					return true // the caller waits
-				case e != 0:
-					werr = e
-					return true
-				}
-				w += m
+	// writeNow writes what b or kp holds without waiting (one closure
+	// for the whole call: none is made per message); tryWrite counts it.
+	writeNow := func(wfd uintptr) bool {
+		for w < n {
+			var m int
+			var e syscall.Errno
+			if kp != nil {
+				var m64 int64
+				m64, e = splice(kp.fds[0], int(wfd), n-w)
+				m = int(m64)
+			} else {
+				m, e = rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
 			}
-			return true
-		}); err != nil && werr == nil {
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e == unix.EAGAIN:
+				return true // the caller waits
+			case e != 0:
+				werr = e
+				return true
+			}
+			w += m
+		}
+		return true
+	}
+	tryWrite := func() {
+		if err := d.rdst().Write(writeNow); err != nil && werr == nil {
 			werr = err
 		}
 		d.n.Add(int64(w))
