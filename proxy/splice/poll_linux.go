@@ -475,17 +475,3 @@ func forget(d *direction) {
 	pl.mu.Unlock()
 	d.parkID = 0
 }
-
-// parked counts the directions the poller knows (tests).
-func parked() int {
-	pl := &thePoller
-	pl.mu.Lock()
-	defer pl.mu.Unlock()
-	n := 0
-	for _, d := range pl.dirs {
-		if d != nil {
-			n++
-		}
-	}
-	return n
-}

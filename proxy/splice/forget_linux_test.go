@@ -48,3 +48,17 @@ func queued() int {
 	defer sleepers.mu.Unlock()
 	return len(sleepers.h)
 }
+
+// parked counts the directions the poller knows.
+func parked() int {
+	pl := &thePoller
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	n := 0
+	for _, d := range pl.dirs {
+		if d != nil {
+			n++
+		}
+	}
+	return n
+}
