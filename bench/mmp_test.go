@@ -126,7 +126,7 @@ func BenchmarkMMP(b *testing.B) {
 	if r.idleCPU > 20 {
 		fmt.Fprintf(os.Stderr, "bench: warning: the machine is busy before the run (%.0f %% of one core); see the \"rest\" CPU in the details\n", r.idleCPU)
 	}
-	e := startEnv(b, *flagGCView)
+	e := startEnv(b, *flagGCView, false)
 	r.slapd, r.dovecot, r.mmpCmd, r.noFile, r.cmds = e.slapdV, e.dovecV, e.mmpCmd, e.noFile, e.cmds
 	pgid, err := e.storePgid()
 	if err != nil {
