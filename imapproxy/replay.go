@@ -31,8 +31,13 @@ func (c *conn) Greet(nc net.Conn) (proxy.StoreLogin, error) {
 	return sc, nil
 }
 
-// Rest returns what the store sent behind its reply (proxy.StoreLogin).
-func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
+// Rest returns what the store sent behind its reply (proxy.StoreLogin)
+// and gives the reader's buffer back.
+func (sc *storeConn) Rest() []byte {
+	b := sc.r.Drain()
+	sc.r.Release()
+	return b
+}
 
 // Replay logs the user in at the store with the MMP's own tag
 // (proxy.StoreLogin).
