@@ -24,7 +24,8 @@ var (
 
 // BenchmarkLoginProfile explains the MMP's CPU time per login: with
 // -profile DIR it runs the login loads of BenchmarkMMP (IMAP, POP3, IMAP
-// over implicit TLS, with and without session resumption) against
+// over implicit TLS, with and without session resumption, and with the
+// X25519 key exchange alone) against
 // bench/imapproxy-gcview processes and, for each, writes the CPU profile
 // of the proxy process taken during the load (DIR/KIND.pprof; read it with
 // go tool pprof -top) and prints the proxy's CPU time per login; with
@@ -46,6 +47,10 @@ func BenchmarkLoginProfile(b *testing.B) {
 	e := startEnv(b, true, true)
 	resumeConf := e.tlsConf.Clone()
 	resumeConf.ClientSessionCache = tls.NewLRUClientSessionCache(4 * numUsers)
+	// What Dovecot's OpenSSL negotiates: X25519 alone, without Go's
+	// default hybrid X25519MLKEM768 key exchange.
+	x25519Conf := e.tlsConf.Clone()
+	x25519Conf.CurvePreferences = []tls.CurveID{tls.X25519}
 	imap := func(addr string, tc *tls.Config) func(string) error {
 		return func(u string) error {
 			cl, err := loginWith(addr, tc, u, password)
@@ -64,6 +69,7 @@ func BenchmarkLoginProfile(b *testing.B) {
 		{"pop", e.pop, func(u string) error { return popLogin(e.pop.addr, u, password) }},
 		{"imaps", e.mmp, imap(e.proxyS, e.tlsConf)},
 		{"imaps-resumed", e.mmp, imap(e.proxyS, resumeConf)},
+		{"imaps-x25519", e.mmp, imap(e.proxyS, x25519Conf)},
 	}
 	for _, k := range kinds {
 		for i := range numUsers {
