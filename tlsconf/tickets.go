@@ -25,8 +25,8 @@ const TicketRotation = time.Hour
 // certificate is not sent); with TLS 1.3 the key exchange is still made
 // (Go offers only psk_dhe_ke), so it keeps its forward secrecy. Go checks
 // the client certificate of a resumed session against the ClientCAs in
-// force (crypto/tls, since 1.23), so a changed SSLClientCAPEM applies to
-// resumed sessions too.
+// force (crypto/tls as of Go 1.26), so a changed SSLClientCAPEM applies
+// to resumed sessions too.
 type TicketKeys struct {
 	now func() time.Time // for tests
 
