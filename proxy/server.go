@@ -294,10 +294,11 @@ func (s *Server) Serve(ln net.Listener) error {
 const runnerIdle = 2 * time.Second
 
 // start runs a session on a goroutine that has served one before and is
-// waiting (runner), or on a new one. The login grows a goroutine's stack
-// from the few KiB it starts with to about 16 KiB, and growing means
-// copying the stack each time it doubles: that was a tenth of the CPU
-// time of a login (runtime.newstack in the profile, docs/benchmarks.md).
+// waiting (runner), or on a new one. The login (lookup, store dial,
+// replay) grows a goroutine's stack well beyond the few KiB it starts
+// with, and the stack is copied each time it doubles: that was a tenth of
+// the CPU time of a login (runtime.newstack in the profile,
+// docs/benchmarks.md).
 // A goroutine that served a session keeps its stack for the next.
 func (s *Server) start(sess *Session) {
 	select {
