@@ -197,3 +197,47 @@ func BenchmarkBulk(b *testing.B) {
 		run(b, c, s)
 	})
 }
+
+// BenchmarkRoundTripParked is BenchmarkRoundTrip on sessions whose
+// directions are parked when the command comes: parkAfter is 1 ms, and
+// the round trips go to 100 sessions in turn, each quiet for longer than
+// that in between, so that every hop is a wake by the poller.
+func BenchmarkRoundTripParked(b *testing.B) {
+	defer SetParkAfter(SetParkAfter(time.Millisecond))
+	const n = 100
+	msg := []byte("a0001 NOOP\r\n")
+	cs := make([]net.Conn, n)
+	for i := range cs {
+		c, pc := proxytest.TCPPair(b)
+		ps, s := proxytest.TCPPair(b)
+		go echo(s)
+		done := make(chan Result, 1)
+		p := Start(pc, ps, time.Minute, nil, nil, func(r Result) { done <- r })
+		defer func() { c.Close(); s.Close(); p.Stop(); <-done }()
+		cs[i] = c
+	}
+	time.Sleep(10 * time.Millisecond)
+	buf := make([]byte, len(msg))
+	lat := make([]time.Duration, 0, b.N)
+	cpu0 := cpuTime()
+	i := 0
+	for b.Loop() {
+		c := cs[i%n]
+		i++
+		if i%n == 0 {
+			time.Sleep(2 * time.Millisecond) // let the last ones park
+		}
+		t0 := time.Now()
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}

@@ -170,7 +170,7 @@ func (p *pipe) relay(d *direction, period time.Duration) (eof bool, err error) {
 			werr = err
 		}
 		d.n.Add(int64(w))
-		p.touch()
+		d.touch()
 	}
 	err = d.rsrc().Read(func(fd uintptr) bool {
 		for {
@@ -244,7 +244,7 @@ func (p *pipe) relay(d *direction, period time.Duration) (eof bool, err error) {
 		var m int
 		m, err = d.spliceOut(kp, n-w)
 		d.n.Add(int64(m))
-		p.touch()
+		d.touch()
 		return false, err
 	}
 	defer smallBufs.Put(b)
@@ -266,7 +266,7 @@ func (p *pipe) relay(d *direction, period time.Duration) (eof bool, err error) {
 			}
 			return true
 		})
-		p.touch()
+		d.touch()
 		if err == nil {
 			err = werr
 		}
@@ -414,11 +414,144 @@ func (pl *poller) loop(f *os.File) {
 				d = pl.dirs[id-1]
 			}
 			pl.mu.Unlock()
-			if d != nil {
+			switch {
+			case d == nil:
+			case evs[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0:
 				d.wake()
+			default:
+				d.wakeSmall()
 			}
 		}
 	}
+}
+
+// busyWithin tells an exchange from an occasional command: a direction
+// woken less than this after it last moved data is carried by a
+// goroutine of its own (wake), which waits for what follows in Go's
+// netpoller, cheaper per message than this poller (BenchmarkRoundTrip);
+// one woken later is served by the poller itself (wakeSmall).
+const busyWithin = time.Millisecond
+
+// wakeSmall is the poller's call for a parked direction whose source has
+// data: unless the session is busy (busyWithin), it relays one short read
+// itself and parks the direction again, so that an occasional command and
+// its reply start no goroutine, set no read deadline and need no parking
+// later (BenchmarkRoundTripParked: about 40 % less CPU per round trip).
+// Anything else goes to a new goroutine with what was read: a read that
+// fills the buffer, a destination that does not take it all at once, an
+// end of stream or an error. The direction is active meanwhile, so a
+// Stop leaves it to this call, which then finds it may not park.
+func (d *direction) wakeSmall() {
+	p := d.p
+	p.mu.Lock()
+	if d.state != dirParked {
+		p.mu.Unlock()
+		return
+	}
+	d.state = dirActive
+	p.mu.Unlock()
+	if int64(time.Since(epoch))-d.last.Load() < int64(busyWithin) {
+		go p.flow(d)
+		return
+	}
+	b := smallBufs.Get().(*smallBuf)
+	var n int
+	var e syscall.Errno
+	// Control, not Read: the read deadline set before the direction
+	// parked has passed, and nothing waits here.
+	if err := d.rsrc().Control(func(fd uintptr) {
+		for n, e = rawIO(unix.SYS_READ, int(fd), b[:]); e == unix.EINTR; {
+			n, e = rawIO(unix.SYS_READ, int(fd), b[:])
+		}
+	}); err != nil {
+		smallBufs.Put(b)
+		go p.flow(d)
+		return
+	}
+	switch {
+	case e == unix.EAGAIN: // nothing after all
+		smallBufs.Put(b)
+		p.repark(d)
+		return
+	case e != 0 || n == 0:
+		smallBufs.Put(b)
+		var err error
+		if e != 0 {
+			err = os.NewSyscallError("read", e)
+		}
+		go func() {
+			p.end(d, err)
+			d.over()
+		}()
+		return
+	}
+	d.bulk = false
+	p.extend(d, time.Now(), 0)
+	w := 0
+	d.rdst().Write(func(wfd uintptr) bool {
+		for w < n {
+			m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
+			if e == unix.EINTR {
+				continue
+			}
+			if e != 0 {
+				break // the goroutine sees it again, or waits
+			}
+			w += m
+		}
+		return true
+	})
+	d.n.Add(int64(w))
+	d.touch()
+	if w == n && n < len(b) {
+		smallBufs.Put(b)
+		p.repark(d)
+		return
+	}
+	go p.resume(d, b, n, w)
+}
+
+// repark parks a direction the poller woke, or if it may not park (the
+// session is closing), lets a goroutine take it to its end.
+func (p *pipe) repark(d *direction) {
+	if !p.park(d) {
+		go p.flow(d)
+	}
+}
+
+// resume writes the rest of what wakeSmall read, waiting for the
+// destination (until the write deadline), then carries the direction on.
+func (p *pipe) resume(d *direction, b *smallBuf, n, w int) {
+	p.extend(d, time.Now(), 0)
+	var werr error
+	err := d.rdst().Write(func(wfd uintptr) bool {
+		for w < n {
+			m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e == unix.EAGAIN:
+				return false
+			case e != 0:
+				werr = os.NewSyscallError("write", e)
+				return true
+			}
+			w += m
+			d.n.Add(int64(m))
+		}
+		return true
+	})
+	d.touch()
+	smallBufs.Put(b)
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		p.end(d, err)
+		d.over()
+		return
+	}
+	p.flow(d)
 }
 
 // arm registers (or re-arms) d's source for one readiness event. The

@@ -40,7 +40,8 @@ var errQuiet = errors.New("splice: direction quiet")
 // waits for data in a goroutine of its own before it parks (see Splice);
 // at most a quarter of the idle timeout. Bulk transfers and interactive
 // exchanges keep their goroutine; a session that goes quiet gives it up.
-const parkAfter = 250 * time.Millisecond
+// A variable only so that a benchmark can measure waking parked directions.
+var parkAfter = 250 * time.Millisecond
 
 // Start is the session after login (docs/reference.md §4.2.6): it sends
 // the pending octets, then moves data both ways without looking at it
@@ -148,9 +149,10 @@ func limitBuffers(client, store net.Conn) {
 func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) *pipe {
 	limitBuffers(client, store)
 	p := &pipe{idle: idle, conns: [2]net.Conn{client, store}}
-	p.touch()
 	p.dirs[0].p = p
 	p.dirs[1].p, p.dirs[1].i = p, 1
+	p.dirs[0].touch()
+	p.dirs[1].touch()
 	write := func(dst net.Conn, b []byte, n *int64) error {
 		if len(b) == 0 {
 			return nil
@@ -192,7 +194,6 @@ func (p *pipe) result() Result {
 // a direction finds its connections in the pipe.
 type pipe struct {
 	idle    time.Duration
-	last    atomic.Int64 // when data last moved either way (mono)
 	conns   [2]net.Conn  // client, store
 	dirs    [2]direction // client → store, store → client
 	pending [2]int64     // octets sent before the pipe started, client → store and back
@@ -220,7 +221,8 @@ const (
 type direction struct {
 	p        *pipe
 	n        atomic.Int64
-	rdl, wdl int64 // read deadline last set on src, write deadline on dst (mono, 0 none)
+	last     atomic.Int64 // when it last moved data (mono)
+	rdl, wdl int64        // read deadline last set on src, write deadline on dst (mono, 0 none)
 	i        uint8
 
 	// Kernel splicing (startAsync) only.
@@ -254,7 +256,11 @@ func wall(m int64) time.Time {
 	return epoch.Add(time.Duration(m))
 }
 
-func (p *pipe) touch() { p.last.Store(int64(time.Since(epoch))) }
+// touch records that d moved data now.
+func (d *direction) touch() { d.last.Store(int64(time.Since(epoch))) }
+
+// lastMoved is when data last moved either way (mono).
+func (p *pipe) lastMoved() int64 { return max(p.dirs[0].last.Load(), p.dirs[1].last.Load()) }
 
 func (p *pipe) isClosed() bool {
 	p.mu.Lock()
@@ -316,7 +322,7 @@ func (p *pipe) end(d *direction, err error) {
 }
 
 // idleEnd is when the session becomes idle if nothing moves before.
-func (p *pipe) idleEnd() time.Time { return wall(p.last.Load() + int64(p.idle)) }
+func (p *pipe) idleEnd() time.Time { return wall(p.lastMoved() + int64(p.idle)) }
 
 // expired decides what a read deadline means: the session is idle if no
 // data moved either way for the timeout; otherwise the other direction was
@@ -463,7 +469,7 @@ func (p *pipe) watchIdle() {
 	if !parked {
 		return
 	}
-	sleepers.add(p, p.last.Load()+int64(p.idle))
+	sleepers.add(p, p.lastMoved()+int64(p.idle))
 }
 
 // idleCheck is the idle timer's call (in a goroutine of its own); p is
@@ -480,7 +486,7 @@ func (p *pipe) idleCheck() {
 			return
 		}
 	}
-	if end := p.last.Load() + int64(p.idle); end > int64(time.Since(epoch)) {
+	if end := p.lastMoved() + int64(p.idle); end > int64(time.Since(epoch)) {
 		sleepers.add(p, end)
 		p.mu.Unlock()
 		return
@@ -636,7 +642,7 @@ func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool) error {
 			p.extend(d, time.Now(), p.idle)
 			w, werr := d.dst().Write(buf[:n])
 			d.n.Add(int64(w))
-			p.touch()
+			d.touch()
 			if werr != nil {
 				return werr
 			}

@@ -329,10 +329,13 @@ func TestSpliceMixedSizes(t *testing.T) {
 }
 
 // A small write that finds the destination full waits for it without
-// losing or reordering anything; so does the data queued behind it.
+// losing or reordering anything; so does the data queued behind it. The
+// direction is parked when the lines start and they come 2 ms apart, so
+// the poller relays them itself (wakeSmall) until the store is full.
 func TestSpliceSmallWritesStalled(t *testing.T) {
 	c, s, done := spliceSession(t, time.Minute, nil, nil)
-	s.SetReadBuffer(1) // the kernel's minimum: the store fills up soon
+	s.SetReadBuffer(1)                 // the kernel's minimum: the store fills up soon
+	time.Sleep(300 * time.Millisecond) // both directions park
 	var want []byte
 	errc := make(chan error, 1)
 	go func() {
@@ -343,7 +346,7 @@ func TestSpliceSmallWritesStalled(t *testing.T) {
 				errc <- err
 				return
 			}
-			time.Sleep(time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
 		errc <- nil
 	}()
