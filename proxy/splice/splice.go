@@ -54,19 +54,22 @@ var parkAfter = 250 * time.Millisecond
 // shutdown, a kick), which closes both connections, something alone not
 // noticed while no goroutine waits on them.
 //
-// Between two TCP connections on Linux a direction relays what its source
-// sends by read(2) and write(2) through a small pooled buffer while reads
-// are short (commands and their replies: two system calls each, and no
-// read that finds the socket empty, see relay); a read that fills
-// the buffer starts a bulk transfer, which the kernel moves (splice(2))
-// through a pipe taken from a pool until the socket has nothing more
-// queued; the pipe goes back before the direction waits. A direction that has
-// been quiet for parkAfter parks: its socket is handed to one epoll
-// instance of the process (EPOLLONESHOT) and its goroutine ends; when data
-// arrives, a new goroutine takes over. So an idle session holds no
-// goroutine, buffer or pipe, only its state (a few hundred octets beyond
-// the connections); a timer enforces the idle timeout while both
-// directions are parked.
+// Between two TCP connections on Linux a direction relays what its
+// source sends by read(2) and write(2) through a small pooled buffer
+// while reads are short (commands and their replies: two system calls
+// each, and no read that finds the socket empty, see relay); a read that
+// fills the buffer starts a bulk transfer, which the kernel moves
+// (splice(2)) through a pipe taken from a pool until the socket has
+// nothing more queued; the pipe goes back before the direction waits. A
+// direction that has been quiet for parkAfter parks: its socket is handed
+// to one epoll instance of the process (EPOLLONESHOT) and its goroutine
+// ends. When data arrives, the poller relays a short read itself and
+// parks the direction again (wakeSmall); anything more, or a direction
+// that moved data within busyWithin, is taken over by a new goroutine. So
+// an idle session holds no goroutine, buffer or pipe, only its state
+// (a few hundred octets beyond the connections); one timer of the
+// process enforces the idle timeout of the sessions whose directions are
+// all parked (sleepers).
 //
 // Other connections (TLS, net.Pipe) are copied through a pooled buffer
 // borrowed only while data moves, in one goroutine per direction; those
