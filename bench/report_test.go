@@ -229,7 +229,7 @@ func (r *results) markdown() string {
 	w("")
 	w("CPU is in %% of one core (the machine has %d); \"rest of the machine\" is kernel work not charged to a process (softirq) and other processes.", r.machine.Cores)
 	w("")
-	w("Machine: %s, %d cores, %s memory, %s. %s; %s; Dovecot %s; nginx %s. RLIMIT_NOFILE %d; the benchmark and its daemons ran at nice %d; the machine was %.0f %% busy (of one core) in the second before the run.",
+	w("Machine: %s, %d cores, %s memory, %s. %s; %s; Dovecot %s; %s. RLIMIT_NOFILE %d; the benchmark and its daemons ran at nice %d; the machine was %.0f %% busy (of one core) in the second before the run.",
 		r.machine.CPU, r.machine.Cores, r.machine.Memory, r.machine.Kernel, r.goVer, r.slapd, r.dovecot, r.nginxVer, r.noFile, r.nice, r.idleCPU)
 	w("")
 	cmd := command
