@@ -133,6 +133,7 @@ type env struct {
 	preWarm *mmpProc    // ImapProxy -pre, auth cache on (default)
 	preCold *mmpProc    // ImapProxy -pre --AuthCacheSize 0
 	behind  *mmpProc    // ImapProxy with ProxyProtocolPorts: a load balancer's client
+	nginx   *nginxCol   // nginx's mail proxy and its auth_http service
 	direct  string      // the store's IMAP address
 	directS string      // the store's IMAPS address
 	directP string      // the store's POP3 address

@@ -20,6 +20,7 @@ type cpuUse struct {
 	wall               float64 // seconds
 	mmp, store, client float64 // CPU seconds
 	mmpSys             float64 // the MMP's CPU seconds in the kernel
+	auth               float64 // for nginx: the auth_http service's CPU seconds, part of mmp
 	machine            float64 // CPU seconds of the whole machine (all cores, not idle)
 }
 
@@ -27,6 +28,7 @@ func (c *cpuUse) add(o cpuUse) {
 	c.wall += o.wall
 	c.mmp += o.mmp
 	c.mmpSys += o.mmpSys
+	c.auth += o.auth
 	c.store += o.store
 	c.client += o.client
 	c.machine += o.machine
@@ -45,9 +47,11 @@ func (c cpuUse) pct(v float64) float64 {
 }
 
 // meter takes CPU snapshots of the MMP, the store's process group and this
-// process.
+// process. For the nginx column, nginx's process group (master and
+// workers) and its auth_http service take the MMP's place.
 type meter struct {
-	mmpPid, storePgid int
+	mmpPid, storePgid  int
+	nginxPgid, authPid int
 }
 
 func (m meter) snap() cpuUse {
@@ -56,14 +60,18 @@ func (m meter) snap() cpuUse {
 		store:   groupCPU(m.storePgid),
 		machine: machineCPU(),
 	}
-	c.mmp, c.mmpSys = procCPU(m.mmpPid)
+	if m.nginxPgid != 0 {
+		c.mmp, c.mmpSys, c.auth = nginxCPU(m.nginxPgid, m.authPid)
+	} else {
+		c.mmp, c.mmpSys = procCPU(m.mmpPid)
+	}
 	c.client, _ = procCPU(os.Getpid())
 	return c
 }
 
 func (m meter) since(a cpuUse) cpuUse {
 	b := m.snap()
-	return cpuUse{wall: b.wall - a.wall, mmp: b.mmp - a.mmp, mmpSys: b.mmpSys - a.mmpSys, store: b.store - a.store,
+	return cpuUse{wall: b.wall - a.wall, mmp: b.mmp - a.mmp, mmpSys: b.mmpSys - a.mmpSys, auth: b.auth - a.auth, store: b.store - a.store,
 		client: b.client - a.client, machine: b.machine - a.machine}
 }
 

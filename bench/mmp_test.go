@@ -45,42 +45,60 @@ type results struct {
 	nice    int
 	idleCPU float64 // % of one core busy on the machine in the second before the run
 
-	loginDirect, loginMMP []float64 // logins/s per round
-	loginCPUd, loginCPUm  cpuUse
-	logins                [2]int64  // direct, MMP
-	fetched               [2]int64  // octets, direct, MMP
-	fetchDirect, fetchMMP []float64 // MB/s per round
-	fetchCPUd, fetchCPUm  cpuUse
-	noopDirect, noopMMP   []time.Duration // sorted
-	noopCPU               cpuUse          // both ways together
+	loginDirect, loginMMP, loginNginx []float64 // logins/s per round
+	loginCPUd, loginCPUm, loginCPUn   cpuUse
+	logins                            [3]int64  // direct, MMP, nginx
+	fetched                           [3]int64  // octets, direct, MMP, nginx
+	fetchDirect, fetchMMP, fetchNginx []float64 // MB/s per round
+	fetchCPUd, fetchCPUm, fetchCPUn   cpuUse
+	noopDirect, noopMMP, noopNginx    []time.Duration // sorted
+	noopCPU                           cpuUse          // all three ways together
+
+	nginxVer, nginxCmd, nginxConf, authCmd string
+	nginxWorkers                           int
 
 	mem memResult
 
-	// The rows added to the same run: POP3, TLS, PreAuth. Index 0 is
-	// direct (for PreAuth: auth cache warm), 1 through the MMP (cold).
+	// The rows added to the same run: POP3, TLS, PreAuth. Index colDirect
+	// is direct (for PreAuth: auth cache warm), colMMP through the MMP
+	// (cold), colNginx through nginx.
 	pop, tlsLogin, tlsFetch, preAuth pair
 	behind                           pair   // logins/s: the main MMP, and one behind a PROXY header
-	tlsDirect, tlsMMP                string // protocol and cipher suite negotiated
+	tlsDirect, tlsMMP, tlsNginx      string // protocol and cipher suite negotiated
 	cmds                             []string
 
 	tlsResumed pair     // TLS logins with a client session cache
-	resumed    [2]int64 // of tlsResumed's logins, those that resumed
+	resumed    [3]int64 // of tlsResumed's logins, those that resumed
 }
 
-// pair is one row measured two ways in alternating rounds.
+// The columns of a row, and the order of a round: direct, nginx, MMP.
+const (
+	colDirect = 0
+	colMMP    = 1
+	colNginx  = 2
+)
+
+var runOrder = []int{colDirect, colNginx, colMMP}
+
+// pair is one row measured two or three ways (direct, MMP, nginx) in
+// alternating rounds.
 type pair struct {
-	rate [2][]float64 // per round
-	cpu  [2]cpuUse
-	n    [2]int64 // logins, or octets fetched
+	rate [3][]float64 // per round
+	cpu  [3]cpuUse
+	n    [3]int64 // logins, or octets fetched
 }
 
 func (p *pair) median(i int) float64 { return median(p.rate[i]) }
 
-// alternate runs rounds of the two measurements, alternating, each with
-// its meter.
-func (p *pair) alternate(rounds int, meters [2]meter, fns [2]func() (float64, int64, error), check func(error)) {
+// alternate runs rounds of the measurements (indexed by column),
+// alternating in runOrder, each with its meter; a column without a
+// function is left out.
+func (p *pair) alternate(rounds int, meters []meter, fns []func() (float64, int64, error), check func(error)) {
 	for range rounds {
-		for i := range 2 {
+		for _, i := range runOrder {
+			if i >= len(fns) || fns[i] == nil {
+				continue
+			}
 			c0 := meters[i].snap()
 			rate, n, err := fns[i]()
 			check(err)
@@ -104,6 +122,10 @@ type memResult struct {
 	fdBefore, fdAfter     int
 	threads               int64
 	openMMP               time.Duration
+	// nginx: VmRSS and descriptors of its workers together.
+	ngxBefore, ngxAfter     int64 // KiB
+	ngxFdBefore, ngxFdAfter int
+	openNginx               time.Duration
 	// With -gcview.
 	goBefore, goAfter *goView
 }
@@ -113,6 +135,9 @@ func (m memResult) storePer() float64 {
 }
 func (m memResult) mmpPer() float64 {
 	return float64(m.rssAfter-m.rssBefore) / float64(m.sessions)
+}
+func (m memResult) nginxPer() float64 {
+	return float64(m.ngxAfter-m.ngxBefore) / float64(m.sessions)
 }
 
 // BenchmarkMMP is the whole benchmark; it runs once whatever b.N is.
@@ -130,6 +155,7 @@ func BenchmarkMMP(b *testing.B) {
 	if r.idleCPU > 20 {
 		fmt.Fprintf(os.Stderr, "bench: warning: the machine is busy before the run (%.0f %% of one core); see the \"rest\" CPU in the details\n", r.idleCPU)
 	}
+	needNginx(b) // before the minutes of set-up
 	e := startEnv(b, *flagGCView, false)
 	r.slapd, r.dovecot, r.mmpCmd, r.noFile, r.cmds = e.slapdV, e.dovecV, e.mmpCmd, e.noFile, e.cmds
 	pgid, err := e.storePgid()
@@ -137,6 +163,10 @@ func BenchmarkMMP(b *testing.B) {
 		b.Fatalf("Dovecot's master pid: %v", err)
 	}
 	m := meter{mmpPid: e.mmp.pid(), storePgid: pgid}
+	ngx := startNginx(b, e)
+	e.nginx = ngx
+	r.nginxVer, r.nginxCmd, r.nginxConf, r.authCmd, r.nginxWorkers = ngx.version, ngx.cmd, ngx.conf, ngx.authCmd, ngx.workers
+	mn := ngx.meter(pgid)
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "bench: %5.1fs  %s\n", time.Since(t0).Seconds(), fmt.Sprintf(format, args...))
 	}
@@ -147,16 +177,20 @@ func BenchmarkMMP(b *testing.B) {
 				err = p.alive()
 			}
 		}
+		if err == nil && e.nginx != nil {
+			err = e.nginx.alive()
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
 
-	// Warm up: every user logs in once each way, so that the MMP's LDAP
-	// cache holds every user and Dovecot has its processes running.
+	// Warm up: every user logs in once each way, so that the LDAP caches
+	// of the MMP and of nginx's auth service hold every user and Dovecot
+	// has its processes running.
 	progress("warming up: %d users, each way", numUsers)
 	for i := range numUsers {
-		for _, addr := range []string{e.direct, e.proxy} {
+		for _, addr := range []string{e.direct, ngx.imap, e.proxy} {
 			cl, err := login(addr, userName(i), password)
 			if err == nil {
 				err = cl.logout()
@@ -172,20 +206,29 @@ func BenchmarkMMP(b *testing.B) {
 	}
 
 	// Logins per second, rounds alternating.
+	type target struct {
+		addr  string
+		cl    *client
+		out   *[]float64
+		cpu   *cpuUse
+		meter meter
+	}
 	for round := range *flagRounds {
-		for i, tg := range []struct {
-			addr string
-			out  *[]float64
-			cpu  *cpuUse
-		}{{e.direct, &r.loginDirect, &r.loginCPUd}, {e.proxy, &r.loginMMP, &r.loginCPUm}} {
-			c0 := m.snap()
+		tgs := [3]target{
+			colDirect: {addr: e.direct, out: &r.loginDirect, cpu: &r.loginCPUd, meter: m},
+			colMMP:    {addr: e.proxy, out: &r.loginMMP, cpu: &r.loginCPUm, meter: m},
+			colNginx:  {addr: ngx.imap, out: &r.loginNginx, cpu: &r.loginCPUn, meter: mn},
+		}
+		for _, i := range runOrder {
+			tg := tgs[i]
+			c0 := tg.meter.snap()
 			rate, n, err := measureLogins(tg.addr, *flagClients, *flagLoginTime)
 			check(err)
-			tg.cpu.add(m.since(c0))
+			tg.cpu.add(tg.meter.since(c0))
 			*tg.out = append(*tg.out, rate)
 			r.logins[i] += n
 		}
-		progress("logins/s round %d: direct %.0f, MMP %.0f", round+1, r.loginDirect[round], r.loginMMP[round])
+		progress("logins/s round %d: direct %.0f, nginx %.0f, MMP %.0f", round+1, r.loginDirect[round], r.loginNginx[round], r.loginMMP[round])
 	}
 
 	// FETCH of the 10 MiB message, one connection each way.
@@ -193,52 +236,60 @@ func BenchmarkMMP(b *testing.B) {
 	check(err)
 	cm, err := login(e.proxy, userName(0), password)
 	check(err)
-	for _, cl := range []*client{cd, cm} {
+	cn, err := login(ngx.imap, userName(0), password)
+	check(err)
+	for _, cl := range []*client{cd, cn, cm} {
 		_, err := cl.do("EXAMINE INBOX")
 		check(err)
 		_, err = cl.do("FETCH 1 BODY.PEEK[]") // the message into the page cache
 		check(err)
 	}
 	for round := range *flagRounds {
-		for i, tg := range []struct {
-			cl  *client
-			out *[]float64
-			cpu *cpuUse
-		}{{cd, &r.fetchDirect, &r.fetchCPUd}, {cm, &r.fetchMMP, &r.fetchCPUm}} {
-			c0 := m.snap()
+		tgs := [3]target{
+			colDirect: {cl: cd, out: &r.fetchDirect, cpu: &r.fetchCPUd, meter: m},
+			colMMP:    {cl: cm, out: &r.fetchMMP, cpu: &r.fetchCPUm, meter: m},
+			colNginx:  {cl: cn, out: &r.fetchNginx, cpu: &r.fetchCPUn, meter: mn},
+		}
+		for _, i := range runOrder {
+			tg := tgs[i]
+			c0 := tg.meter.snap()
 			mbs, n, err := measureFetch(tg.cl, *flagFetchTime)
 			check(err)
-			tg.cpu.add(m.since(c0))
+			tg.cpu.add(tg.meter.since(c0))
 			*tg.out = append(*tg.out, mbs)
 			r.fetched[i] += n
 		}
-		progress("FETCH round %d: direct %.0f MB/s, MMP %.0f MB/s", round+1, r.fetchDirect[round], r.fetchMMP[round])
+		progress("FETCH round %d: direct %.0f MB/s, nginx %.0f MB/s, MMP %.0f MB/s", round+1, r.fetchDirect[round], r.fetchNginx[round], r.fetchMMP[round])
 	}
 
 	// NOOP round trips on the same connections, in alternating batches.
-	for _, cl := range []*client{cd, cm} {
+	for _, cl := range []*client{cd, cn, cm} {
 		_, err := measureNoop(cl, 200)
 		check(err)
 	}
 	batch := max(1, *flagNoops / *flagRounds)
 	n0 := m.snap()
 	for range *flagRounds {
-		lat, err := measureNoop(cd, batch)
-		check(err)
-		r.noopDirect = append(r.noopDirect, lat...)
-		lat, err = measureNoop(cm, batch)
-		check(err)
-		r.noopMMP = append(r.noopMMP, lat...)
+		for _, t := range []struct {
+			cl  *client
+			out *[]time.Duration
+		}{{cd, &r.noopDirect}, {cn, &r.noopNginx}, {cm, &r.noopMMP}} {
+			lat, err := measureNoop(t.cl, batch)
+			check(err)
+			*t.out = append(*t.out, lat...)
+		}
 	}
 	r.noopCPU = m.since(n0)
 	slices.Sort(r.noopDirect)
 	slices.Sort(r.noopMMP)
-	progress("NOOP p50/p99: direct %v/%v, MMP %v/%v", percentile(r.noopDirect, .5), percentile(r.noopDirect, .99),
-		percentile(r.noopMMP, .5), percentile(r.noopMMP, .99))
+	slices.Sort(r.noopNginx)
+	progress("NOOP p50/p99: direct %v/%v, nginx %v/%v, MMP %v/%v", percentile(r.noopDirect, .5), percentile(r.noopDirect, .99),
+		percentile(r.noopNginx, .5), percentile(r.noopNginx, .99), percentile(r.noopMMP, .5), percentile(r.noopMMP, .99))
 	check(cd.logout())
+	check(cn.logout())
 	check(cm.logout())
 
-	extraRows(e, r, m, progress, check)
+	extraRows(e, r, m, mn, progress, check)
 	r.took = time.Since(t0)
 
 	b.ReportMetric(median(r.loginDirect), "direct-logins/s")
@@ -258,7 +309,15 @@ func BenchmarkMMP(b *testing.B) {
 	b.ReportMetric(r.preAuth.median(0), "mmp-preauth-warm-logins/s")
 	b.ReportMetric(r.preAuth.median(1), "mmp-preauth-cold-logins/s")
 	b.ReportMetric(r.behind.median(1), "mmp-proxyheader-logins/s")
+	b.ReportMetric(median(r.loginNginx), "nginx-logins/s")
+	b.ReportMetric(median(r.fetchNginx), "nginx-fetch-MB/s")
+	b.ReportMetric(float64(percentile(r.noopNginx, .5).Microseconds()), "nginx-noop-p50-µs")
+	b.ReportMetric(r.pop.median(colNginx), "nginx-pop-logins/s")
+	b.ReportMetric(r.tlsLogin.median(colNginx), "nginx-tls-logins/s")
+	b.ReportMetric(r.tlsResumed.median(colNginx), "nginx-tls-resumed-logins/s")
+	b.ReportMetric(r.tlsFetch.median(colNginx), "nginx-tls-fetch-MB/s")
 	if !r.mem.skipped {
+		b.ReportMetric(r.mem.nginxPer(), "nginx-KiB/session")
 		b.ReportMetric(r.mem.mmpPer(), "mmp-KiB/session")
 		b.ReportMetric(r.mem.storePer(), "dovecot-KiB/session")
 	}
@@ -295,6 +354,11 @@ func measureMemory(e *env, m meter, r *memResult, n int, progress func(string, .
 	closeAll(conns)
 	if !waitFor(30*time.Second, func() bool { return countEstablished(e.store.IMAPPort) < 10 }) {
 		return fmt.Errorf("Dovecot still has %d sessions 30 s after the clients closed", countEstablished(e.store.IMAPPort))
+	}
+
+	// nginx.
+	if err := measureNginxMemory(e, r, n, workers, progress); err != nil {
+		return err
 	}
 
 	// The MMP.
@@ -360,7 +424,7 @@ func setFlags() string {
 // extraRows measures POP3 logins, IMAP over implicit TLS (logins and
 // FETCH) and PreAuth logins, after the main rows, each with its own
 // warm-up.
-func extraRows(e *env, r *results, m meter, progress func(string, ...any), check func(error)) {
+func extraRows(e *env, r *results, m, mn meter, progress func(string, ...any), check func(error)) {
 	mPop := meter{mmpPid: e.pop.pid(), storePgid: m.storePgid}
 	mWarm := meter{mmpPid: e.preWarm.pid(), storePgid: m.storePgid}
 	mCold := meter{mmpPid: e.preCold.pid(), storePgid: m.storePgid}
@@ -373,10 +437,11 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 		u := userName(i)
 		check(popLogin(e.directP, u, password))
 		check(popLogin(e.pop.addr, u, password))
+		check(popLogin(e.nginx.pop, u, password))
 		for _, t := range []struct {
 			addr string
 			tc   *tls.Config
-		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}, {e.behind.addr, nil}} {
+		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.nginx.imapS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}, {e.behind.addr, nil}} {
 			cl, err := loginWith(t.addr, t.tc, u, password)
 			if err == nil {
 				err = cl.logout()
@@ -391,8 +456,8 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 			return measureRate(*flagClients, *flagLoginTime, func(u string) error { return popLogin(addr, u, password) })
 		}
 	}
-	r.pop.alternate(*flagRounds, [2]meter{direct, mPop}, [2]func() (float64, int64, error){popFn(e.directP), popFn(e.pop.addr)}, check)
-	progress("POP3 logins/s: direct %s, MMP %s", list(r.pop.rate[0], 0), list(r.pop.rate[1], 0))
+	r.pop.alternate(*flagRounds, []meter{direct, mPop, mn}, []func() (float64, int64, error){popFn(e.directP), popFn(e.pop.addr), popFn(e.nginx.pop)}, check)
+	progress("POP3 logins/s: direct %s, nginx %s, MMP %s", list(r.pop.rate[0], 0), list(r.pop.rate[2], 0), list(r.pop.rate[1], 0))
 
 	// IMAP logins over implicit TLS: Dovecot's IMAPS, the MMP's SSL port.
 	tlsFn := func(addr string) func() (float64, int64, error) {
@@ -406,8 +471,8 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 			})
 		}
 	}
-	r.tlsLogin.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){tlsFn(e.directS), tlsFn(e.proxyS)}, check)
-	progress("TLS logins/s: direct %s, MMP %s", list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[1], 0))
+	r.tlsLogin.alternate(*flagRounds, []meter{m, m, mn}, []func() (float64, int64, error){tlsFn(e.directS), tlsFn(e.proxyS), tlsFn(e.nginx.imapS)}, check)
+	progress("TLS logins/s: direct %s, nginx %s, MMP %s", list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[2], 0), list(r.tlsLogin.rate[1], 0))
 
 	// The same with session resumption: each path's client keeps a session
 	// cache, as mail clients do, warmed by one login per user.
@@ -434,16 +499,20 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 			})
 		}
 	}
-	r.tlsResumed.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){resumeFn(e.directS, 0), resumeFn(e.proxyS, 1)}, check)
-	progress("TLS logins/s with resumption: direct %s, MMP %s", list(r.tlsResumed.rate[0], 0), list(r.tlsResumed.rate[1], 0))
+	r.tlsResumed.alternate(*flagRounds, []meter{m, m, mn}, []func() (float64, int64, error){
+		resumeFn(e.directS, colDirect), resumeFn(e.proxyS, colMMP), resumeFn(e.nginx.imapS, colNginx)}, check)
+	progress("TLS logins/s with resumption: direct %s, nginx %s, MMP %s", list(r.tlsResumed.rate[colDirect], 0),
+		list(r.tlsResumed.rate[colNginx], 0), list(r.tlsResumed.rate[colMMP], 0))
 
 	// FETCH over TLS, one connection each way.
 	cd, err := loginWith(e.directS, e.tlsConf, userName(0), password)
 	check(err)
 	cm, err := loginWith(e.proxyS, e.tlsConf, userName(0), password)
 	check(err)
-	r.tlsDirect, r.tlsMMP = tlsState(cd.c), tlsState(cm.c)
-	for _, cl := range []*client{cd, cm} {
+	cn, err := loginWith(e.nginx.imapS, e.tlsConf, userName(0), password)
+	check(err)
+	r.tlsDirect, r.tlsMMP, r.tlsNginx = tlsState(cd.c), tlsState(cm.c), tlsState(cn.c)
+	for _, cl := range []*client{cd, cn, cm} {
 		_, err := cl.do("EXAMINE INBOX")
 		check(err)
 		_, err = cl.do("FETCH 1 BODY.PEEK[]")
@@ -452,20 +521,21 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 	fetchFn := func(cl *client) func() (float64, int64, error) {
 		return func() (float64, int64, error) { return measureFetch(cl, *flagFetchTime) }
 	}
-	r.tlsFetch.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){fetchFn(cd), fetchFn(cm)}, check)
-	progress("TLS FETCH MB/s: direct %s, MMP %s", list(r.tlsFetch.rate[0], 0), list(r.tlsFetch.rate[1], 0))
+	r.tlsFetch.alternate(*flagRounds, []meter{m, m, mn}, []func() (float64, int64, error){fetchFn(cd), fetchFn(cm), fetchFn(cn)}, check)
+	progress("TLS FETCH MB/s: direct %s, nginx %s, MMP %s", list(r.tlsFetch.rate[0], 0), list(r.tlsFetch.rate[2], 0), list(r.tlsFetch.rate[1], 0))
 	check(cd.logout())
+	check(cn.logout())
 	check(cm.logout())
 
 	// PreAuth: auth cache warm, then cold.
-	r.preAuth.alternate(*flagRounds, [2]meter{mWarm, mCold}, [2]func() (float64, int64, error){
+	r.preAuth.alternate(*flagRounds, []meter{mWarm, mCold}, []func() (float64, int64, error){
 		func() (float64, int64, error) { return measureLogins(e.preWarm.addr, *flagClients, *flagLoginTime) },
 		func() (float64, int64, error) { return measureLogins(e.preCold.addr, *flagClients, *flagLoginTime) },
 	}, check)
 	progress("PreAuth logins/s: cache warm %s, cold %s", list(r.preAuth.rate[0], 0), list(r.preAuth.rate[1], 0))
 
 	// The cost of a load balancer's PROXY header before the login.
-	r.behind.alternate(*flagRounds, [2]meter{direct, mBehind}, [2]func() (float64, int64, error){
+	r.behind.alternate(*flagRounds, []meter{direct, mBehind}, []func() (float64, int64, error){
 		func() (float64, int64, error) { return measureLogins(e.proxy, *flagClients, *flagLoginTime) },
 		func() (float64, int64, error) { return measureLogins(e.behind.addr, *flagClients, *flagLoginTime) },
 	}, check)

@@ -51,6 +51,14 @@ func per(cpu float64, units float64, scale float64, unit string) string {
 	return fmt.Sprintf("%.2f %s", cpu/float64(units)*scale, unit)
 }
 
+// workersWord names nginx's worker processes: "1 worker", "2 workers".
+func workersWord(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "**met**"
@@ -75,6 +83,26 @@ func cpuLine(c cpuUse) string {
 		mmp, c.pct(c.store), c.pct(c.client), c.pct(c.rest()))
 }
 
+// cpuLineNginx is cpuLine for the nginx column: nginx's master and
+// workers with the auth_http service in the MMP's place.
+func cpuLineNginx(c cpuUse) string {
+	ngx := "nginx —, "
+	if c.pct(c.mmp) >= 1 {
+		ngx = fmt.Sprintf("nginx with its auth service %.0f %% (%.0f %% of it in the kernel; the auth service %.0f %%), ",
+			c.pct(c.mmp), 100*c.mmpSys/c.mmp, c.pct(c.auth))
+	}
+	return fmt.Sprintf("%sDovecot %.0f %%, client %.0f %%, rest of the machine %.0f %%",
+		ngx, c.pct(c.store), c.pct(c.client), c.pct(c.rest()))
+}
+
+// ratio is a ÷ b with two decimals, "—" when b is zero.
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", a/b)
+}
+
 // markdown renders the results: the table, then the details.
 func (r *results) markdown() string {
 	var b strings.Builder
@@ -83,75 +111,105 @@ func (r *results) markdown() string {
 	fd, fm := median(r.fetchDirect), median(r.fetchMMP)
 	w("Run of %s, %s.", r.when.UTC().Format("2006-01-02 15:04 MST"), r.took.Round(time.Second))
 	w("")
-	w("| measure | direct to Dovecot | through the MMP | MMP ÷ direct | aim | |")
-	w("|---|--:|--:|--:|---|---|")
-	w("| logins/s, %d concurrent clients, LDAP cache warm | %s | %s | %.2f | ≥ 0.9 of direct | %s |",
-		*flagClients, num(ld, 0), num(lm, 0), lm/ld, verdict(lm >= 0.9*ld))
-	w("| FETCH of a 10 MiB message, one connection | %s MB/s | %s MB/s | %.2f | ≥ 0.9 of direct | %s |",
-		num(fd, 0), num(fm, 0), fm/fd, verdict(fm >= 0.9*fd))
+	w("| measure | direct to Dovecot | through nginx | through the MMP | MMP ÷ direct | MMP ÷ nginx | aim | |")
+	w("|---|--:|--:|--:|--:|--:|---|---|")
+	ln := median(r.loginNginx)
+	w("| logins/s, %d concurrent clients, LDAP cache warm | %s | %s | %s | %s | %s | ≥ 0.9 of direct | %s |",
+		*flagClients, num(ld, 0), num(ln, 0), num(lm, 0), ratio(lm, ld), ratio(lm, ln), verdict(lm >= 0.9*ld))
+	cn := r.loginCPUn.mmp / float64(max(1, r.logins[colNginx])) * 1e3
+	cm := r.loginCPUm.mmp / float64(max(1, r.logins[colMMP])) * 1e3
+	w("| proxy CPU per IMAP login (nginx: workers + master + auth_http service; MMP: its process) | — | %.2f ms | %.2f ms | | %s | | |",
+		cn, cm, ratio(cm, cn))
+	fn := median(r.fetchNginx)
+	w("| FETCH of a 10 MiB message, one connection | %s MB/s | %s MB/s | %s MB/s | %s | %s | ≥ 0.9 of direct | %s |",
+		num(fd, 0), num(fn, 0), num(fm, 0), ratio(fm, fd), ratio(fm, fn), verdict(fm >= 0.9*fd))
 	for _, p := range []float64{.5, .99} {
-		d, m := percentile(r.noopDirect, p), percentile(r.noopMMP, p)
-		w("| NOOP round trip, p%.0f | %s | %s | %.2f | | |", p*100, us(d), us(m), float64(m)/float64(d))
+		d, n, m := percentile(r.noopDirect, p), percentile(r.noopNginx, p), percentile(r.noopMMP, p)
+		w("| NOOP round trip, p%.0f | %s | %s | %s | %s | %s | | |", p*100, us(d), us(n), us(m), ratio(float64(m), float64(d)), ratio(float64(m), float64(n)))
 	}
-	pd, pm := r.pop.median(0), r.pop.median(1)
-	w("| POP3 logins/s (USER, PASS, QUIT), %d concurrent clients, LDAP cache warm | %s | %s | %.2f | | |",
-		*flagClients, num(pd, 0), num(pm, 0), pm/pd)
-	td, tm := r.tlsLogin.median(0), r.tlsLogin.median(1)
-	w("| IMAP logins/s over implicit TLS, %d concurrent clients; direct: Dovecot IMAPS; MMP: TLS from the client, clear text to the store | %s | %s | %.2f | | |",
-		*flagClients, num(td, 0), num(tm, 0), tm/td)
-	rd, rm := r.tlsResumed.median(0), r.tlsResumed.median(1)
-	w("| the same with TLS session resumption (the client keeps a session cache) | %s | %s | %.2f | | |",
-		num(rd, 0), num(rm, 0), rm/rd)
-	tfd, tfm := r.tlsFetch.median(0), r.tlsFetch.median(1)
-	w("| FETCH of a 10 MiB message over implicit TLS, one connection; same TLS setup | %s MB/s | %s MB/s | %.2f | | |",
-		num(tfd, 0), num(tfm, 0), tfm/tfd)
-	w("| IMAP logins/s with PreAuth (`-pre`), auth cache warm, %d concurrent clients | — | %s | | | |", *flagClients, num(r.preAuth.median(0), 0))
-	w("| IMAP logins/s with PreAuth, auth cache off (`--AuthCacheSize 0`: one LDAP bind per login) | — | %s | | | |", num(r.preAuth.median(1), 0))
-	w("| IMAP logins/s behind a load balancer (a PROXY v1 header before each connection, ProxyProtocolPorts), %d concurrent clients; without the header in the same rounds: %s | — | %s | | | |",
+	if !r.mem.skipped {
+		mm := r.mem
+		rate := func(d time.Duration) float64 { return float64(mm.sessions) / d.Seconds() }
+		od, on, om := rate(mm.openDirect), rate(mm.openNginx), rate(mm.openMMP)
+		w("| sessions opened/s while opening the %s idle sessions (connect, greeting, LOGIN; 16 clients) | %s | %s | %s | %s | %s | | |",
+			num(float64(mm.sessions), 0), num(od, 0), num(on, 0), num(om, 0), ratio(om, od), ratio(om, on))
+	}
+	pd, pn, pm := r.pop.median(colDirect), r.pop.median(colNginx), r.pop.median(colMMP)
+	w("| POP3 logins/s (USER, PASS, QUIT), %d concurrent clients, LDAP cache warm | %s | %s | %s | %s | %s | | |",
+		*flagClients, num(pd, 0), num(pn, 0), num(pm, 0), ratio(pm, pd), ratio(pm, pn))
+	td, tn, tm := r.tlsLogin.median(colDirect), r.tlsLogin.median(colNginx), r.tlsLogin.median(colMMP)
+	w("| IMAP logins/s over implicit TLS, %d concurrent clients; direct: Dovecot IMAPS; nginx and MMP: TLS from the client, clear text to the store | %s | %s | %s | %s | %s | | |",
+		*flagClients, num(td, 0), num(tn, 0), num(tm, 0), ratio(tm, td), ratio(tm, tn))
+	rd, rn, rm := r.tlsResumed.median(colDirect), r.tlsResumed.median(colNginx), r.tlsResumed.median(colMMP)
+	w("| the same with TLS session resumption (the client keeps a session cache) | %s | %s | %s | %s | %s | | |",
+		num(rd, 0), num(rn, 0), num(rm, 0), ratio(rm, rd), ratio(rm, rn))
+	tfd, tfn, tfm := r.tlsFetch.median(colDirect), r.tlsFetch.median(colNginx), r.tlsFetch.median(colMMP)
+	w("| FETCH of a 10 MiB message over implicit TLS, one connection; same TLS setup | %s MB/s | %s MB/s | %s MB/s | %s | %s | | |",
+		num(tfd, 0), num(tfn, 0), num(tfm, 0), ratio(tfm, tfd), ratio(tfm, tfn))
+	w("| IMAP logins/s with PreAuth (`-pre`), auth cache warm, %d concurrent clients | — | — | %s | | | | |", *flagClients, num(r.preAuth.median(0), 0))
+	w("| IMAP logins/s with PreAuth, auth cache off (`--AuthCacheSize 0`: one LDAP bind per login) | — | — | %s | | | | |", num(r.preAuth.median(1), 0))
+	w("| IMAP logins/s behind a load balancer (a PROXY v1 header before each connection, ProxyProtocolPorts), %d concurrent clients; without the header in the same rounds: %s | — | — | %s | | | | |",
 		*flagClients, num(r.behind.median(0), 0), num(r.behind.median(1), 0))
 	if !r.mem.skipped {
 		mm := r.mem
-		w("| resident memory per idle logged-in session, %s sessions | %s KiB (Dovecot, Pss of all its processes) | %s KiB (VmRSS of the MMP process) | | MMP < 8 KiB | %s |",
-			num(float64(mm.sessions), 0), num(mm.storePer(), 1), num(mm.mmpPer(), 2), verdict(mm.mmpPer() < 8))
+		w("| resident memory per idle logged-in session, %s sessions | %s KiB (Dovecot, Pss of all its processes) | %s KiB (VmRSS of the %s) | %s KiB (VmRSS of the MMP process) | | %s | MMP < 8 KiB | %s |",
+			num(float64(mm.sessions), 0), num(mm.storePer(), 1), num(mm.nginxPer(), 2), workersWord(r.nginxWorkers), num(mm.mmpPer(), 2),
+			ratio(mm.mmpPer(), mm.nginxPer()), verdict(mm.mmpPer() < 8))
+		fdPer := func(a, b int) float64 { return float64(b-a) / float64(mm.sessions) }
+		w("| descriptors per idle logged-in session | — | %.2f | %.2f | | | | |", fdPer(mm.ngxFdBefore, mm.ngxFdAfter), fdPer(mm.fdBefore, mm.fdAfter))
 	}
 	w("")
 	w("Details:")
 	w("")
-	w("- logins/s per round (%v each, alternating): direct %s; MMP %s.", *flagLoginTime, list(r.loginDirect, 0), list(r.loginMMP, 0))
-	w("  CPU while logging in, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.loginCPUd), cpuLine(r.loginCPUm))
-	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
-		per(r.loginCPUd.machine, float64(r.logins[0]), 1e3, "ms"), per(r.loginCPUm.machine, float64(r.logins[1]), 1e3, "ms"),
-		per(r.loginCPUm.mmp, float64(r.logins[1]), 1e3, "ms"))
-	w("- FETCH MB/s (10^6 octets/s of literal) per round (%v each, alternating): direct %s; MMP %s.", *flagFetchTime, list(r.fetchDirect, 0), list(r.fetchMMP, 0))
-	w("  CPU while fetching, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.fetchCPUd), cpuLine(r.fetchCPUm))
-	w("  CPU time of the whole machine per GB fetched: direct %s, through the MMP %s, of which the MMP process %s.",
-		per(r.fetchCPUd.machine, float64(r.fetched[0])/1e9, 1, "s"), per(r.fetchCPUm.machine, float64(r.fetched[1])/1e9, 1, "s"),
-		per(r.fetchCPUm.mmp, float64(r.fetched[1])/1e9, 1, "s"))
-	w("- NOOP: %s round trips each way, in %d alternating batches on one logged-in connection; p90 direct %s, MMP %s; max direct %s, MMP %s.",
-		num(float64(len(r.noopDirect)), 0), *flagRounds, us(percentile(r.noopDirect, .9)), us(percentile(r.noopMMP, .9)),
-		us(r.noopDirect[len(r.noopDirect)-1]), us(r.noopMMP[len(r.noopMMP)-1]))
-	w("  CPU meanwhile (both ways), in %% of one core: %s.", cpuLine(r.noopCPU))
+	ms := func(cpu float64, n int64) string { return per(cpu, float64(n), 1e3, "ms") }
+	perGB := func(cpu float64, n int64) string { return per(cpu, float64(n)/1e9, 1, "s") }
+	w("- logins/s per round (%v each, alternating direct, nginx, MMP): direct %s; nginx %s; MMP %s.", *flagLoginTime,
+		list(r.loginDirect, 0), list(r.loginNginx, 0), list(r.loginMMP, 0))
+	w("  CPU while logging in, in %% of one core: direct: %s; through nginx: %s; through the MMP: %s.",
+		cpuLine(r.loginCPUd), cpuLineNginx(r.loginCPUn), cpuLine(r.loginCPUm))
+	w("  CPU time of the whole machine per login: direct %s, through nginx %s, of which nginx and its auth service %s (the auth service %s), through the MMP %s, of which the MMP process %s.",
+		ms(r.loginCPUd.machine, r.logins[colDirect]), ms(r.loginCPUn.machine, r.logins[colNginx]), ms(r.loginCPUn.mmp, r.logins[colNginx]),
+		ms(r.loginCPUn.auth, r.logins[colNginx]), ms(r.loginCPUm.machine, r.logins[colMMP]), ms(r.loginCPUm.mmp, r.logins[colMMP]))
+	w("- FETCH MB/s (10^6 octets/s of literal) per round (%v each, alternating): direct %s; nginx %s; MMP %s.", *flagFetchTime,
+		list(r.fetchDirect, 0), list(r.fetchNginx, 0), list(r.fetchMMP, 0))
+	w("  CPU while fetching, in %% of one core: direct: %s; through nginx: %s; through the MMP: %s.",
+		cpuLine(r.fetchCPUd), cpuLineNginx(r.fetchCPUn), cpuLine(r.fetchCPUm))
+	w("  CPU time of the whole machine per GB fetched: direct %s, through nginx %s, of which nginx %s, through the MMP %s, of which the MMP process %s.",
+		perGB(r.fetchCPUd.machine, r.fetched[colDirect]), perGB(r.fetchCPUn.machine, r.fetched[colNginx]), perGB(r.fetchCPUn.mmp, r.fetched[colNginx]),
+		perGB(r.fetchCPUm.machine, r.fetched[colMMP]), perGB(r.fetchCPUm.mmp, r.fetched[colMMP]))
+	w("- NOOP: %s round trips each way, in %d alternating batches on one logged-in connection; p90 direct %s, nginx %s, MMP %s; max direct %s, nginx %s, MMP %s.",
+		num(float64(len(r.noopDirect)), 0), *flagRounds, us(percentile(r.noopDirect, .9)), us(percentile(r.noopNginx, .9)), us(percentile(r.noopMMP, .9)),
+		us(r.noopDirect[len(r.noopDirect)-1]), us(r.noopNginx[len(r.noopNginx)-1]), us(r.noopMMP[len(r.noopMMP)-1]))
+	w("  CPU meanwhile (all three ways; nginx is in \"rest of the machine\"), in %% of one core: %s.", cpuLine(r.noopCPU))
 	perLogin := func(p pair, i int) string { return per(p.cpu[i].machine, float64(p.n[i]), 1e3, "ms") }
-	w("- POP3 logins/s per round (%v each, alternating): direct %s; MMP (PopProxy) %s.", *flagLoginTime, list(r.pop.rate[0], 0), list(r.pop.rate[1], 0))
-	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.pop.cpu[0]), cpuLine(r.pop.cpu[1]))
-	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
-		perLogin(r.pop, 0), perLogin(r.pop, 1), per(r.pop.cpu[1].mmp, float64(r.pop.n[1]), 1e3, "ms"))
-	w("- IMAP over TLS: the client makes a full handshake per connection (no session resumption), certificate ECDSA P-256; negotiated: direct %s, MMP %s.", r.tlsDirect, r.tlsMMP)
-	w("  Logins/s per round (%v each, alternating): direct %s; MMP %s.", *flagLoginTime, list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[1], 0))
-	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsLogin.cpu[0]), cpuLine(r.tlsLogin.cpu[1]))
-	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
-		perLogin(r.tlsLogin, 0), perLogin(r.tlsLogin, 1), per(r.tlsLogin.cpu[1].mmp, float64(r.tlsLogin.n[1]), 1e3, "ms"))
-	w("  With session resumption (a client session cache, TLS 1.3 tickets; resumed: direct %s of %s logins, MMP %s of %s), logins/s per round: direct %s; MMP %s.",
-		num(float64(r.resumed[0]), 0), num(float64(r.tlsResumed.n[0]), 0), num(float64(r.resumed[1]), 0), num(float64(r.tlsResumed.n[1]), 0),
-		list(r.tlsResumed.rate[0], 0), list(r.tlsResumed.rate[1], 0))
-	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsResumed.cpu[0]), cpuLine(r.tlsResumed.cpu[1]))
-	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
-		perLogin(r.tlsResumed, 0), perLogin(r.tlsResumed, 1), per(r.tlsResumed.cpu[1].mmp, float64(r.tlsResumed.n[1]), 1e3, "ms"))
-	w("  FETCH MB/s per round (%v each, alternating): direct %s; MMP %s.", *flagFetchTime, list(r.tlsFetch.rate[0], 0), list(r.tlsFetch.rate[1], 0))
-	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsFetch.cpu[0]), cpuLine(r.tlsFetch.cpu[1]))
-	w("  CPU time of the whole machine per GB fetched: direct %s, through the MMP %s, of which the MMP process %s.",
-		per(r.tlsFetch.cpu[0].machine, float64(r.tlsFetch.n[0])/1e9, 1, "s"), per(r.tlsFetch.cpu[1].machine, float64(r.tlsFetch.n[1])/1e9, 1, "s"),
-		per(r.tlsFetch.cpu[1].mmp, float64(r.tlsFetch.n[1])/1e9, 1, "s"))
+	three := func(p pair, what string, cpu func(pair, int) string) {
+		w("  CPU, in %% of one core: direct: %s; through nginx: %s; through the MMP: %s.",
+			cpuLine(p.cpu[colDirect]), cpuLineNginx(p.cpu[colNginx]), cpuLine(p.cpu[colMMP]))
+		w("  CPU time of the whole machine per %s: direct %s, through nginx %s, of which nginx and its auth service %s, through the MMP %s, of which the MMP process %s.",
+			what, cpu(p, colDirect), cpu(p, colNginx), ms(p.cpu[colNginx].mmp, p.n[colNginx]), cpu(p, colMMP), ms(p.cpu[colMMP].mmp, p.n[colMMP]))
+	}
+	w("- POP3 logins/s per round (%v each, alternating): direct %s; nginx %s; MMP (PopProxy) %s.", *flagLoginTime,
+		list(r.pop.rate[colDirect], 0), list(r.pop.rate[colNginx], 0), list(r.pop.rate[colMMP], 0))
+	three(r.pop, "login", perLogin)
+	w("- IMAP over TLS: the client makes a full handshake per connection (no session resumption), certificate ECDSA P-256; negotiated: direct %s, nginx %s, MMP %s.",
+		r.tlsDirect, r.tlsNginx, r.tlsMMP)
+	w("  Logins/s per round (%v each, alternating): direct %s; nginx %s; MMP %s.", *flagLoginTime,
+		list(r.tlsLogin.rate[colDirect], 0), list(r.tlsLogin.rate[colNginx], 0), list(r.tlsLogin.rate[colMMP], 0))
+	three(r.tlsLogin, "login", perLogin)
+	w("  With session resumption (a client session cache, TLS 1.3 tickets; resumed: direct %s of %s logins, nginx %s of %s, MMP %s of %s), logins/s per round: direct %s; nginx %s; MMP %s.",
+		num(float64(r.resumed[colDirect]), 0), num(float64(r.tlsResumed.n[colDirect]), 0),
+		num(float64(r.resumed[colNginx]), 0), num(float64(r.tlsResumed.n[colNginx]), 0),
+		num(float64(r.resumed[colMMP]), 0), num(float64(r.tlsResumed.n[colMMP]), 0),
+		list(r.tlsResumed.rate[colDirect], 0), list(r.tlsResumed.rate[colNginx], 0), list(r.tlsResumed.rate[colMMP], 0))
+	three(r.tlsResumed, "login", perLogin)
+	w("  FETCH MB/s per round (%v each, alternating): direct %s; nginx %s; MMP %s.", *flagFetchTime,
+		list(r.tlsFetch.rate[colDirect], 0), list(r.tlsFetch.rate[colNginx], 0), list(r.tlsFetch.rate[colMMP], 0))
+	w("  CPU, in %% of one core: direct: %s; through nginx: %s; through the MMP: %s.",
+		cpuLine(r.tlsFetch.cpu[colDirect]), cpuLineNginx(r.tlsFetch.cpu[colNginx]), cpuLine(r.tlsFetch.cpu[colMMP]))
+	w("  CPU time of the whole machine per GB fetched: direct %s, through nginx %s, of which nginx %s, through the MMP %s, of which the MMP process %s.",
+		perGB(r.tlsFetch.cpu[colDirect].machine, r.tlsFetch.n[colDirect]), perGB(r.tlsFetch.cpu[colNginx].machine, r.tlsFetch.n[colNginx]),
+		perGB(r.tlsFetch.cpu[colNginx].mmp, r.tlsFetch.n[colNginx]), perGB(r.tlsFetch.cpu[colMMP].machine, r.tlsFetch.n[colMMP]),
+		perGB(r.tlsFetch.cpu[colMMP].mmp, r.tlsFetch.n[colMMP]))
 	w("- PreAuth logins/s per round (%v each, alternating, one ImapProxy -pre process each): cache warm %s; cache off %s.", *flagLoginTime, list(r.preAuth.rate[0], 0), list(r.preAuth.rate[1], 0))
 	w("  CPU, in %% of one core (slapd is in \"rest of the machine\"): warm: %s; off: %s.", cpuLine(r.preAuth.cpu[0]), cpuLine(r.preAuth.cpu[1]))
 	w("  CPU time of the whole machine per login: warm %s (MMP %s), off %s (MMP %s).",
@@ -164,6 +222,9 @@ func (r *results) markdown() string {
 		mm := r.mem
 		w("- Memory, direct: %s sessions opened by 16 clients in %v; Dovecot's Pss %s → %s KiB over %d → %d processes.",
 			num(float64(mm.sessions), 0), mm.openDirect.Round(time.Millisecond), num(float64(mm.storeBefore), 0), num(float64(mm.storeAfter), 0), mm.storeProcs[0], mm.storeProcs[1])
+		w("- Memory, nginx: %s sessions opened by 16 clients in %v; VmRSS of the %s %s → %s KiB; their descriptors %d → %d.",
+			num(float64(mm.sessions), 0), mm.openNginx.Round(time.Millisecond), workersWord(r.nginxWorkers),
+			num(float64(mm.ngxBefore), 0), num(float64(mm.ngxAfter), 0), mm.ngxFdBefore, mm.ngxFdAfter)
 		w("- Memory, MMP: %s sessions opened by 16 clients in %v; VmRSS %s → %s KiB (RssAnon %s → %s KiB); descriptors %d → %d; %d threads.",
 			num(float64(mm.sessions), 0), mm.openMMP.Round(time.Millisecond), num(float64(mm.rssBefore), 0), num(float64(mm.rssAfter), 0),
 			num(float64(mm.anonBefore), 0), num(float64(mm.anonAfter), 0), mm.fdBefore, mm.fdAfter, mm.threads)
@@ -177,8 +238,8 @@ func (r *results) markdown() string {
 	w("")
 	w("CPU is in %% of one core (the machine has %d); \"rest of the machine\" is kernel work not charged to a process (softirq) and other processes.", r.machine.Cores)
 	w("")
-	w("Machine: %s, %d cores, %s memory, %s. %s; %s; Dovecot %s. RLIMIT_NOFILE %d; the benchmark and its daemons ran at nice %d; the machine was %.0f %% busy (of one core) in the second before the run.",
-		r.machine.CPU, r.machine.Cores, r.machine.Memory, r.machine.Kernel, r.goVer, r.slapd, r.dovecot, r.noFile, r.nice, r.idleCPU)
+	w("Machine: %s, %d cores, %s memory, %s. %s; %s; Dovecot %s; %s. RLIMIT_NOFILE %d; the benchmark and its daemons ran at nice %d; the machine was %.0f %% busy (of one core) in the second before the run.",
+		r.machine.CPU, r.machine.Cores, r.machine.Memory, r.machine.Kernel, r.goVer, r.slapd, r.dovecot, r.nginxVer, r.noFile, r.nice, r.idleCPU)
 	w("")
 	cmd := command
 	if r.flags != "" {
@@ -196,6 +257,16 @@ func (r *results) markdown() string {
 	w("")
 	for _, c := range r.cmds {
 		w("    %s", c)
+	}
+	w("")
+	w("nginx (Debian's, with libnginx-mod-mail) ran as `%s`, `master_process on` with %s, and its auth_http service, bench/nginx-auth (the MMP's LDAP lookup and cache, package directory), as", r.nginxCmd, workersWord(r.nginxWorkers))
+	w("")
+	w("    %s", r.authCmd)
+	w("")
+	w("with this configuration (the ports chosen at run time):")
+	w("")
+	for _, l := range strings.Split(strings.TrimRight(r.nginxConf, "\n"), "\n") {
+		w("    %s", l)
 	}
 	return b.String()
 }
