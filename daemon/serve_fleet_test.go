@@ -509,3 +509,31 @@ func TestMaxUserSessionsFleet(t *testing.T) {
 	}
 	a.waitLog("ImapProxy_*.log", `user 'alice' from 127\.0\.0\.1:\d+ refused: 2 sessions across the fleet, MaxUserSessions 2`)
 }
+
+// The reasons of mmp_connections_refused_total come from admit, not
+// from the refusal's text: TCPAccess and ConnLimits without a fleet.
+func TestRefusalReasons(t *testing.T) {
+	testenv.NeedLoopback(t, "127.0.0.37", "127.0.0.38")
+	env := twostores.Start(t)
+	a := startMMP(t, "", map[string]string{"imap": imapFile(env,
+		"default:TCPAccess \"+imap:ALL EXCEPT 127.0.0.37$-imap:ALL\"\ndefault:ConnLimits \"127.0.0.38|255.255.255.255:1\"\n")})
+	if g := dialFrom(t, "127.0.0.37", a.addr["imap"]).say(""); !strings.HasPrefix(g, "* BYE") {
+		t.Errorf("TCPAccess: %q", g)
+	}
+	first := dialFrom(t, "127.0.0.38", a.addr["imap"])
+	if g := first.say(""); !strings.HasPrefix(g, "* OK") {
+		t.Fatalf("first connection: %q", g)
+	}
+	if g := dialFrom(t, "127.0.0.38", a.addr["imap"]).say(""); !strings.HasPrefix(g, "* BYE") {
+		t.Errorf("ConnLimits: %q", g)
+	}
+	m := a.metrics()
+	for _, reason := range []string{"tcpaccess", "connlimits"} {
+		if n := m[`mmp_connections_refused_total{reason="`+reason+`",service="imap"}`]; n != 1 {
+			t.Errorf("%s refusals: %v, want 1", reason, n)
+		}
+	}
+	if _, ok := m["mmp_fleet_up"]; ok {
+		t.Error("mmp_fleet_up without FleetRedis")
+	}
+}

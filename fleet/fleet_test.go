@@ -195,3 +195,25 @@ func TestSlowRedis(t *testing.T) {
 		t.Errorf("%d connections to Redis, want at most the pool's %d", clients-1, PoolSize)
 	}
 }
+
+// Every method a caller uses without asking Enabled first is safe on a
+// nil Client.
+func TestNilClientMethods(t *testing.T) {
+	var c *Client
+	ip := netip.MustParseAddr("192.0.2.1")
+	c.HoldConn("imap", ip).Release()
+	c.HoldUser("imap", "u").Release()
+	c.OnRecover(func() {})
+	if _, _, err := c.AcquireConn(context.Background(), "imap", ip, 1, true); !errors.Is(err, ErrOff) {
+		t.Error(err)
+	}
+	if _, err := c.AcquireUser(context.Background(), "imap", "u", 1); !errors.Is(err, ErrOff) {
+		t.Error(err)
+	}
+	if _, _, err := c.POPLogin(context.Background(), ip); !errors.Is(err, ErrOff) {
+		t.Error(err)
+	}
+	if c.Leases() != 0 || c.ID() != "" || c.FailClosed() {
+		t.Error("nil client reports state")
+	}
+}
