@@ -360,7 +360,8 @@ func unavailable(err error) bool {
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH", "WRONGPASS"} {
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH", "WRONGPASS",
+			"OOM", "BUSY", "ERR max number of clients"} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}
@@ -410,6 +411,11 @@ func (c *Client) worker() {
 
 // markDown trips the breaker: one log line per outage, and one probe.
 func (c *Client) markDown(op string, err error) {
+	select {
+	case <-c.stop:
+		return // closing: the calls fail because the client is closed
+	default:
+	}
 	if !c.up.CompareAndSwap(true, false) {
 		return // already down: the probe is running
 	}
