@@ -168,7 +168,7 @@ func (m *mmp) metrics() map[string]float64 {
 // the call timeout generous so that a busy test machine does not look
 // like an outage.
 func fleetParams(r *redis.Server) string {
-	return fmt.Sprintf("default:FleetRedis %s\ndefault:FleetLeaseTime 3\ndefault:FleetCallTimeout 2000\n", r.URL())
+	return fmt.Sprintf("default:FleetRedis %s\ndefault:FleetLeaseTime 5\ndefault:FleetCallTimeout 2000\n", r.URL())
 }
 
 // imapFile is an ImapProxyAService.cfg in front of the two stores.
@@ -267,7 +267,7 @@ func TestFleetConnLimits(t *testing.T) {
 	}
 
 	a.kill()
-	// a's ten connections stop counting within the lease time (3 s).
+	// a's ten connections stop counting within the lease time (5 s).
 	waitUntil(t, "the leases of the dead MMP to run out", func() bool {
 		c := dialFrom(t, "127.0.0.32", b.addr["imap"])
 		defer c.c.Close()

@@ -169,12 +169,9 @@ func TestLeaseExpiry(t *testing.T) {
 		}
 	}
 	kill(dead)
+	// Both sets of leases were written at the same time: the count falls
+	// to 3, not to 0, only because the live MMP renewed its own.
 	waitFor(t, "the dead MMP's leases to expire", func() bool { n, _ := live.Conns(ctx, "imap", ip); return n == 3 })
-	// Well past a lease time: the live leases were renewed.
-	time.Sleep(2 * live.LeaseTime())
-	if n, _ := live.Conns(ctx, "imap", ip); n != 3 {
-		t.Errorf("%d live connections counted, want 3", n)
-	}
 	if live.Leases() != 3 {
 		t.Errorf("Leases() = %d", live.Leases())
 	}
