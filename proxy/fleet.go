@@ -23,12 +23,13 @@ import (
 // wait (the penalty read at accept is used), one per failed login (the
 // penalty update, whose result also serves the connection's next
 // attempt), one at a successful login with MaxUserSessions (the user's
-// lease). Forgiving a client and releasing leases are queued off the
-// path.
+// lease). Forgiving a client that had a penalty and releasing leases are
+// queued off the path.
 
 // fleetState is a session's share of the fleet.
 type fleetState struct {
 	pen         *fleet.Penalty // the client's penalty as last read or written, for the next wait
+	penalised   bool           // the fleet knew a penalty of the client's at a wait, or this session failed: forgive on success
 	userRelease func()         // releases the user's session (MaxUserSessions); nil before
 }
 
@@ -108,9 +109,13 @@ func (s *Session) penalty(ctx context.Context) time.Duration {
 	if pen == nil || time.Since(pen.At) > penaltyFresh {
 		p, err := g.fleet.PenaltyOf(ctx, s.serviceName(), access.Group(ip))
 		if err != nil {
+			s.fleet.penalised = true // unknown: forgive on success, to be sure
 			return local
 		}
 		pen = &p
+	}
+	if pen.Last > 0 {
+		s.fleet.penalised = true
 	}
 	return pen.Delay(fleetBadGuys(g.badGuys.Config()), time.Now())
 }
@@ -138,16 +143,19 @@ func (s *Session) fleetFailure(ip netip.Addr) (time.Duration, bool) {
 	}
 	// The connection's next attempt waits this without asking again.
 	s.fleet.pen = &fleet.Penalty{Last: d, Left: bg.Decay, At: time.Now()}
+	s.fleet.penalised = true
 	return d, true
 }
 
-// loginSucceeded forgives the client, here and across the fleet.
+// loginSucceeded forgives the client, here and across the fleet. Redis
+// is told only when the client had a penalty there at its wait (or this
+// session failed): an ordinary login costs no call for it.
 func (s *Session) loginSucceeded() {
 	g := s.srv.guards
 	ip := s.ClientAddr.Addr()
 	g.badGuys.Success(ip)
 	s.fleet.pen = nil
-	if g.fleet.Up() && g.badGuys.Counts(ip) {
+	if s.fleet.penalised && g.fleet.Up() && g.badGuys.Counts(ip) {
 		g.fleet.Forgive(s.serviceName(), access.Group(ip))
 	}
 }
