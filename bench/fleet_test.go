@@ -48,31 +48,43 @@ func BenchmarkFleet(b *testing.B) {
 		rates := make([][]float64, len(paths))
 		hot := make([]float64, len(paths))
 		cold := make([]float64, len(paths))
+		mmpCPU := make([]float64, len(paths))   // ms per login, summed over the rounds
+		redisCPU := make([]float64, len(paths)) // likewise
+		logins := make([]int64, len(paths))
+		procs := []*mmpProc{off, on, users}
 		for range *flagRounds {
 			for j, p := range paths {
 				h0, c0 := redisCalls(b, r)
+				m0, _ := procCPU(procs[j].pid())
+				r0, _ := procCPU(r.Pid())
 				rate, n, err := measureLogins(p.addr, *flagClients, *flagLoginTime)
 				if err != nil {
 					b.Fatalf("%s: %v", p.name, err)
 				}
 				rates[j] = append(rates[j], rate)
 				h1, c1 := redisCalls(b, r)
+				m1, _ := procCPU(procs[j].pid())
+				r1, _ := procCPU(r.Pid())
 				hot[j], cold[j] = float64(h1-h0)/float64(n), float64(c1-c0)/float64(n)
+				mmpCPU[j] += (m1 - m0) * 1000
+				redisCPU[j] += (r1 - r0) * 1000
+				logins[j] += n
 			}
 		}
-		for _, m := range []*mmpProc{off, on, users} {
+		for _, m := range procs {
 			if err := m.alive(); err != nil {
 				b.Fatal(err)
 			}
 		}
-		fmt.Printf("\n| IMAP logins/s, %d clients, %d rounds of %v | logins/s (median) | rounds | Redis calls per login: on its path, off it |\n|---|---|---|---|\n",
+		fmt.Printf("\n| IMAP logins/s, %d clients, %d rounds of %v | logins/s (median) | rounds | Redis calls per login: on its path, off it | MMP CPU per login | Redis CPU per login |\n|---|---|---|---|---|---|\n",
 			*flagClients, *flagRounds, *flagLoginTime)
 		for j, p := range paths {
 			var rs []string
 			for _, v := range rates[j] {
 				rs = append(rs, strconv.FormatFloat(v, 'f', 0, 64))
 			}
-			fmt.Printf("| %s | %.0f | %s | %.2f, %.2f |\n", p.name, median(rates[j]), strings.Join(rs, ", "), hot[j], cold[j])
+			fmt.Printf("| %s | %.0f | %s | %.2f, %.2f | %.3f ms | %.3f ms |\n", p.name, median(rates[j]), strings.Join(rs, ", "), hot[j], cold[j],
+				mmpCPU[j]/float64(logins[j]), redisCPU[j]/float64(logins[j]))
 		}
 		for _, m := range []*mmpProc{on, users} {
 			if n := outages(m); n > 0 {

@@ -125,8 +125,8 @@ func (c *Client) PenaltyOf(ctx context.Context, service string, group netip.Addr
 // Forgive clears the penalty of group in service (a successful login),
 // off the caller's path.
 func (c *Client) Forgive(service string, group netip.Addr) {
-	c.background("badguys", func(ctx context.Context, r redis.UniversalClient) error {
-		return r.Del(ctx, c.bgKey(service, group)).Err()
+	c.background("badguys", func(ctx context.Context, p redis.Pipeliner) {
+		p.Del(ctx, c.bgKey(service, group))
 	})
 }
 

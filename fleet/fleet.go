@@ -120,7 +120,7 @@ type Client struct {
 	rdb redis.UniversalClient
 
 	up    atomic.Bool
-	queue chan func(context.Context) error
+	queue chan job
 	stop  chan struct{}
 	done  sync.WaitGroup
 
@@ -159,7 +159,7 @@ func Open(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, rdb: rdb, queue: make(chan func(context.Context) error, queueSize), stop: make(chan struct{})}
+	c := &Client{cfg: cfg, rdb: rdb, queue: make(chan job, queueSize), stop: make(chan struct{})}
 	c.leases.init()
 	ctx, cancel := context.WithTimeout(context.Background(), max(cfg.CallTimeout, time.Second))
 	err = rdb.Ping(ctx).Err()
@@ -371,23 +371,23 @@ func unavailable(err error) bool {
 	return true
 }
 
-// background queues fn, to run off every login's path with a longer
-// timeout; it is dropped when Redis is down or the queue is full (what it
-// would do expires in Redis by itself).
-func (c *Client) background(op string, fn func(ctx context.Context, r redis.UniversalClient) error) {
+// job is a piece of background work: commands queued on a pipeline.
+type job struct {
+	op string
+	fn func(ctx context.Context, p redis.Pipeliner)
+}
+
+// background queues fn, to run off every login's path: the worker sends
+// what is queued together, in one pipeline of up to batchSize jobs, with
+// a longer timeout. fn only queues commands (their replies are not
+// looked at). The job is dropped when Redis is down or the queue is
+// full: what it would do expires in Redis by itself.
+func (c *Client) background(op string, fn func(ctx context.Context, p redis.Pipeliner)) {
 	if c == nil || !c.up.Load() {
 		return
 	}
-	job := func(ctx context.Context) error {
-		if !c.up.Load() {
-			return nil
-		}
-		err := fn(ctx, c.rdb)
-		c.judge(op, err)
-		return err
-	}
 	select {
-	case c.queue <- job:
+	case c.queue <- job{op, fn}:
 	default:
 		if c.cfg.OnError != nil {
 			c.cfg.OnError("queue")
@@ -395,17 +395,40 @@ func (c *Client) background(op string, fn func(ctx context.Context, r redis.Univ
 	}
 }
 
+// batchSize bounds the jobs of one background pipeline.
+const batchSize = 256
+
 func (c *Client) worker() {
 	defer c.done.Done()
+	batch := make([]job, 0, batchSize)
 	for {
 		select {
 		case <-c.stop:
 			return
-		case job := <-c.queue:
-			ctx, cancel := context.WithTimeout(context.Background(), backgroundTimeout)
-			job(ctx)
-			cancel()
+		case j := <-c.queue:
+			batch = append(batch[:0], j)
 		}
+	fill:
+		for len(batch) < batchSize {
+			select {
+			case j := <-c.queue:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		if !c.up.Load() {
+			continue // dropped: Redis went down meanwhile
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), backgroundTimeout)
+		_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, j := range batch {
+				j.fn(ctx, p)
+			}
+			return nil
+		})
+		cancel()
+		c.judge(batch[0].op, err)
 	}
 }
 

@@ -73,8 +73,8 @@ func (l *Lease) Release() {
 		return
 	}
 	l.c.leases.remove(l)
-	l.c.background("release", func(ctx context.Context, r redis.UniversalClient) error {
-		return r.ZRem(ctx, l.key, l.member).Err()
+	l.c.background("release", func(ctx context.Context, p redis.Pipeliner) {
+		p.ZRem(ctx, l.key, l.member)
 	})
 }
 

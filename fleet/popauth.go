@@ -24,8 +24,8 @@ func (c *Client) RecordPOPLogin(ip netip.Addr, user string, ttl time.Duration) {
 	if ttl <= 0 || !ip.IsValid() {
 		return
 	}
-	c.background("popauth", func(ctx context.Context, r redis.UniversalClient) error {
-		return r.Set(ctx, c.popKey(ip), user, ttl).Err()
+	c.background("popauth", func(ctx context.Context, p redis.Pipeliner) {
+		p.Set(ctx, c.popKey(ip), user, ttl)
 	})
 }
 

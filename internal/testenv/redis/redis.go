@@ -244,3 +244,12 @@ func readReply(br *bufio.Reader) (string, error) {
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
+
+// Pid is the server's process id (0 when stopped), for benchmarks that
+// measure its CPU.
+func (s *Server) Pid() int {
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.Pid()
+}
