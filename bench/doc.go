@@ -19,7 +19,8 @@
 //     summed over all its processes;
 //   - POP3 logins per second (USER, PASS, QUIT, 16 clients), directly to
 //     Dovecot's POP3 and through a PopProxy process;
-//   - IMAP over implicit TLS, logins per second and FETCH of the 10 MiB
+//   - IMAP over implicit TLS, logins per second (full handshakes, and
+//     with a client session cache) and FETCH of the 10 MiB
 //     message: directly to Dovecot's IMAPS and through the SSL port of the
 //     ImapProxy (TLS to the client, clear text to the store: TLS offload);
 //     the certificate comes from internal/testenv/testcert;
@@ -38,5 +39,7 @@
 // -logintime D, -fetchtime D, -noops N, -gcview (run the MMP from
 // bench/imapproxy-gcview, which is ImapProxy with an expvar endpoint, to add
 // the Go runtime's own view of the memory; off by default so that the
-// numbers are those of the real cmd/ImapProxy).
+// numbers are those of the real cmd/ImapProxy). BenchmarkLoginProfile, with
+// -profile DIR (and -strace), writes the CPU profile and counts the system
+// calls of the proxies during the login loads instead.
 package bench

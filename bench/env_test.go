@@ -158,7 +158,10 @@ func (e *env) storePgid() (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
 
-func startEnv(b *testing.B, gcview bool) *env {
+// startEnv starts the directory, the store and the proxies. With gcview
+// the main ImapProxy runs from bench/imapproxy-gcview; with profiling the
+// PopProxy does too (the profile of BenchmarkLoginProfile).
+func startEnv(b *testing.B, gcview, profiling bool) *env {
 	b.Helper()
 	e := &env{noFile: raiseNoFile(1 << 16)}
 	var opts []dovecot.Option
@@ -190,7 +193,11 @@ func startEnv(b *testing.B, gcview bool) *env {
 	e.behind, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, false, proxiedReady,
 		"--ProxyProtocolPorts", portToken, "--ProxyProtocolTrusted", "127.0.0.1")
 	e.cmds = append(e.cmds, cmd)
-	e.pop, cmd = startMMP(b, buildPkg(b, "./cmd/PopProxy", "PopProxy"), "PopProxy", e, e.store.POP3Port, false, popReady)
+	popBin := buildPkg(b, "./cmd/PopProxy", "PopProxy")
+	if profiling {
+		popBin = bin // bench/imapproxy-gcview, as PopProxy
+	}
+	e.pop, cmd = startMMP(b, popBin, "PopProxy", e, e.store.POP3Port, profiling, popReady)
 	e.cmds = append(e.cmds, cmd)
 	return e
 }
@@ -325,7 +332,7 @@ func startMMP(b *testing.B, bin, name string, e *env, storePort int, gcview bool
 	m.cmd.Env = os.Environ()
 	if gcview {
 		m.gcview = net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.FreePort(b)))
-		m.cmd.Env = append(m.cmd.Env, "OPENMMP_GCVIEW="+m.gcview)
+		m.cmd.Env = append(m.cmd.Env, "OPENMMP_GCVIEW="+m.gcview, "OPENMMP_GCVIEW_NAME="+name)
 	}
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {

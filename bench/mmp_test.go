@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -61,6 +62,9 @@ type results struct {
 	behind                           pair   // logins/s: the main MMP, and one behind a PROXY header
 	tlsDirect, tlsMMP                string // protocol and cipher suite negotiated
 	cmds                             []string
+
+	tlsResumed pair     // TLS logins with a client session cache
+	resumed    [2]int64 // of tlsResumed's logins, those that resumed
 }
 
 // pair is one row measured two ways in alternating rounds.
@@ -126,7 +130,7 @@ func BenchmarkMMP(b *testing.B) {
 	if r.idleCPU > 20 {
 		fmt.Fprintf(os.Stderr, "bench: warning: the machine is busy before the run (%.0f %% of one core); see the \"rest\" CPU in the details\n", r.idleCPU)
 	}
-	e := startEnv(b, *flagGCView)
+	e := startEnv(b, *flagGCView, false)
 	r.slapd, r.dovecot, r.mmpCmd, r.noFile, r.cmds = e.slapdV, e.dovecV, e.mmpCmd, e.noFile, e.cmds
 	pgid, err := e.storePgid()
 	if err != nil {
@@ -247,6 +251,8 @@ func BenchmarkMMP(b *testing.B) {
 	b.ReportMetric(r.pop.median(1), "mmp-pop-logins/s")
 	b.ReportMetric(r.tlsLogin.median(0), "direct-tls-logins/s")
 	b.ReportMetric(r.tlsLogin.median(1), "mmp-tls-logins/s")
+	b.ReportMetric(r.tlsResumed.median(0), "direct-tls-resumed-logins/s")
+	b.ReportMetric(r.tlsResumed.median(1), "mmp-tls-resumed-logins/s")
 	b.ReportMetric(r.tlsFetch.median(0), "direct-tls-fetch-MB/s")
 	b.ReportMetric(r.tlsFetch.median(1), "mmp-tls-fetch-MB/s")
 	b.ReportMetric(r.preAuth.median(0), "mmp-preauth-warm-logins/s")
@@ -402,6 +408,34 @@ func extraRows(e *env, r *results, m meter, progress func(string, ...any), check
 	}
 	r.tlsLogin.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){tlsFn(e.directS), tlsFn(e.proxyS)}, check)
 	progress("TLS logins/s: direct %s, MMP %s", list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[1], 0))
+
+	// The same with session resumption: each path's client keeps a session
+	// cache, as mail clients do, warmed by one login per user.
+	resumeFn := func(addr string, i int) func() (float64, int64, error) {
+		tc := e.tlsConf.Clone()
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(4 * numUsers)
+		for u := range numUsers {
+			cl, err := loginWith(addr, tc, userName(u), password)
+			if err == nil {
+				err = cl.logout()
+			}
+			check(err)
+		}
+		return func() (float64, int64, error) {
+			return measureRate(*flagClients, *flagLoginTime, func(u string) error {
+				cl, err := loginWith(addr, tc, u, password)
+				if err != nil {
+					return err
+				}
+				if cl.c.(*tls.Conn).ConnectionState().DidResume {
+					atomic.AddInt64(&r.resumed[i], 1)
+				}
+				return cl.logout()
+			})
+		}
+	}
+	r.tlsResumed.alternate(*flagRounds, [2]meter{m, m}, [2]func() (float64, int64, error){resumeFn(e.directS, 0), resumeFn(e.proxyS, 1)}, check)
+	progress("TLS logins/s with resumption: direct %s, MMP %s", list(r.tlsResumed.rate[0], 0), list(r.tlsResumed.rate[1], 0))
 
 	// FETCH over TLS, one connection each way.
 	cd, err := loginWith(e.directS, e.tlsConf, userName(0), password)

@@ -99,6 +99,9 @@ func (r *results) markdown() string {
 	td, tm := r.tlsLogin.median(0), r.tlsLogin.median(1)
 	w("| IMAP logins/s over implicit TLS, %d concurrent clients; direct: Dovecot IMAPS; MMP: TLS from the client, clear text to the store | %s | %s | %.2f | | |",
 		*flagClients, num(td, 0), num(tm, 0), tm/td)
+	rd, rm := r.tlsResumed.median(0), r.tlsResumed.median(1)
+	w("| the same with TLS session resumption (the client keeps a session cache) | %s | %s | %.2f | | |",
+		num(rd, 0), num(rm, 0), rm/rd)
 	tfd, tfm := r.tlsFetch.median(0), r.tlsFetch.median(1)
 	w("| FETCH of a 10 MiB message over implicit TLS, one connection; same TLS setup | %s MB/s | %s MB/s | %.2f | | |",
 		num(tfd, 0), num(tfm, 0), tfm/tfd)
@@ -138,6 +141,12 @@ func (r *results) markdown() string {
 	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsLogin.cpu[0]), cpuLine(r.tlsLogin.cpu[1]))
 	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
 		perLogin(r.tlsLogin, 0), perLogin(r.tlsLogin, 1), per(r.tlsLogin.cpu[1].mmp, float64(r.tlsLogin.n[1]), 1e3, "ms"))
+	w("  With session resumption (a client session cache, TLS 1.3 tickets; resumed: direct %s of %s logins, MMP %s of %s), logins/s per round: direct %s; MMP %s.",
+		num(float64(r.resumed[0]), 0), num(float64(r.tlsResumed.n[0]), 0), num(float64(r.resumed[1]), 0), num(float64(r.tlsResumed.n[1]), 0),
+		list(r.tlsResumed.rate[0], 0), list(r.tlsResumed.rate[1], 0))
+	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsResumed.cpu[0]), cpuLine(r.tlsResumed.cpu[1]))
+	w("  CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
+		perLogin(r.tlsResumed, 0), perLogin(r.tlsResumed, 1), per(r.tlsResumed.cpu[1].mmp, float64(r.tlsResumed.n[1]), 1e3, "ms"))
 	w("  FETCH MB/s per round (%v each, alternating): direct %s; MMP %s.", *flagFetchTime, list(r.tlsFetch.rate[0], 0), list(r.tlsFetch.rate[1], 0))
 	w("  CPU, in %% of one core: direct: %s; through the MMP: %s.", cpuLine(r.tlsFetch.cpu[0]), cpuLine(r.tlsFetch.cpu[1]))
 	w("  CPU time of the whole machine per GB fetched: direct %s, through the MMP %s, of which the MMP process %s.",

@@ -133,23 +133,26 @@ func TestLoadRefusesFileBeingWritten(t *testing.T) {
 	}
 	write("AService.cfg", "default:ServiceList ImapProxyAService@1143\n")
 	write("ImapProxyAService.cfg", "default:Banner a\n")
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() { // an editor rewriting the file in place, again and again
-		defer close(done)
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			write("ImapProxyAService.cfg", fmt.Sprintf("default:Banner %s\n", strings.Repeat("x", i%7+1)))
-			time.Sleep(time.Millisecond)
+	// An editor rewriting the file in place during every pause of the
+	// reader, each time with a new modification time (in the future, so
+	// that no stall of a loaded machine makes the file look old enough):
+	// what a real writer does, without depending on how the two are
+	// scheduled.
+	path := filepath.Join(dir, "ImapProxyAService.cfg")
+	saved := defaultReader
+	t.Cleanup(func() { defaultReader = saved })
+	i := 0
+	rewrite := func() {
+		i++
+		write("ImapProxyAService.cfg", fmt.Sprintf("default:Banner %s\n", strings.Repeat("x", i%7+1)))
+		mtime := time.Now().Add(time.Hour + time.Duration(i)*time.Second)
+		if err := os.Chtimes(path, mtime, mtime); err != nil {
+			t.Fatal(err)
 		}
-	}()
+	}
+	rewrite()
+	defaultReader.sleep = func(time.Duration) { rewrite() }
 	_, problems := Load(dir, Options{WaitSettled: true})
-	close(stop)
-	<-done
 	found := false
 	for _, p := range problems {
 		if p.File == "ImapProxyAService.cfg" && p.Severity == Fatal && strings.Contains(p.Msg, "kept changing") {

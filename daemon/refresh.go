@@ -19,6 +19,7 @@ import (
 	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/tlsconf"
 )
 
 // serveOptions are what a program adds to serve besides the loaded
@@ -72,6 +73,11 @@ type supervisor struct {
 	workers   *proxy.Workers // NumThreads, for every service; set at start
 	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
 	fleet     *fleet.Client  // FleetRedis; set at start, nil without
+
+	// tickets are the TLS session ticket keys of each service (by
+	// serviceKey), kept across refreshes so that clients resume.
+	ticketsMu sync.Mutex
+	tickets   map[string]*tlsconf.TicketKeys
 
 	services []*service
 	errs     chan error
@@ -241,8 +247,11 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 		delete(old, r.key)
 		r.srv.Update(svc)
 		// Certificates and keys are files too: a renewed certificate is
-		// used from the next session on.
-		r.srv.SetTLS(serviceTLS(svc, s.logs.main))
+		// used from the next session on. The session ticket key rotates;
+		// the previous one still resumes the sessions it issued.
+		keys := s.ticketKeys(svc)
+		keys.Rotate()
+		r.srv.SetTLS(serviceTLS(svc, s.logs.main, keys))
 		updated++
 		want := map[string]bool{}
 		for _, a := range svc.Listen {

@@ -235,7 +235,7 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 		Workers:  s.workers,
 		Limits:   s.limits(),
 		Log:      s.logs.forService(svc),
-		TLS:      serviceTLS(svc, s.logs.main),
+		TLS:      serviceTLS(svc, s.logs.main, s.ticketKeys(svc)),
 		Fleet:    s.fleet,
 	}
 	if s.dir != nil { // a nil *Directory in the interface would not be a nil interface

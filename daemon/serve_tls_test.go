@@ -164,3 +164,63 @@ func TestAServiceTLSRelativeDir(t *testing.T) {
 	}
 	handshake("after a refresh")
 }
+
+// TestTLSResumesAcrossRefresh: a real client with a session cache
+// (crypto/tls) resumes its TLS session on the SSL port, also after a
+// refresh, which builds a new TLS configuration: the session ticket keys
+// are the service's, rotated on refresh with the previous one still
+// accepted (tlsconf.TicketKeys).
+func TestTLSResumesAcrossRefresh(t *testing.T) {
+	cs := testcert.New(t)
+	dir := t.TempDir()
+	for _, d := range []string{"log", "run"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	sslPort := testenv.FreePort(t)
+	ssl := fmt.Sprintf("127.0.0.1:%d", sslPort)
+	files := map[string]string{
+		"AService.cfg": fmt.Sprintf("default:ServiceList ImapProxyAService@%s|%s\ndefault:LogDir log\n", plain, ssl),
+		"ImapProxyAService.cfg": fmt.Sprintf("default:LdapUrl \"ldap://127.0.0.1:1/o=internet\"\ndefault:BGExcluded 127.0.0.0/8\n"+
+			"default:SSLEnable yes\ndefault:SSLPorts %d\ndefault:SSLCertPEM %s\ndefault:SSLKeyPEM %s\n", sslPort, cs.CertFile, cs.KeyFile),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	cc := cs.ClientConfig("localhost")
+	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	connect := func(when string) bool {
+		t.Helper()
+		d := net.Dialer{Timeout: 10 * time.Second}
+		tc, err := tls.DialWithDialer(&d, "tcp", ssl, cc)
+		if err != nil {
+			t.Fatalf("%s: TLS on the SSL port: %v", when, err)
+		}
+		defer tc.Close()
+		tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		// Reading the greeting also reads the TLS 1.3 session ticket.
+		if g, _ := bufio.NewReader(tc).ReadString('\n'); !strings.HasPrefix(g, "* OK ") {
+			t.Errorf("%s: greeting %q", when, g)
+		}
+		return tc.ConnectionState().DidResume
+	}
+	if connect("first connection") {
+		t.Error("the first connection resumed a session")
+	}
+	if !connect("second connection") {
+		t.Error("the second connection did not resume")
+	}
+	status := RefreshStatusFile(dir, os.Getpid())
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	if got := waitFile(t, status); !strings.HasPrefix(got, "ok: ") {
+		t.Fatalf("refresh: %q", got)
+	}
+	if !connect("after a refresh") {
+		t.Error("no resumption after a refresh")
+	}
+}

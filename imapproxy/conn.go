@@ -37,7 +37,7 @@ type conn struct {
 func newConn(p *Protocol, s *proxy.Session) *conn {
 	c := &conn{p: p, s: s, v: s.Values, log: s.Log}
 	c.r = wire.NewReader(s.Client, maxLine)
-	c.w = bufio.NewWriterSize(s.Client, 4096)
+	c.w = wire.NewWriter(s.Client)
 	c.cr = wire.NewCommandReader(c.r, func(n int) error {
 		c.w.WriteString("+ Ready for literal data\r\n")
 		return c.w.Flush()

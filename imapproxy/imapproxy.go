@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/proxy"
 )
 
@@ -49,7 +50,12 @@ func New(o Options) *Protocol {
 // Login runs the pre-login dialogue of one connection (proxy.Protocol).
 func (p *Protocol) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, error) {
 	c := newConn(p, s)
-	return c.serve(ctx)
+	st, err := c.serve(ctx)
+	// The dialogue is over: the pipe gets copies of what is still
+	// buffered (Store.FromClient), and the buffers go back to their pools.
+	c.r.Release()
+	wire.ReleaseWriter(c.w)
+	return st, err
 }
 
 // InternalError says goodbye to a client whose session failed

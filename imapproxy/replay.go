@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/proxy"
@@ -31,8 +32,13 @@ func (c *conn) Greet(nc net.Conn) (proxy.StoreLogin, error) {
 	return sc, nil
 }
 
-// Rest returns what the store sent behind its reply (proxy.StoreLogin).
-func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
+// Rest returns what the store sent behind its reply (proxy.StoreLogin)
+// and gives the reader's buffer back.
+func (sc *storeConn) Rest() []byte {
+	b := sc.r.Drain()
+	sc.r.Release()
+	return b
+}
 
 // Replay logs the user in at the store with the MMP's own tag
 // (proxy.StoreLogin).
@@ -174,7 +180,8 @@ func untagged(line []byte) (status, text string, ok bool) {
 }
 
 // capabilityCode reads a "[CAPABILITY ...]" response code at the start of
-// a response text; nil if there is none.
+// a response text; nil if there is none. The map is shared and must not
+// be changed.
 func capabilityCode(text string) map[string]bool {
 	inner, ok := strings.CutPrefix(text, "[")
 	if !ok {
@@ -184,6 +191,44 @@ func capabilityCode(text string) map[string]bool {
 	if !ok {
 		return nil
 	}
+	return capsSeen.get(inner)
+}
+
+// capsCache keeps the capability codes already read: a store greets
+// every connection with the same list, and splitting it into a map was a
+// few per cent of the CPU time of a login. It holds at most maxCapsCache
+// lists (a few stores each); past that, lists are parsed every time.
+type capsCache struct {
+	mu sync.Mutex
+	m  map[string]map[string]bool
+}
+
+const maxCapsCache = 64
+
+var capsSeen capsCache
+
+func (c *capsCache) get(inner string) map[string]bool {
+	c.mu.Lock()
+	caps, ok := c.m[inner]
+	c.mu.Unlock()
+	if ok {
+		return caps
+	}
+	caps = parseCapabilities(inner)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]map[string]bool{}
+	}
+	if len(c.m) < maxCapsCache {
+		c.m[inner] = caps
+	}
+	c.mu.Unlock()
+	return caps
+}
+
+// parseCapabilities reads "CAPABILITY cap ...", the inside of the response
+// code; nil if it is another code.
+func parseCapabilities(inner string) map[string]bool {
 	words := strings.Fields(inner)
 	if len(words) == 0 || !strings.EqualFold(words[0], "CAPABILITY") {
 		return nil

@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
@@ -84,6 +85,14 @@ func severity(l slog.Level) string {
 // levels, and Notice is the severity most MMP events use (§3.10 examples).
 func Notice(l *slog.Logger, msg string, args ...any) { logAt(l, LevelNotice, msg, args) }
 
+// Noticef logs fmt.Sprintf(format, args...) at LevelNotice, formatting
+// only when the level is enabled: most lines of a login are below the
+// default LogLevel (1), and formatting them cost every login.
+func Noticef(l *slog.Logger, format string, args ...any) { logfAt(l, LevelNotice, format, args) }
+
+// Infof is Noticef at LevelInformation.
+func Infof(l *slog.Logger, format string, args ...any) { logfAt(l, LevelInformation, format, args) }
+
 // Critical logs at LevelCritical, the one severity LogLevel 0 keeps.
 func Critical(l *slog.Logger, msg string, args ...any) { logAt(l, LevelCritical, msg, args) }
 
@@ -103,6 +112,18 @@ func logAt(l *slog.Logger, level slog.Level, msg string, args []any) {
 	runtime.Callers(3, pcs[:]) // skip Callers, logAt, and Notice/Critical/Trace
 	r := slog.NewRecord(time.Now(), level, msg, pcs[0])
 	r.Add(args...)
+	_ = l.Handler().Handle(ctx, r)
+}
+
+// logfAt is logAt of a message formatted only when level is enabled.
+func logfAt(l *slog.Logger, level slog.Level, format string, args []any) {
+	ctx := context.Background()
+	if !l.Enabled(ctx, level) {
+		return
+	}
+	var pcs [1]uintptr
+	runtime.Callers(3, pcs[:]) // skip Callers, logfAt, and Noticef/Infof
+	r := slog.NewRecord(time.Now(), level, fmt.Sprintf(format, args...), pcs[0])
 	_ = l.Handler().Handle(ctx, r)
 }
 

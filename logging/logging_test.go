@@ -629,3 +629,41 @@ func BenchmarkLogLine(b *testing.B) {
 		run(b, logging.Options{Level: 1, Proc: "ImapProxy", Host: "mmp1", Stderr: io.Discard}, false)
 	})
 }
+
+// counted is a fmt.Stringer that counts how often it is formatted.
+type counted struct{ n *int }
+
+func (c counted) String() string { *c.n++; return "value" }
+
+// TestFormattedOnlyWhenLogged: Noticef and Infof write the formatted line
+// at the levels Notice and Information are written, and do not format
+// their arguments below the LogLevel.
+func TestFormattedOnlyWhenLogged(t *testing.T) {
+	for _, tc := range []struct {
+		level      int
+		info, note bool
+	}{{1, false, false}, {5, false, true}, {6, true, true}} {
+		dir := t.TempDir()
+		lg, _ := open(t, func(o *logging.Options) { o.Dir, o.Level = dir, tc.level })
+		n := 0
+		logging.Noticef(lg.Session(1), "notice %s %d", counted{&n}, 7)
+		logging.Infof(lg.Session(1), "info %s", counted{&n})
+		file := readFile(t, filepath.Join(dir, "ImapProxy_20190702.log"))
+		if got := strings.Contains(file, ": (id 1) notice value 7\n"); got != tc.note {
+			t.Errorf("LogLevel %d: Notice line written = %v, want %v\n%s", tc.level, got, tc.note, file)
+		}
+		if got := strings.Contains(file, ": (id 1) info value\n"); got != tc.info {
+			t.Errorf("LogLevel %d: Information line written = %v, want %v\n%s", tc.level, got, tc.info, file)
+		}
+		want := 0
+		if tc.note {
+			want++
+		}
+		if tc.info {
+			want++
+		}
+		if n != want {
+			t.Errorf("LogLevel %d: arguments formatted %d times, want %d", tc.level, n, want)
+		}
+	}
+}

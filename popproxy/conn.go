@@ -37,7 +37,7 @@ func newConn(p *Protocol, s *proxy.Session) *conn {
 	return &conn{
 		p: p, s: s, v: s.Values, log: s.Log,
 		r: wire.NewReader(s.Client, maxLine),
-		w: bufio.NewWriterSize(s.Client, 4096),
+		w: wire.NewWriter(s.Client),
 	}
 }
 

@@ -30,8 +30,13 @@ func (c *conn) Greet(nc net.Conn) (proxy.StoreLogin, error) {
 	return sc, nil
 }
 
-// Rest returns what the store sent behind its reply (proxy.StoreLogin).
-func (sc *storeConn) Rest() []byte { return sc.r.Drain() }
+// Rest returns what the store sent behind its reply (proxy.StoreLogin)
+// and gives the reader's buffer back.
+func (sc *storeConn) Rest() []byte {
+	b := sc.r.Drain()
+	sc.r.Release()
+	return b
+}
 
 // Replay logs the user in at the store (proxy.StoreLogin) and reads the
 // verdict from the RFC 2449 response code of a refusal: none or [AUTH]

@@ -93,7 +93,8 @@ type StoreLogin interface {
 	// connection, or ErrCannotReplay.
 	Replay(r Replay) (Verdict, string, error)
 	// Rest returns the octets read from the store beyond its reply; the
-	// pipe delivers them first.
+	// pipe delivers them first. It is the last call: the StoreLogin may
+	// give its buffers back.
 	Rest() []byte
 }
 
@@ -332,7 +333,7 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		}
 	}
 	if rp == nil {
-		logging.Notice(s.Log, fmt.Sprintf("user '%s' from %s authenticated (%s)", who, s.ClientAddr, cr.Mechanism))
+		logging.Noticef(s.Log, "user '%s' from %s authenticated (%s)", who, s.ClientAddr, cr.Mechanism)
 		return outcome(LoggedIn, route), nil
 	}
 	replay := Replay{Mechanism: cr.Mechanism, SASL: cr.SASL, User: route.Replay, Password: logging.Secret(password),
@@ -488,7 +489,7 @@ func (s *Session) replay(ctx context.Context, who string, r *Route, rp Replayer,
 		}
 		return res, nil
 	}
-	logging.Notice(s.Log, fmt.Sprintf("user '%s' (as '%s') from %s logged in to store %s", who, r.Replay, s.ClientAddr, addr))
+	logging.Noticef(s.Log, "user '%s' (as '%s') from %s logged in to store %s", who, r.Replay, s.ClientAddr, addr)
 	res := outcome(LoggedIn, r)
 	res.Text = text
 	res.Store = &Store{Conn: nc, Addr: addr, Login: who, FromStore: sl.Rest()}
@@ -511,8 +512,10 @@ func (s *Session) checkPassword(ctx context.Context, r *Route, password string) 
 	if err := s.srv.dir().CheckPassword(ctx, r.Query, r.User, password); err != nil {
 		return err
 	}
-	n4 := s.Values.Context()&param.N4 != 0
-	logging.Notice(s.Log, PreAuthLine(time.Now(), s.ID, r.Name.Canon, s.ClientAddr.Addr(), s.ServerAddr.Addr(), n4))
+	if s.Log.Enabled(ctx, logging.LevelNotice) {
+		n4 := s.Values.Context()&param.N4 != 0
+		logging.Notice(s.Log, PreAuthLine(time.Now(), s.ID, r.Name.Canon, s.ClientAddr.Addr(), s.ServerAddr.Addr(), n4))
+	}
 	return nil
 }
 

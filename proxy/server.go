@@ -100,6 +100,10 @@ type Server struct {
 	sessions  map[*Session]struct{}
 	closing   bool
 	wg        sync.WaitGroup // serveConn goroutines
+
+	// runq hands a new session to a goroutine that has served one and
+	// waits for the next (runner).
+	runq chan *Session
 }
 
 // configured is what Update installs at once: the service and the files
@@ -162,6 +166,7 @@ func NewServer(opts Options) *Server {
 	s := &Server{
 		opts:      opts,
 		listeners: map[net.Listener]struct{}{},
+		runq:      make(chan *Session),
 		sessions:  map[*Session]struct{}{},
 	}
 	s.cfg.Store(newConfigured(opts.Service))
@@ -287,7 +292,47 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.endSession(sess)
 			continue
 		}
-		go s.serveConn(sess)
+		s.start(sess)
+	}
+}
+
+// runnerIdle is how long a goroutine that has served a session waits for
+// the next one before it ends.
+const runnerIdle = 2 * time.Second
+
+// start runs a session on a goroutine that has served one before and is
+// waiting (runner), or on a new one. The login (lookup, store dial,
+// replay) grows a goroutine's stack well beyond the few KiB it starts
+// with, and the stack is copied each time it doubles: that was a tenth of
+// the CPU time of a login (runtime.newstack in the profile,
+// docs/benchmarks.md).
+// A goroutine that served a session keeps its stack for the next.
+func (s *Server) start(sess *Session) {
+	select {
+	case s.runq <- sess:
+	default:
+		go s.runner(sess)
+	}
+}
+
+// runner serves sess, then the sessions start hands it, until none came
+// for runnerIdle or the server is closed. Its stack, once grown, is
+// given back by the GC only (it shrinks the stacks of goroutines that
+// use little of theirs), or when it ends: idle runners are at most the
+// logins that were in progress at once a moment ago.
+func (s *Server) runner(sess *Session) {
+	t := time.NewTimer(runnerIdle)
+	defer t.Stop()
+	for {
+		s.serveConn(sess)
+		t.Reset(runnerIdle)
+		select {
+		case sess = <-s.runq:
+		case <-t.C:
+			return
+		case <-s.base.Done():
+			return
+		}
 	}
 }
 

@@ -341,7 +341,7 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	if !s.acceptProxyHeader() {
 		return false
 	}
-	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
+	logging.Infof(s.Log, "connection from %s to %s", s.ClientAddr, s.ServerAddr)
 	release, refusal, reason := s.admit(ctx)
 	if refusal != "" {
 		metrics.Refused(s.serviceName(), reason)
@@ -364,11 +364,11 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		if st != nil && st.Conn != nil {
 			s.Release(st.Conn)
 		}
-		s.Log.Info(fmt.Sprintf("client %s closed before login: %v", s.ClientAddr, err))
+		logging.Infof(s.Log, "client %s closed before login: %v", s.ClientAddr, err)
 		return false
 	}
 	if st == nil {
-		s.Log.Info(fmt.Sprintf("client %s left before login", s.ClientAddr))
+		logging.Infof(s.Log, "client %s left before login", s.ClientAddr)
 		return false
 	}
 	s.piping.Store(true)
@@ -398,8 +398,8 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		case res.Err != nil:
 			how = fmt.Sprintf("closed on error (%v)", res.Err)
 		}
-		logging.Notice(s.Log, fmt.Sprintf("session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
-			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond)))
+		logging.Noticef(s.Log, "session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
+			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond))
 		release()
 		piped(res.FromClient, res.FromStore)
 		sessionEnded()

@@ -74,9 +74,15 @@ func (s *Session) StartTLS(ctx context.Context) error {
 		return err
 	}
 	s.SetClient(tc)
-	st := tc.ConnectionState()
-	s.Log.Info(fmt.Sprintf("TLS established with %s: %s %s", s.ClientAddr,
-		tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)))
+	if s.Log.Enabled(ctx, logging.LevelInformation) {
+		st := tc.ConnectionState()
+		resumed := ""
+		if st.DidResume {
+			resumed = " (session resumed)"
+		}
+		logging.Infof(s.Log, "TLS established with %s: %s %s%s", s.ClientAddr,
+			tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), resumed)
+	}
 	return nil
 }
 

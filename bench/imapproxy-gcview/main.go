@@ -5,8 +5,10 @@
 //	/gcview         the Go runtime's view of memory after a forced GC (JSON)
 //	/debug/pprof/   the standard profiles (heap, goroutine, ...)
 //
-// The benchmark runs it instead of cmd/ImapProxy with -gcview. It is not
-// installed or shipped; the MMP itself has no such endpoint.
+// The benchmark runs it instead of cmd/ImapProxy with -gcview, and
+// instead of cmd/ImapProxy and cmd/PopProxy with -profile;
+// OPENMMP_GCVIEW_NAME names the program it is (default ImapProxy). It is
+// not installed or shipped; the MMP itself has no such endpoint.
 package main
 
 import (
@@ -29,7 +31,11 @@ func main() {
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		go http.ListenAndServe(addr, mux)
 	}
-	os.Exit(daemon.Main("ImapProxy", os.Args[1:]))
+	name := os.Getenv("OPENMMP_GCVIEW_NAME")
+	if name == "" {
+		name = "ImapProxy"
+	}
+	os.Exit(daemon.Main(name, os.Args[1:]))
 }
 
 func gcview(w http.ResponseWriter, _ *http.Request) {

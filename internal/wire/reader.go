@@ -53,7 +53,7 @@ func NewReader(r io.Reader, maxLine int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLine
 	}
-	return &Reader{br: bufio.NewReaderSize(r, maxLine+2), max: maxLine}
+	return &Reader{br: newBufReader(r, maxLine+2), max: maxLine}
 }
 
 // ReadLine returns the next line without its CRLF. A bare LF also ends a line
