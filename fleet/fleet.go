@@ -159,6 +159,7 @@ func Open(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	libLog.set(cfg.Log)
 	c := &Client{cfg: cfg, rdb: rdb, queue: make(chan job, queueSize), stop: make(chan struct{})}
 	c.leases.init()
 	ctx, cancel := context.WithTimeout(context.Background(), max(cfg.CallTimeout, time.Second))
@@ -220,6 +221,34 @@ func newRedis(cfg Config) (redis.UniversalClient, error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("fleet: unknown FleetRedis form %q", u.Mode)
+}
+
+// libLog carries go-redis's own messages (a Sentinel's choice of master,
+// a pool's dial errors) into the MMP's log at Information level instead of
+// standard error. go-redis has one logger per process; the last Open
+// wins, which in a daemon is the only one.
+var libLog = &redisLog{}
+
+func init() { redis.SetLogger(libLog) }
+
+type redisLog struct {
+	mu  sync.Mutex
+	log *slog.Logger
+}
+
+func (r *redisLog) set(l *slog.Logger) {
+	r.mu.Lock()
+	r.log = l
+	r.mu.Unlock()
+}
+
+func (r *redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.mu.Lock()
+	l := r.log
+	r.mu.Unlock()
+	if l != nil {
+		l.Info("fleet: go-redis: " + fmt.Sprintf(format, v...))
+	}
 }
 
 func newID() string {

@@ -217,3 +217,56 @@ func TestNilClientMethods(t *testing.T) {
 		t.Error("nil client reports state")
 	}
 }
+
+// A FleetRedis naming a Sentinel finds the master through it.
+func TestSentinel(t *testing.T) {
+	r := redis.Start(t, redis.WithPassword("pw"))
+	s := redis.StartSentinel(t, r)
+	u, err := cfgfmt.ParseRedisURL("redis-sentinel://:pw@" + s.Addr() + "/mymaster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Config{URL: u, CallTimeout: 2 * time.Second, ProbeInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "the master through the Sentinel", c.Up)
+	ip := netip.MustParseAddr("192.0.2.50")
+	if n, _, err := c.AcquireConn(context.Background(), "imap", ip, 20, true); err != nil || !n.Admitted {
+		t.Fatalf("AcquireConn through the Sentinel: %+v %v", n, err)
+	}
+	if got := r.Cli(t, "ZCARD", c.connKey("imap", ip)); got != "1" {
+		t.Errorf("the master holds %s members, want 1", got)
+	}
+}
+
+// A FleetRedis naming a Cluster works with its hash-tagged keys: the
+// accept script touches a client's two keys in one slot.
+func TestCluster(t *testing.T) {
+	r := redis.Start(t, redis.WithCluster())
+	u, err := cfgfmt.ParseRedisURL("redis-cluster://" + r.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(Config{URL: u, CallTimeout: 2 * time.Second, ProbeInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "the cluster", c.Up)
+	ip := netip.MustParseAddr("2001:db8::7")
+	bg := BadGuysParams{Penalty: time.Second, MaxBadness: time.Minute, Decay: time.Minute}
+	if _, err := c.Failure(context.Background(), "pop", ip, bg); err != nil {
+		t.Fatal(err)
+	}
+	n, p, err := c.AcquireConn(context.Background(), "pop", ip, 20, true)
+	if err != nil || !n.Admitted || p.Last != time.Second {
+		t.Fatalf("AcquireConn on a cluster: %+v %+v %v", n, p, err)
+	}
+	if _, err := c.AcquireUser(context.Background(), "pop", "uid=alice,o=internet", 1); err != nil {
+		t.Fatal(err)
+	}
+	n.Lease.Release()
+	waitFor(t, "the release", func() bool { k, _ := c.Conns(context.Background(), "pop", ip); return k == 0 })
+}

@@ -46,10 +46,17 @@ type Server struct {
 	proc           *testenv.Process
 }
 
-type config struct{ password string }
+type config struct {
+	password string
+	cluster  bool
+}
 
 // Option configures Start.
 type Option func(*config)
+
+// WithCluster starts the server as a Redis Cluster of one node holding
+// every slot, for the cluster form of FleetRedis.
+func WithCluster() Option { return func(c *config) { c.cluster = true } }
 
 // WithPassword makes the server ask for a password (requirepass).
 func WithPassword(pw string) Option { return func(c *config) { c.password = pw } }
@@ -81,11 +88,24 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if c.password != "" {
 		fmt.Fprintf(&b, "requirepass %s\n", c.password)
 	}
+	if c.cluster {
+		fmt.Fprintf(&b, "cluster-enabled yes\ncluster-config-file %s\n", filepath.Join(dir, "nodes.conf"))
+	}
 	if err := os.WriteFile(s.conf, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.start(t)
 	t.Cleanup(s.Stop)
+	if c.cluster {
+		s.Cli(t, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
+		deadline := time.Now().Add(startTimeout)
+		for !strings.Contains(s.Cli(t, "CLUSTER", "INFO"), "cluster_state:ok") {
+			if time.Now().After(deadline) {
+				t.Fatalf("redis cluster: not ok: %s", s.Cli(t, "CLUSTER", "INFO"))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return s
 }
 
@@ -253,3 +273,43 @@ func (s *Server) Pid() int {
 	}
 	return s.proc.Pid()
 }
+
+// Sentinel is a running redis-server in Sentinel mode that monitors one
+// Server under the master name "mymaster".
+type Sentinel struct {
+	Host string
+	Port int
+	proc *testenv.Process
+}
+
+// StartSentinel runs a Sentinel (redis-server --sentinel) for master on a
+// free loopback port; it is stopped when the test ends.
+func StartSentinel(t testing.TB, master *Server) *Sentinel {
+	t.Helper()
+	dir := t.TempDir()
+	s := &Sentinel{Host: "127.0.0.1", Port: testenv.FreePort(t)}
+	conf := filepath.Join(dir, "sentinel.conf")
+	var b strings.Builder
+	fmt.Fprintf(&b, "bind %s\nport %d\ndir %s\nprotected-mode no\nsentinel monitor mymaster %s %d 1\n",
+		s.Host, s.Port, dir, master.Host, master.Port)
+	if master.Password != "" {
+		fmt.Fprintf(&b, "sentinel auth-pass mymaster %s\n", master.Password)
+	}
+	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "sentinel.log")
+	p, err := testenv.StartProcess(log, master.bin, conf, "--sentinel")
+	if err != nil {
+		t.Fatalf("redis sentinel: %v", err)
+	}
+	s.proc = p
+	t.Cleanup(func() { p.Stop(syscall.SIGKILL, time.Second) })
+	if err := p.WaitListening(s.Addr(), startTimeout); err != nil {
+		t.Fatalf("redis sentinel: %v\n%s", err, testenv.Tail(log, 4000))
+	}
+	return s
+}
+
+// Addr is host:port.
+func (s *Sentinel) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
