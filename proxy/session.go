@@ -86,7 +86,8 @@ type Session struct {
 	piping atomic.Bool
 
 	// loginBy is when LoginGraceTime runs out (zero: no limit); graceTimer
-	// closes a session still not piping a little after it. inLogin is set
+	// closes a session still not piping a little after it (it is set before
+	// the session runs, then changed only under mu). inLogin is set
 	// from the BadGuys wait until the next command: a login being decided
 	// is let finish.
 	loginBy    time.Time
@@ -113,7 +114,7 @@ type Session struct {
 	nameTemp bool
 
 	mu     sync.Mutex
-	stores map[net.Conn]struct{} // store connections opened and not released
+	stores []net.Conn // store connections opened and not released (one or two: a slice is smaller than a map)
 	closed bool
 	pipe   *splice.Pipe       // the session after login (splice.Start), nil before
 	cancel context.CancelFunc // ends the session's context before the pipe (a BadGuys wait, a lookup)
@@ -183,7 +184,11 @@ func (s *Session) graceOver() {
 		return
 	}
 	if s.inLogin.Load() {
-		s.graceTimer.Reset(loginGraceSlack)
+		s.mu.Lock()
+		if s.graceTimer != nil { // nil once piping
+			s.graceTimer.Reset(loginGraceSlack)
+		}
+		s.mu.Unlock()
 		return
 	}
 	s.mu.Lock()
@@ -282,7 +287,9 @@ func (s *Session) Release(c net.Conn) {
 		return
 	}
 	s.mu.Lock()
-	delete(s.stores, c)
+	if i := slices.Index(s.stores, c); i >= 0 {
+		s.stores = slices.Delete(s.stores, i, i+1)
+	}
 	s.mu.Unlock()
 	c.Close()
 }
@@ -295,10 +302,9 @@ func (s *Session) trackStore(c net.Conn) bool {
 	if s.closed {
 		return false
 	}
-	if s.stores == nil {
-		s.stores = map[net.Conn]struct{}{}
+	if !slices.Contains(s.stores, c) {
+		s.stores = append(s.stores, c)
 	}
-	s.stores[c] = struct{}{}
 	return true
 }
 
@@ -320,7 +326,7 @@ func (s *Session) closeAll() {
 		pipe.Stop() // a parked pipe has no goroutine to notice the close
 	}
 	client.Close()
-	for c := range stores {
+	for _, c := range stores {
 		c.Close()
 	}
 }
@@ -374,7 +380,11 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	s.piping.Store(true)
 	s.limits().loggedIn(s)
 	if s.graceTimer != nil {
+		// Stopped and dropped: an idle session need not keep it.
+		s.mu.Lock()
 		s.graceTimer.Stop()
+		s.graceTimer = nil
+		s.mu.Unlock()
 	}
 	// The pre-login deadlines do not apply to the pipe, which has its
 	// own idle timer.
@@ -409,6 +419,9 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	s.mu.Lock()
 	closed := s.closed
 	s.pipe = &pipe
+	// The session's context ends when this returns (run's deferred
+	// cancel); an idle session need not keep it.
+	s.cancel = nil
 	s.mu.Unlock()
 	if closed {
 		pipe.Stop()

@@ -2,7 +2,10 @@
 
 package splice
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // canProbe is false where FIONREAD and MSG_PEEK are not wired up: every
 // direction then copies through a pooled buffer (io.Copy-like).
@@ -17,8 +20,7 @@ func probeReadable(fd int, peek []byte) (int, error) {
 	return 0, errors.New("splice: probeReadable is not supported on this system")
 }
 
-func (d *direction) spliceIn() (int, error)       { return 0, errNoSplice }
-func (d *direction) spliceOut(n int) (int, error) { return 0, errNoSplice }
+func (p *pipe) relay(d *direction, period time.Duration) (bool, error) { return false, errNoSplice }
 
 func pollerUsable() bool     { return false }
 func arm(d *direction) error { return errNoSplice }

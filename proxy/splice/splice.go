@@ -40,7 +40,8 @@ var errQuiet = errors.New("splice: direction quiet")
 // waits for data in a goroutine of its own before it parks (see Splice);
 // at most a quarter of the idle timeout. Bulk transfers and interactive
 // exchanges keep their goroutine; a session that goes quiet gives it up.
-const parkAfter = 250 * time.Millisecond
+// A variable only so that a benchmark can measure waking parked directions.
+var parkAfter = 250 * time.Millisecond
 
 // Start is the session after login (docs/reference.md §4.2.6): it sends
 // the pending octets, then moves data both ways without looking at it
@@ -53,16 +54,22 @@ const parkAfter = 250 * time.Millisecond
 // shutdown, a kick), which closes both connections, something alone not
 // noticed while no goroutine waits on them.
 //
-// Between two TCP connections on Linux the kernel moves the data
-// (splice(2)) through a pipe taken from a pool only while data flows: a
-// direction splices from its source until the socket has nothing more
-// queued, then returns the pipe before it waits. A direction that has
-// been quiet for parkAfter parks: its socket is handed to one epoll
-// instance of the process (EPOLLONESHOT) and its goroutine ends; when data
-// arrives, a new goroutine takes over. So an idle session holds no
-// goroutine, buffer or pipe, only its state (a few hundred octets beyond
-// the connections); a timer enforces the idle timeout while both
-// directions are parked.
+// Between two TCP connections on Linux a direction relays what its
+// source sends by read(2) and write(2) through a small pooled buffer
+// while reads are short (commands and their replies: two system calls
+// each, and no read that finds the socket empty, see relay); a read that
+// fills the buffer starts a bulk transfer, which the kernel moves
+// (splice(2)) through a pipe taken from a pool until the socket has
+// nothing more queued; the pipe goes back before the direction waits. A
+// direction that has been quiet for parkAfter parks: its socket is handed
+// to one epoll instance of the process (EPOLLONESHOT) and its goroutine
+// ends. When data arrives, the poller relays a short read itself and
+// parks the direction again (wakeSmall); anything more, or a direction
+// that moved data within busyWithin, is taken over by a new goroutine. So
+// an idle session holds no goroutine, buffer or pipe, only its state
+// (a few hundred octets beyond the connections); one timer of the
+// process enforces the idle timeout of the sessions whose directions are
+// all parked (sleepers).
 //
 // Other connections (TLS, net.Pipe) are copied through a pooled buffer
 // borrowed only while data moves, in one goroutine per direction; those
@@ -73,15 +80,15 @@ const parkAfter = 250 * time.Millisecond
 // after LOGOUT expect to still read the reply.
 func Start(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte, done func(Result)) Pipe {
 	p := begin(client, store, idle, fromClient, fromStore)
-	p.onDone = func() { done(p.result()) }
+	p.done = done
 	switch {
 	case p.isClosed():
-		go p.onDone()
+		go p.finish()
 	case kernelSplice && p.startAsync():
 	default:
 		go func() {
 			p.copyBoth()
-			p.onDone()
+			p.finish()
 		}()
 	}
 	return Pipe{p}
@@ -144,12 +151,11 @@ func limitBuffers(client, store net.Conn) {
 // the pending octets.
 func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []byte) *pipe {
 	limitBuffers(client, store)
-	p := &pipe{idle: idle, start: time.Now(), conns: [2]net.Conn{client, store}}
-	p.touch()
-	up := &p.dirs[0]
-	up.p, up.src, up.dst = p, client, store
-	down := &p.dirs[1]
-	down.p, down.src, down.dst = p, store, client
+	p := &pipe{idle: idle, conns: [2]net.Conn{client, store}}
+	p.dirs[0].p = p
+	p.dirs[1].p, p.dirs[1].i = p, 1
+	p.dirs[0].touch()
+	p.dirs[1].touch()
 	write := func(dst net.Conn, b []byte, n *int64) error {
 		if len(b) == 0 {
 			return nil
@@ -169,14 +175,14 @@ func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 	return p
 }
 
-// result closes both connections and reports the session.
+// finish closes both connections and reports the session.
+func (p *pipe) finish() { p.done(p.result()) }
+
 func (p *pipe) result() Result {
 	p.closeBoth()
+	sleepers.remove(p)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.timer != nil {
-		p.timer.Stop()
-	}
 	return Result{
 		FromClient: p.pending[0] + p.dirs[0].n.Load(),
 		FromStore:  p.pending[1] + p.dirs[1].n.Load(),
@@ -185,25 +191,26 @@ func (p *pipe) result() Result {
 	}
 }
 
-// pipe is the state shared by the two directions of one session.
+// pipe is the state shared by the two directions of one session. It is
+// kept small, as it is most of what an idle session holds
+// (TestIdleSessionHeap): times are monotonic nanoseconds since epoch, and
+// a direction finds its connections in the pipe.
 type pipe struct {
-	idle  time.Duration
-	start time.Time
-	last  atomic.Int64 // nanoseconds since start of the last data moved either way
-	conns [2]net.Conn
-	dirs  [2]direction
-
-	pending [2]int64 // octets sent before the pipe started, client → store and back
+	idle    time.Duration
+	conns   [2]net.Conn  // client, store
+	dirs    [2]direction // client → store, store → client
+	pending [2]int64     // octets sent before the pipe started, client → store and back
+	done    func(Result)
 
 	// Kernel splicing (startAsync) only.
-	running atomic.Int32 // directions not over
-	onDone  func()       // called when both directions are over
+	raw     [2]syscall.RawConn // of conns
+	running atomic.Int32       // directions not over
 
 	mu      sync.Mutex
 	closed  bool
-	timer   *time.Timer // the idle timeout while no direction is active
-	err     error
 	idleHit bool
+	slot    int32 // index+1 in sleepers while queued there, else 0; under sleepers.mu
+	err     error
 }
 
 // Direction states, changed under pipe.mu.
@@ -213,24 +220,50 @@ const (
 	dirOver          // finished
 )
 
-// direction is one way of the pipe.
+// direction is one way of the pipe: from conns[i] to conns[1-i].
 type direction struct {
 	p        *pipe
-	src, dst net.Conn
 	n        atomic.Int64
-	rdl, wdl time.Time // read deadline last set on src, write deadline on dst
-	peek     [1]byte   // the probe's target, kept here so the probe does not allocate
+	last     atomic.Int64 // when it last moved data (mono)
+	rdl, wdl int64        // read deadline last set on src, write deadline on dst (mono, 0 none)
+	i        uint8
 
 	// Kernel splicing (startAsync) only.
-	state  int
-	parkID int32 // the poller's key, 0 before the first park
+	state  uint8
+	bulk   bool  // splicing (relay)
 	armed  bool  // the source is in the poller's epoll set
-	rsrc   syscall.RawConn
-	rdst   syscall.RawConn
-	kp     *kpipe // the pipe between spliceIn and spliceOut
+	parkID int32 // the poller's key, 0 before the first park
 }
 
-func (p *pipe) touch() { p.last.Store(int64(time.Since(p.start))) }
+func (d *direction) src() net.Conn         { return d.p.conns[d.i] }
+func (d *direction) dst() net.Conn         { return d.p.conns[1-d.i] }
+func (d *direction) rsrc() syscall.RawConn { return d.p.raw[d.i] }
+func (d *direction) rdst() syscall.RawConn { return d.p.raw[1-d.i] }
+
+// epoch is the origin of the pipes' monotonic times.
+var epoch = time.Now()
+
+// mono is t as nanoseconds since epoch; 0 for the zero time.
+func mono(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return int64(t.Sub(epoch))
+}
+
+// wall is the time of a mono value.
+func wall(m int64) time.Time {
+	if m == 0 {
+		return time.Time{}
+	}
+	return epoch.Add(time.Duration(m))
+}
+
+// touch records that d moved data now.
+func (d *direction) touch() { d.last.Store(int64(time.Since(epoch))) }
+
+// lastMoved is when data last moved either way (mono).
+func (p *pipe) lastMoved() int64 { return max(p.dirs[0].last.Load(), p.dirs[1].last.Load()) }
 
 func (p *pipe) isClosed() bool {
 	p.mu.Lock()
@@ -284,7 +317,7 @@ func (p *pipe) end(d *direction, err error) {
 		p.fail(err)
 		return
 	}
-	if cw, ok := d.dst.(interface{ CloseWrite() error }); ok {
+	if cw, ok := d.dst().(interface{ CloseWrite() error }); ok {
 		if err := cw.CloseWrite(); err != nil {
 			p.fail(err)
 		}
@@ -292,7 +325,7 @@ func (p *pipe) end(d *direction, err error) {
 }
 
 // idleEnd is when the session becomes idle if nothing moves before.
-func (p *pipe) idleEnd() time.Time { return p.start.Add(time.Duration(p.last.Load()) + p.idle) }
+func (p *pipe) idleEnd() time.Time { return wall(p.lastMoved() + int64(p.idle)) }
 
 // expired decides what a read deadline means: the session is idle if no
 // data moved either way for the timeout; otherwise the other direction was
@@ -305,8 +338,8 @@ func (p *pipe) expired(d *direction, err error) error {
 	if !time.Now().Before(until) {
 		return errIdle
 	}
-	d.rdl = until
-	d.src.SetReadDeadline(until)
+	d.rdl = mono(until)
+	d.src().SetReadDeadline(until)
 	return nil
 }
 
@@ -319,13 +352,13 @@ func (p *pipe) expired(d *direction, err error) error {
 // period is how far ahead the read deadline goes: the idle timeout, or
 // for a direction that may park, the shorter parkAfter.
 func (p *pipe) extend(d *direction, now time.Time, period time.Duration) {
-	if period > 0 && d.rdl.Sub(now) <= period/2 {
-		d.rdl = now.Add(period)
-		d.src.SetReadDeadline(d.rdl)
+	if period > 0 && wall(d.rdl).Sub(now) <= period/2 {
+		d.rdl = mono(now.Add(period))
+		d.src().SetReadDeadline(wall(d.rdl))
 	}
-	if p.idle > 0 && d.wdl.Sub(now) <= p.idle/2 {
-		d.wdl = now.Add(p.idle)
-		d.dst.SetWriteDeadline(d.wdl)
+	if p.idle > 0 && wall(d.wdl).Sub(now) <= p.idle/2 {
+		d.wdl = mono(now.Add(p.idle))
+		d.dst().SetWriteDeadline(wall(d.wdl))
 	}
 }
 
@@ -333,7 +366,7 @@ func (p *pipe) extend(d *direction, now time.Time, period time.Duration) {
 // connections are not both TCP (nothing was done then).
 func (p *pipe) startAsync() bool {
 	up, down := &p.dirs[0], &p.dirs[1]
-	if !up.initTCP() || !down.initTCP() {
+	if !p.initTCP() {
 		return false
 	}
 	p.running.Store(2)
@@ -345,16 +378,16 @@ func (p *pipe) startAsync() bool {
 	return true
 }
 
-// initTCP fetches the raw connections of a TCP direction.
-func (d *direction) initTCP() bool {
-	src, ok1 := d.src.(*net.TCPConn)
-	dst, ok2 := d.dst.(*net.TCPConn)
+// initTCP fetches the raw connections of a TCP session.
+func (p *pipe) initTCP() bool {
+	c, ok1 := p.conns[0].(*net.TCPConn)
+	s, ok2 := p.conns[1].(*net.TCPConn)
 	if !ok1 || !ok2 {
 		return false
 	}
 	var err1, err2 error
-	d.rsrc, err1 = src.SyscallConn()
-	d.rdst, err2 = dst.SyscallConn()
+	p.raw[0], err1 = c.SyscallConn()
+	p.raw[1], err2 = s.SyscallConn()
 	return err1 == nil && err2 == nil
 }
 
@@ -399,7 +432,7 @@ func (d *direction) over() {
 	if p.running.Add(-1) != 0 {
 		return
 	}
-	p.onDone()
+	p.finish()
 }
 
 // park hands a quiet direction to the poller; false if it may not park
@@ -439,15 +472,11 @@ func (p *pipe) watchIdle() {
 	if !parked {
 		return
 	}
-	left := time.Until(p.idleEnd())
-	if p.timer == nil {
-		p.timer = time.AfterFunc(left, p.idleCheck)
-	} else {
-		p.timer.Reset(left)
-	}
+	sleepers.add(p, p.lastMoved()+int64(p.idle))
 }
 
-// idleCheck is the idle timer's call.
+// idleCheck is the idle timer's call (in a goroutine of its own); p is
+// no longer queued.
 func (p *pipe) idleCheck() {
 	p.mu.Lock()
 	if p.closed {
@@ -460,8 +489,8 @@ func (p *pipe) idleCheck() {
 			return
 		}
 	}
-	if left := time.Until(p.idleEnd()); left > 0 {
-		p.timer.Reset(left)
+	if end := p.lastMoved() + int64(p.idle); end > int64(time.Since(epoch)) {
+		sleepers.add(p, end)
 		p.mu.Unlock()
 		return
 	}
@@ -495,20 +524,20 @@ func (p *pipe) spliceDir(d *direction) error {
 		}
 	}
 	now := time.Now()
+	var rdl time.Time
 	switch {
 	case period == p.idle && p.idle > 0:
-		d.rdl = p.idleEnd()
+		rdl = p.idleEnd()
 	case period > 0:
-		d.rdl = now.Add(period)
+		rdl = now.Add(period)
 		if p.idle > 0 {
-			d.rdl = minTime(d.rdl, p.idleEnd())
+			rdl = minTime(rdl, p.idleEnd())
 		}
-	default:
-		d.rdl = time.Time{}
 	}
-	d.src.SetReadDeadline(d.rdl)
+	d.rdl = mono(rdl)
+	d.src().SetReadDeadline(rdl)
 	for {
-		n, err := d.spliceIn()
+		eof, err := p.relay(d, period)
 		if err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				return err
@@ -524,15 +553,8 @@ func (p *pipe) spliceDir(d *direction) error {
 			}
 			continue
 		}
-		if n == 0 { // end of stream
+		if eof {
 			return nil
-		}
-		p.extend(d, time.Now(), period)
-		w, err := d.spliceOut(n)
-		d.n.Add(int64(w))
-		p.touch()
-		if err != nil {
-			return err
 		}
 	}
 }
@@ -560,8 +582,8 @@ func (p *pipe) copyBoth() {
 // destination; on an error it ends the whole session.
 func (p *pipe) runCopy(d *direction) {
 	if p.idle > 0 {
-		d.rdl = p.idleEnd()
-		d.src.SetReadDeadline(d.rdl)
+		d.rdl = mono(p.idleEnd())
+		d.src().SetReadDeadline(wall(d.rdl))
 	}
 	p.end(d, p.copy(d))
 }
@@ -570,9 +592,9 @@ func (p *pipe) runCopy(d *direction) {
 func (p *pipe) copy(d *direction) error {
 	var rc syscall.RawConn
 	wrapped := false
-	if sc, ok := d.src.(syscall.Conn); ok && canProbe {
+	if sc, ok := d.src().(syscall.Conn); ok && canProbe {
 		rc, _ = sc.SyscallConn()
-	} else if nc, ok := d.src.(interface{ NetConn() net.Conn }); ok && canProbe {
+	} else if nc, ok := d.src().(interface{ NetConn() net.Conn }); ok && canProbe {
 		// A TLS connection: wait on its socket, then drain what the TLS
 		// layer has already decoded before waiting again, since those
 		// octets no longer show on the socket.
@@ -582,9 +604,10 @@ func (p *pipe) copy(d *direction) error {
 		}
 	}
 	var perr error
+	var peek [1]byte
 	ready := func(fd uintptr) bool {
 		var avail int
-		avail, perr = probeReadable(int(fd), d.peek[:])
+		avail, perr = probeReadable(int(fd), peek[:])
 		return avail != 0 || perr != nil
 	}
 	for {
@@ -617,12 +640,12 @@ func (p *pipe) copy(d *direction) error {
 func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool) error {
 	drained := false
 	for {
-		n, err := d.src.Read(buf)
+		n, err := d.src().Read(buf)
 		if n > 0 {
 			p.extend(d, time.Now(), p.idle)
-			w, werr := d.dst.Write(buf[:n])
+			w, werr := d.dst().Write(buf[:n])
 			d.n.Add(int64(w))
-			p.touch()
+			d.touch()
 			if werr != nil {
 				return werr
 			}
@@ -630,7 +653,7 @@ func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool) error {
 		if drained {
 			if err != nil {
 				// Back to the idle deadline; the drain's timeout is not an error.
-				d.src.SetReadDeadline(d.rdl)
+				d.src().SetReadDeadline(wall(d.rdl))
 				if errors.Is(err, os.ErrDeadlineExceeded) {
 					return nil
 				}
@@ -642,6 +665,6 @@ func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool) error {
 			return err
 		}
 		drained = true
-		d.src.SetReadDeadline(time.Unix(1, 0))
+		d.src().SetReadDeadline(time.Unix(1, 0))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -265,5 +266,104 @@ func TestSpliceStop(t *testing.T) {
 		if got, err := io.ReadAll(conn); err != nil || string(got) != want {
 			t.Errorf("read %q, %v after stop, want %q and end of stream", got, err, want)
 		}
+	}
+}
+
+// Small writes are relayed by read and write, large ones spliced; a
+// direction switches between the two as the sizes change, and a small
+// write that finds the destination full waits for it. Whatever the mix,
+// the octets arrive in order.
+func TestSpliceMixedSizes(t *testing.T) {
+	c, s, done := spliceSession(t, time.Minute, nil, nil)
+	sizes := []int{1, 14, 4095, 4096, 4097, 30, 100 << 10, 7, 64 << 10, 1, 3000, 1 << 20, 2}
+	var data []byte
+	for _, n := range sizes {
+		b := make([]byte, n)
+		rand.Read(b)
+		data = append(data, b...)
+	}
+	for _, dir := range []struct {
+		name     string
+		src, dst *net.TCPConn
+	}{{"client → store", c, s}, {"store → client", s, c}} {
+		errc := make(chan error, 1)
+		go func() {
+			// Many small writes first, while the reader does not read, so
+			// that the destination fills up under small reads.
+			for range 2000 {
+				if _, err := dir.src.Write([]byte("a NOOP\r\n")); err != nil {
+					errc <- err
+					return
+				}
+			}
+			off := 0
+			for i, n := range sizes {
+				if _, err := dir.src.Write(data[off : off+n]); err != nil {
+					errc <- err
+					return
+				}
+				off += n
+				if i%3 == 0 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			errc <- nil
+		}()
+		time.Sleep(100 * time.Millisecond)
+		want := append(bytes.Repeat([]byte("a NOOP\r\n"), 2000), data...)
+		got := make([]byte, len(want))
+		dir.dst.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(dir.dst, got); err != nil {
+			t.Fatalf("%s: %v", dir.name, err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("%s: %v", dir.name, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: the octets arrived changed or out of order", dir.name)
+		}
+	}
+	c.Close()
+	s.Close()
+	wait(t, done, 5*time.Second)
+}
+
+// A small write that finds the destination full waits for it without
+// losing or reordering anything; so does the data queued behind it. The
+// direction is parked when the lines start and they come 2 ms apart, so
+// the poller relays them itself (wakeSmall) until the store is full.
+func TestSpliceSmallWritesStalled(t *testing.T) {
+	c, s, done := spliceSession(t, time.Minute, nil, nil)
+	s.SetReadBuffer(1)                 // the kernel's minimum: the store fills up soon
+	time.Sleep(300 * time.Millisecond) // both directions park
+	var want []byte
+	errc := make(chan error, 1)
+	go func() {
+		for i := range 400 {
+			line := []byte(fmt.Sprintf("a%04d NOOP %090d\r\n", i, i))
+			want = append(want, line...)
+			if _, err := c.Write(line); err != nil {
+				errc <- err
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	s.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(s, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the octets arrived changed or out of order")
+	}
+	c.Close()
+	s.Close()
+	if r := wait(t, done, 5*time.Second); r.FromClient != int64(len(want)) {
+		t.Errorf("Start counted %d octets from the client, want %d", r.FromClient, len(want))
 	}
 }
