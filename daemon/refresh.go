@@ -16,6 +16,7 @@ import (
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/directory"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/tlsconf"
@@ -71,6 +72,7 @@ type supervisor struct {
 	authCache *authsvc.Cache
 	workers   *proxy.Workers // NumThreads, for every service; set at start
 	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
+	fleet     *fleet.Client  // FleetRedis; set at start, nil without
 
 	// tickets are the TLS session ticket keys of each service (by
 	// serviceKey), kept across refreshes so that clients resume.
@@ -219,7 +221,7 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 	// A POP service added by this refresh needs the AuthService cache;
 	// one that exists keeps its memory (and its TTL).
 	if s.authCache == nil {
-		s.authCache = newAuthCache(inst)
+		s.authCache = newAuthCache(inst, s.fleet)
 	}
 	old := map[string]*service{}
 	for _, r := range s.services {
