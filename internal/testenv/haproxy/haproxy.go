@@ -43,7 +43,10 @@ type Option func(*config)
 func WithProxyV1() Option { return func(c *config) { c.sendProxy = "send-proxy" } }
 
 // Start runs HAProxy in front of backends (host:port), round robin, each
-// sent the PROXY header.
+// sent the PROXY header. It runs one thread, so that the round robin
+// follows the order of the connections (with a thread per core, two
+// connections accepted at once by two threads may take their turns in
+// either order, and on a loaded machine two logins landed on one MMP).
 func Start(t testing.TB, backends []string, opts ...Option) *Server {
 	t.Helper()
 	bin := testenv.Binary(t, "haproxy")
@@ -56,6 +59,7 @@ func Start(t testing.TB, backends []string, opts ...Option) *Server {
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
   maxconn 1000
+  nbthread 1
 defaults
   mode tcp
   timeout connect 5s
