@@ -93,6 +93,14 @@ type Pipe struct{ p *pipe }
 // Stop ends the session: it closes both connections, and done is called.
 func (h Pipe) Stop() { h.p.closeBoth() }
 
+// End ends the session with a last word to the client (a kick:
+// imsconnutil -k): both directions stop, goodbye is written to the
+// client after whatever the client was already being sent, and both
+// connections are closed; done is called. It returns at once. A client
+// that does not read within endGrace does not get the goodbye. A second
+// End, or End after Stop, does nothing.
+func (h Pipe) End(goodbye []byte) { h.p.endWith(goodbye) }
+
 // Counts are the octets moved so far each way, pending ones included.
 func (h Pipe) Counts() (fromClient, fromStore int64) {
 	return h.p.pending[0] + h.p.dirs[0].n.Load(), h.p.pending[1] + h.p.dirs[1].n.Load()
@@ -169,8 +177,62 @@ func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 	return p
 }
 
+// endGrace bounds an End: how long the directions have to finish and
+// the goodbye to be written before the connections are closed anyway.
+const endGrace = 500 * time.Millisecond
+
+// endWith is End. The store connection is closed, so nothing more comes
+// from it, and the client's receiving half shut down, so its direction
+// sees an end of stream while its sending half stays open for the
+// goodbye, which the last direction to finish writes (result) when no
+// other write to the client can be under way.
+func (p *pipe) endWith(goodbye []byte) {
+	p.mu.Lock()
+	if p.closed || p.ending.Load() {
+		p.mu.Unlock()
+		return
+	}
+	p.goodbye = goodbye
+	p.ending.Store(true)
+	var parked []*direction
+	for i := range p.dirs {
+		if d := &p.dirs[i]; d.state == dirParked {
+			d.state = dirOver
+			parked = append(parked, d)
+		}
+	}
+	p.mu.Unlock()
+	time.AfterFunc(endGrace, p.closeBoth)
+	p.conns[1].Close()
+	client := p.conns[0]
+	if nc, ok := client.(interface{ NetConn() net.Conn }); ok {
+		client = nc.NetConn()
+	}
+	if cr, ok := client.(interface{ CloseRead() error }); ok {
+		cr.CloseRead()
+	}
+	for _, d := range parked {
+		d.over()
+	}
+}
+
+// sayGoodbye writes End's goodbye to the client, once, within endGrace.
+func (p *pipe) sayGoodbye() {
+	p.mu.Lock()
+	bye := p.goodbye
+	p.goodbye = nil
+	closed := p.closed
+	p.mu.Unlock()
+	if len(bye) == 0 || closed {
+		return
+	}
+	p.conns[0].SetWriteDeadline(time.Now().Add(endGrace))
+	p.conns[0].Write(bye)
+}
+
 // result closes both connections and reports the session.
 func (p *pipe) result() Result {
+	p.sayGoodbye()
 	p.closeBoth()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -198,6 +260,11 @@ type pipe struct {
 	// Kernel splicing (startAsync) only.
 	running atomic.Int32 // directions not over
 	onDone  func()       // called when both directions are over
+
+	// End: the session is being ended; the directions stop at their
+	// next read and no error is an error any more.
+	ending  atomic.Bool
+	goodbye []byte // End's last word to the client, until written
 
 	mu      sync.Mutex
 	closed  bool
@@ -280,6 +347,9 @@ func (p *pipe) fail(err error) {
 // end passes a direction's end of stream on as a half-close, or ends the
 // session on an error.
 func (p *pipe) end(d *direction, err error) {
+	if p.ending.Load() {
+		return // End closes; the client's sending half stays open for the goodbye
+	}
 	if err != nil {
 		p.fail(err)
 		return
@@ -366,7 +436,7 @@ func (p *pipe) mayPark(d *direction) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed
+	return !p.closed && !p.ending.Load()
 }
 
 // flow moves one direction of a TCP session until its end, or until it
@@ -410,7 +480,7 @@ func (p *pipe) park(d *direction) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.ending.Load() {
 		return false
 	}
 	if err := arm(d); err != nil {
