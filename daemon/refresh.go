@@ -40,6 +40,10 @@ type serveOptions struct {
 
 	// stderr, if not nil, receives every log line too (--log-stderr).
 	stderr *syncWriter
+
+	// adminSocket, if set, is where AService answers imsconnutil
+	// (who.SocketPath).
+	adminSocket string
 }
 
 // errUnsupported marks a service the MMP cannot run yet: it is skipped,
@@ -70,6 +74,7 @@ type supervisor struct {
 	authCache *authsvc.Cache
 	workers   *proxy.Workers // NumThreads, for every service; set at start
 	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
+	who       *whoState      // who is connected: every service's Watcher
 
 	services []*service
 	errs     chan error

@@ -62,7 +62,7 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	// records into it, and an SMTP proxy in the same process reads it
 	// directly (docs/reference.md §4.3.3).
 	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16),
-		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads))}
+		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads)), who: newWhoState(inst.Dir)}
 	logCaps(daemonLog, sup.limits())
 	closeAll := func() {
 		for _, r := range sup.services {
@@ -95,8 +95,19 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		return ExitRuntime
 	}
 	defer mon.close()
-	// Every port is open: give up root before the first session.
 	var own []string
+	if opts.adminSocket != "" {
+		if err := sup.who.listen(opts.adminSocket); err != nil {
+			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+			logging.Critical(daemonLog.Slog(), err.Error())
+			closeAll()
+			return ExitRuntime
+		}
+		defer sup.who.close()
+		// BeTheUser removes it at the end, and owns it.
+		own = append(own, filepath.Dir(opts.adminSocket), opts.adminSocket)
+	}
+	// Every port is open: give up root before the first session.
 	for _, f := range []string{opts.pidfile, opts.statusFile} {
 		if f != "" {
 			os.MkdirAll(filepath.Dir(f), 0o755) // a failure shows when writing
@@ -114,6 +125,8 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		daemonLog.Slog().Warn(warning)
 	}
 	sup.serveAll()
+	sup.who.publish(sup)
+	sup.who.serve(daemonLog)
 	if mon != nil {
 		mon.publish(sup)
 		mon.serve()
@@ -151,6 +164,7 @@ loop:
 		case <-hup:
 			refresh(sup, opts)
 			mon.publish(sup)
+			sup.who.publish(sup)
 		}
 	}
 	mon.stop()
@@ -226,6 +240,9 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 		Limits:   s.limits(),
 		Log:      s.logs.forService(svc),
 		TLS:      serviceTLS(svc, s.logs.main),
+	}
+	if s.who != nil {
+		opts.Watcher = s.who
 	}
 	if s.dir != nil { // a nil *Directory in the interface would not be a nil interface
 		opts.Directory = s.dir

@@ -71,6 +71,10 @@ type Options struct {
 	// clients; SSLBacksidePort then still connects to stores with TLS,
 	// verified against the system's roots. SetTLS replaces it.
 	TLS *tlsconf.Config
+
+	// Watcher hears of logins and of the end of logged-in sessions (who
+	// is connected). Nil: nobody.
+	Watcher Watcher
 }
 
 // Server accepts the connections of one service. Its methods are safe for
