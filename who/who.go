@@ -205,3 +205,16 @@ func SortSessions(ss []Session) {
 		return a.Since.Compare(b.Since)
 	})
 }
+
+// Names are the names m selects, nil for everybody.
+func (m Matcher) Names() []string {
+	if m == nil {
+		return nil
+	}
+	names := make([]string, 0, len(m))
+	for u := range m {
+		names = append(names, u)
+	}
+	slices.Sort(names)
+	return names
+}
