@@ -245,6 +245,7 @@ func TestConnUtilLocal(t *testing.T) {
 	// No MMP running: a clear error.
 	b.Send("QUIT\r\n")
 	b.ExpectPrefix("+OK")
+	b.Conn.Close()
 	for _, m := range mmps {
 		if code, o, e := command(t, "stop-msg", "--root", root, "--wait", "60s", "mmp", m.name); code != instance.ExitOK {
 			t.Fatalf("stop-msg %s: exit %d\n%s%s", m.name, code, o, e)
