@@ -15,6 +15,7 @@ import (
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/directory"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
@@ -74,6 +75,7 @@ type supervisor struct {
 	authCache *authsvc.Cache
 	workers   *proxy.Workers // NumThreads, for every service; set at start
 	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
+	fleet     *fleet.Client  // FleetRedis; set at start, nil without
 	who       *whoState      // who is connected: every service's Watcher
 
 	services []*service
@@ -218,7 +220,7 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 	// A POP service added by this refresh needs the AuthService cache;
 	// one that exists keeps its memory (and its TTL).
 	if s.authCache == nil {
-		s.authCache = newAuthCache(inst)
+		s.authCache = newAuthCache(inst, s.fleet)
 	}
 	old := map[string]*service{}
 	for _, r := range s.services {

@@ -434,7 +434,7 @@ var (
 		Name: "MaxUserSessions", Where: ips, Group: "Access", Era: "Go", Type: "int",
 		Doc: "Most sessions one user (after the directory lookup) may hold at once in this service, across the fleet " +
 			"with FleetRedis, else in this MMP; one more is refused after its login (IMAP NO [LIMIT], POP -ERR [IN-USE], " +
-			"SMTP 421). 0 sets no limit.",
+			"SMTP 454). 0 sets no limit.",
 		Default: "0", Template: Commented,
 	}, intRange(0, 1<<20))
 

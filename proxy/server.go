@@ -15,6 +15,7 @@ import (
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/tlsconf"
 )
@@ -75,6 +76,11 @@ type Options struct {
 	// Watcher hears of logins and of the end of logged-in sessions (who
 	// is connected). Nil: nobody.
 	Watcher Watcher
+
+	// Fleet shares BadGuys, ConnLimits and MaxUserSessions with the other
+	// MMPs of a fleet through Redis (docs/reference.md §4.9). Nil keeps
+	// them in this process.
+	Fleet *fleet.Client
 }
 
 // Server accepts the connections of one service. Its methods are safe for
@@ -165,6 +171,7 @@ func NewServer(opts Options) *Server {
 	s.cfg.Store(newConfigured(opts.Service))
 	s.tls.Store(opts.TLS)
 	s.guards = newGuards(opts.Service)
+	s.guards.fleet = opts.Fleet
 	s.limits = opts.Limits
 	if s.limits == nil {
 		s.limits = ProcessLimits()

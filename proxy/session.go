@@ -105,6 +105,8 @@ type Session struct {
 	failures    int             // failed logins counted so far, against MaxLoginFailures
 	implicit    bool            // accepted on an SSLPorts port: TLS from the start
 
+	fleet fleetState // the session's share of the fleet (fleet.go)
+
 	// The client's reverse DNS name, looked up at most once (ClientName).
 	nameDone bool
 	name     string
@@ -348,9 +350,9 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		return false
 	}
 	s.Log.Info(fmt.Sprintf("connection from %s to %s", s.ClientAddr, s.ServerAddr))
-	release, refusal := s.admit(ctx)
+	release, refusal, reason := s.admit(ctx)
 	if refusal != "" {
-		metrics.Refused(s.serviceName(), refusalReason(refusal))
+		metrics.Refused(s.serviceName(), reason)
 		// On an SSL port the refusal is only readable inside TLS.
 		if !s.implicit || s.implicitTLS(ctx) {
 			p.Refuse(s, refusal)

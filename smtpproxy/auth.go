@@ -118,6 +118,8 @@ func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) error {
 			return errTooManyAuth
 		}
 		return errAuthFailed
+	case proxy.TooManySessions:
+		return errTooManySess
 	}
 	return errAuthTemp
 }
