@@ -15,8 +15,8 @@ import (
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
-	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/directory"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
 )
