@@ -107,6 +107,7 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	}
 	defer mon.close()
 	var own []string
+	defer sup.who.close() // before the fleet's client closes (deferred earlier)
 	if opts.adminSocket != "" {
 		if err := sup.who.listen(opts.adminSocket); err != nil {
 			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
@@ -114,7 +115,6 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 			closeAll()
 			return ExitRuntime
 		}
-		defer sup.who.close()
 		// BeTheUser removes it at the end, and owns it.
 		own = append(own, filepath.Dir(opts.adminSocket), opts.adminSocket)
 	}
@@ -138,6 +138,7 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	sup.serveAll()
 	sup.who.publish(sup)
 	sup.who.serve(daemonLog)
+	sup.who.joinFleet(sup.fleet, daemonLog)
 	if mon != nil {
 		mon.publish(sup)
 		mon.serve()

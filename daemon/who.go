@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/who"
 )
@@ -20,6 +21,8 @@ type whoState struct {
 	mmp  string // this MMP as imsconnutil names it: host/instance[pid]
 	last *who.LastAccess
 	ln   *net.UnixListener // the admin socket; nil for a front end
+
+	fleet *fleet.Sessions // this MMP's sessions in the fleet's Redis; nil without a fleet
 
 	mu       sync.Mutex
 	services []*service // published by the main loop, as for the monitor
@@ -43,10 +46,33 @@ func newWhoState(dir string) *whoState {
 }
 
 // LoggedIn is proxy.Watcher's.
-func (w *whoState) LoggedIn(s who.Session) { w.last.Login(s.User, s.Service, s.Since) }
+func (w *whoState) LoggedIn(s who.Session) {
+	w.last.Login(s.User, s.Service, s.Since)
+	w.fleet.LoggedIn(s)
+}
 
 // LoggedOut is proxy.Watcher's.
-func (w *whoState) LoggedOut(s who.Session) { w.last.Logout(s.User, s.Service, time.Now()) }
+func (w *whoState) LoggedOut(s who.Session) {
+	w.last.Logout(s.User, s.Service, time.Now())
+	w.fleet.LoggedOut(s)
+}
+
+// joinFleet registers this MMP's sessions in the fleet's Redis and
+// makes it hear kicks there (nothing without a fleet).
+func (w *whoState) joinFleet(fl *fleet.Client, log *logging.Logger) {
+	w.fleet = fl.StartSessions(w.mmp,
+		func() []who.Session { return w.handle(who.Request{Op: who.OpList}).Sessions },
+		func(users []string) { w.kick(users, log, "a kick through the fleet") })
+}
+
+// kick ends users' sessions on this MMP and logs each.
+func (w *whoState) kick(users []string, log *logging.Logger, how string) who.Reply {
+	rep := w.handle(who.Request{Op: who.OpKick, Users: users})
+	for _, s := range rep.Sessions {
+		logging.Notice(log.Slog(), fmt.Sprintf("imsconnutil -k (%s): ending the %s session (id %d) of user '%s' from %s", how, s.Service, s.ID, s.User, s.Client))
+	}
+	return rep
+}
 
 // listen opens the admin socket at path (before the privilege switch,
 // with the service ports; the run directory is then given to BeTheUser).
@@ -72,13 +98,10 @@ func (w *whoState) serve(log *logging.Logger) {
 		return
 	}
 	go who.Serve(w.ln, func(req who.Request) who.Reply {
-		rep := w.handle(req)
-		if req.Op == who.OpKick && rep.Error == "" {
-			for _, s := range rep.Sessions {
-				logging.Notice(log.Slog(), fmt.Sprintf("imsconnutil -k: ending the %s session (id %d) of user '%s' from %s", s.Service, s.ID, s.User, s.Client))
-			}
+		if req.Op == who.OpKick {
+			return w.kick(req.Users, log, "admin socket")
 		}
-		return rep
+		return w.handle(req)
 	})
 }
 
@@ -113,9 +136,10 @@ func (w *whoState) handle(req who.Request) who.Reply {
 	return rep
 }
 
-// close removes the admin socket.
+// close removes the admin socket and this MMP's sessions in the fleet.
 func (w *whoState) close() {
 	if w.ln != nil {
 		w.ln.Close()
 	}
+	w.fleet.Close()
 }

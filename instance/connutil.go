@@ -49,6 +49,7 @@ type connSource interface {
 	list(ctx context.Context, m who.Matcher, service string) ([]who.Session, error)
 	kick(ctx context.Context, m who.Matcher) (kicked []who.Session, note string, err error)
 	last(ctx context.Context, m who.Matcher) ([]who.Access, error)
+	close()
 }
 
 // errPartial marks an answer that lacks some MMPs; the source has
@@ -154,6 +155,7 @@ func runConnUtil(ctx context.Context, stdio IO, o connOptions) (int, error) {
 	if err != nil {
 		return ConnExitNoMMP, err
 	}
+	defer src.close()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var partial error
@@ -327,6 +329,8 @@ func (l *localSource) ask(ctx context.Context, req who.Request) ([]who.Reply, er
 	}
 	return reps, nil
 }
+
+func (l *localSource) close() {}
 
 func (l *localSource) list(ctx context.Context, m who.Matcher, service string) ([]who.Session, error) {
 	reps, err := l.ask(ctx, who.Request{Op: who.OpList, Users: m.Names(), Service: service})
