@@ -14,6 +14,7 @@ import (
 
 	"github.com/openmmp/mmp/instance"
 	"github.com/openmmp/mmp/internal/testenv"
+	"github.com/openmmp/mmp/internal/testenv/redis"
 	"github.com/openmmp/mmp/internal/testenv/twostores"
 	"github.com/openmmp/mmp/proxy/proxytest"
 )
@@ -152,6 +153,22 @@ func TestConnUtilLocal(t *testing.T) {
 	env := twostores.Start(t)
 	root := t.TempDir()
 	mmps := startInstances(t, env, root, "", "east", "west")
+	connUtilScenario(t, env, root, mmps, nil)
+}
+
+// The same through the fleet's Redis (FleetRedis set): the MMPs register
+// their sessions there, a kick goes out on a channel, and an MMP that is
+// killed has its sessions vanish with its lease.
+func TestConnUtilFleet(t *testing.T) {
+	env := twostores.Start(t)
+	r := redis.Start(t)
+	root := t.TempDir()
+	mmps := startInstances(t, env, root, "default:FleetRedis "+r.URL()+"\ndefault:FleetLeaseTime 3\n", "east", "west")
+	connUtilScenario(t, env, root, mmps, r)
+}
+
+func connUtilScenario(t *testing.T, env *twostores.Env, root string, mmps []*mmpInstance, r *redis.Server) {
+	viaFleet := r != nil
 	east, west := mmps[0], mmps[1]
 	alice, bob := twostores.User("alice"), twostores.User("bob")
 
@@ -160,9 +177,23 @@ func TestConnUtilLocal(t *testing.T) {
 	b := popLogin(t, west.popAddr, bob)
 
 	storeOf := func(a twostores.Account, port int) string { return fmt.Sprintf("%s:%d", a.MailHost, port) }
-	rows := sessions(t, root)
+	// Through Redis the logins arrive a moment after the clients' OK.
+	var rows []row
+	proxytest.Settle(10*time.Second, func() bool {
+		rows = sessions(t, root)
+		return len(rows) == 3
+	})
 	if len(rows) != 3 {
 		t.Fatalf("imsconnutil -c: %d sessions, want 3: %+v", len(rows), rows)
+	}
+	if viaFleet {
+		// The answer came from Redis: both MMPs are registered there.
+		if got := r.Cli(t, "SCARD", "mmp:who:mmps"); strings.TrimSpace(got) != "2" {
+			t.Errorf("SCARD mmp:who:mmps = %q, want 2", got)
+		}
+		if got := r.Cli(t, "PUBSUB", "NUMSUB", "mmp:who:kick"); !strings.Contains(got, "2") {
+			t.Errorf("PUBSUB NUMSUB mmp:who:kick = %q, want 2 subscribers", got)
+		}
 	}
 	for _, want := range []struct {
 		user, service string
@@ -242,9 +273,24 @@ func TestConnUtilLocal(t *testing.T) {
 		t.Errorf("imsconnutil -a: %q, want bob's POP login and no logout", lines[2])
 	}
 
+	if viaFleet {
+		// A killed MMP's sessions vanish with its lease (FleetLeaseTime 3).
+		syscall.Kill(west.pid, syscall.SIGKILL)
+		proxytest.Settle(15*time.Second, func() bool {
+			_, out, _ := connutil(t, root, "-c")
+			return !strings.Contains(out, "bob ")
+		})
+		if _, out, _ := connutil(t, root, "-c"); strings.Contains(out, "bob ") {
+			t.Errorf("bob's session on the killed MMP still listed:\n%s", out)
+		}
+		mmps = mmps[:1]
+	}
+
 	// No MMP running: a clear error.
-	b.Send("QUIT\r\n")
-	b.ExpectPrefix("+OK")
+	if !viaFleet {
+		b.Send("QUIT\r\n")
+		b.ExpectPrefix("+OK")
+	}
 	b.Conn.Close()
 	for _, m := range mmps {
 		if code, o, e := command(t, "stop-msg", "--root", root, "--wait", "60s", "mmp", m.name); code != instance.ExitOK {
