@@ -65,7 +65,7 @@ type Sessions struct {
 
 type accessEvent struct {
 	user, service, what string // what: "login" or "logout"
-	at                      time.Time
+	at                  time.Time
 }
 
 // StartSessions starts registering this MMP's sessions: name is the
