@@ -117,9 +117,7 @@ func (s *Sessions) LoggedOut(r who.Session) {
 		return
 	}
 	s.mu.Lock()
-	if _, pending := s.adds[r.ID]; pending {
-		delete(s.adds, r.ID) // never written
-	}
+	delete(s.adds, r.ID) // if it was never written
 	s.dels[r.ID] = true
 	s.addAccess(accessEvent{r.User, r.Service, "logout", time.Now()})
 	s.mu.Unlock()
