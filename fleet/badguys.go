@@ -71,11 +71,11 @@ return new
 // Hash tags ({...}) keep a client's keys in one Cluster slot, so that the
 // accept step's script may touch both.
 func (c *Client) bgKey(service string, group netip.Addr) string {
-	return c.cfg.Prefix + ":{" + service + ":" + group.String() + "}:bg"
+	return c.prefix() + ":{" + service + ":" + group.String() + "}:bg"
 }
 
 func (c *Client) connKey(service string, group netip.Addr) string {
-	return c.cfg.Prefix + ":{" + service + ":" + group.String() + "}:conn"
+	return c.prefix() + ":{" + service + ":" + group.String() + "}:conn"
 }
 
 // Failure records an authentication failure of group in service and

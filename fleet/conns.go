@@ -35,5 +35,30 @@ func (c *Client) UserSessions(ctx context.Context, service, user string) (int, e
 }
 
 func (c *Client) userKey(service, user string) string {
-	return c.cfg.Prefix + ":{" + service + ":user:" + user + "}:sessions"
+	return c.prefix() + ":{" + service + ":user:" + user + "}:sessions"
+}
+
+// HoldConn is a lease for a connection from group that Redis could not be
+// asked about (it was down): not written now, but renewed with the others
+// once Redis answers again, so that the fleet's count includes the
+// connections accepted during an outage. Nil for a nil Client.
+func (c *Client) HoldConn(service string, group netip.Addr) *Lease {
+	if c == nil {
+		return nil
+	}
+	return c.hold(c.connKey(service, group))
+}
+
+// HoldUser is HoldConn for a session of user.
+func (c *Client) HoldUser(service, user string) *Lease {
+	if c == nil {
+		return nil
+	}
+	return c.hold(c.userKey(service, user))
+}
+
+func (c *Client) hold(key string) *Lease {
+	l := c.newLease(key)
+	c.leases.add(l)
+	return l
 }

@@ -277,10 +277,20 @@ func (c *Client) ID() string {
 }
 
 // LeaseTime is FleetLeaseTime.
-func (c *Client) LeaseTime() time.Duration { return c.cfg.LeaseTime }
+func (c *Client) LeaseTime() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.cfg.LeaseTime
+}
 
 // Config is the configuration the Client was opened with.
-func (c *Client) Config() Config { return c.cfg }
+func (c *Client) Config() Config {
+	if c == nil {
+		return Config{}
+	}
+	return c.cfg
+}
 
 // OnRecover registers f to run (in its own goroutine) each time Redis
 // comes back after an outage, for state to be written again (the live
@@ -296,7 +306,16 @@ func (c *Client) OnRecover(f func()) {
 
 // Key builds a Redis key: the prefix and the parts joined by ":".
 func (c *Client) Key(parts ...string) string {
-	return c.cfg.Prefix + ":" + strings.Join(parts, ":")
+	return c.prefix() + ":" + strings.Join(parts, ":")
+}
+
+// prefix is FleetKeyPrefix (the default for a nil Client, whose calls
+// never reach Redis).
+func (c *Client) prefix() string {
+	if c == nil {
+		return DefaultPrefix
+	}
+	return c.cfg.Prefix
 }
 
 // call runs fn against Redis within the call timeout, on a login's path.
@@ -341,7 +360,8 @@ func unavailable(err error) bool {
 	var re redis.Error
 	if errors.As(err, &re) {
 		msg := re.Error()
-		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH", "WRONGPASS"} {
+		for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "NOAUTH", "WRONGPASS",
+			"OOM", "BUSY", "ERR max number of clients"} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}
@@ -391,6 +411,11 @@ func (c *Client) worker() {
 
 // markDown trips the breaker: one log line per outage, and one probe.
 func (c *Client) markDown(op string, err error) {
+	select {
+	case <-c.stop:
+		return // closing: the calls fail because the client is closed
+	default:
+	}
 	if !c.up.CompareAndSwap(true, false) {
 		return // already down: the probe is running
 	}

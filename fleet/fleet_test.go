@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -148,5 +149,71 @@ func TestBreaker(t *testing.T) {
 	defer mu.Unlock()
 	if len(states) != 3 || !states[0] || states[1] || !states[2] {
 		t.Errorf("states %v, want up, down, up", states)
+	}
+}
+
+// A Redis that stops answering (CLIENT PAUSE) costs each call at most the
+// call timeout, trips the breaker once, and holds no more connections
+// than the pool's bound, however many logins arrive meanwhile.
+func TestSlowRedis(t *testing.T) {
+	r := redis.Start(t)
+	c, log := open(t, r, func(cfg *Config) { cfg.CallTimeout = 100 * time.Millisecond })
+	ip := netip.MustParseAddr("192.0.2.8")
+	if _, _, err := c.AcquireConn(context.Background(), "imap", ip, 20, true); err != nil {
+		t.Fatal(err)
+	}
+	r.Cli(t, "CLIENT", "PAUSE", "1500", "ALL")
+	var wg sync.WaitGroup
+	errs := make(chan error, 300)
+	for range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := c.AcquireConn(context.Background(), "imap", ip, 20, true)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err == nil {
+			t.Fatal("a call succeeded while Redis was paused")
+		}
+	}
+	waitFor(t, "recovery", c.Up)
+	if n := strings.Count(log.String(), "unreachable"); n != 1 {
+		t.Errorf("%d outage lines:\n%s", n, log)
+	}
+	info := r.Cli(t, "INFO", "clients")
+	var clients int
+	for _, l := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "connected_clients:"); ok {
+			fmt.Sscan(v, &clients)
+		}
+	}
+	if clients > PoolSize+1 { // the pool and this INFO
+		t.Errorf("%d connections to Redis, want at most the pool's %d", clients-1, PoolSize)
+	}
+}
+
+// Every method a caller uses without asking Enabled first is safe on a
+// nil Client.
+func TestNilClientMethods(t *testing.T) {
+	var c *Client
+	ip := netip.MustParseAddr("192.0.2.1")
+	c.HoldConn("imap", ip).Release()
+	c.HoldUser("imap", "u").Release()
+	c.OnRecover(func() {})
+	if _, _, err := c.AcquireConn(context.Background(), "imap", ip, 1, true); !errors.Is(err, ErrOff) {
+		t.Error(err)
+	}
+	if _, err := c.AcquireUser(context.Background(), "imap", "u", 1); !errors.Is(err, ErrOff) {
+		t.Error(err)
+	}
+	if _, _, err := c.POPLogin(context.Background(), ip); !errors.Is(err, ErrOff) {
+		t.Error(err)
+	}
+	if c.Leases() != 0 || c.ID() != "" || c.FailClosed() {
+		t.Error("nil client reports state")
 	}
 }

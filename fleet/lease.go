@@ -109,7 +109,7 @@ func (s *leaseSet) snapshot() []*Lease {
 	return out
 }
 
-// Len is the number of live leases this MMP holds.
+// Leases is the number of live leases this MMP holds.
 func (c *Client) Leases() int {
 	if c == nil {
 		return 0
@@ -134,6 +134,9 @@ type Count struct {
 // acquire counts a new lease into key against limit (-1: none) and, when
 // bgKey is not "", reads that BadGuys key in the same call.
 func (c *Client) acquire(ctx context.Context, op, key string, limit int, bgKey string) (Count, Penalty, error) {
+	if c == nil {
+		return Count{}, Penalty{}, ErrOff
+	}
 	l := c.newLease(key)
 	read := "0"
 	keys := []string{key}

@@ -15,7 +15,7 @@ import (
 // XQUERYAUTH on any POP proxy, read it.
 
 func (c *Client) popKey(ip netip.Addr) string {
-	return c.cfg.Prefix + ":popauth:" + ip.String()
+	return c.prefix() + ":popauth:" + ip.String()
 }
 
 // RecordPOPLogin remembers that ip logged in with POP as user, for ttl;

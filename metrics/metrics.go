@@ -23,7 +23,7 @@ var registry = prometheus.NewRegistry()
 var (
 	logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mmp_logins_total",
-		Help: "Logins by service and outcome (logged in, bad credentials, not authorized, unavailable, store down, store refused).",
+		Help: "Logins by service and outcome (logged in, bad credentials, not authorized, unavailable, store down, store refused, too many sessions).",
 	}, []string{"service", "outcome"})
 	sessions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mmp_sessions_active",

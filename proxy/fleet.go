@@ -74,7 +74,10 @@ func (s *Session) admitFleet(ctx context.Context, local func(), limit int) (rele
 		s.Log.Error(fmt.Sprintf("connection from %s refused: the fleet's Redis is down and FleetFailClosed is set", ip))
 		return nil, "Service temporarily unavailable, try again later", metrics.RefusedFleet
 	}
-	return s.withUserRelease(local), "", "" // fail open: this process's count decided
+	// Fail open: this process's count decided. The connection is written
+	// to Redis when it answers again.
+	lease := fl.HoldConn(s.serviceName(), g.conns.Group(ip))
+	return s.withUserRelease(func() { local(); lease.Release() }), "", ""
 }
 
 // withUserRelease adds the release of the user's session to a
@@ -102,7 +105,7 @@ func (s *Session) penalty(ctx context.Context) time.Duration {
 	}
 	pen := s.fleet.pen
 	s.fleet.pen = nil
-	if pen == nil {
+	if pen == nil || time.Since(pen.At) > penaltyFresh {
 		p, err := g.fleet.PenaltyOf(ctx, s.serviceName(), access.Group(ip))
 		if err != nil {
 			return local
@@ -111,6 +114,11 @@ func (s *Session) penalty(ctx context.Context) time.Duration {
 	}
 	return pen.Delay(fleetBadGuys(g.badGuys.Config()), time.Now())
 }
+
+// penaltyFresh is how long a penalty read (at accept, or returned by a
+// failure) stands for the fleet's: a client that waits longer before its
+// login has it read again, with what other MMPs added meanwhile.
+const penaltyFresh = 5 * time.Second
 
 func fleetBadGuys(c access.BadGuysConfig) fleet.BadGuysParams {
 	return fleet.BadGuysParams{Penalty: c.Penalty, MaxBadness: c.MaxBadness, Decay: c.Decay, Linear: c.Linear}
@@ -191,7 +199,8 @@ func (s *Session) limitUser(ctx context.Context, res *result) {
 	if localRelease == nil {
 		localRelease, ok, n = g.users.Acquire(user, limit)
 		if ok {
-			s.fleet.userRelease = localRelease
+			lease := g.fleet.HoldUser(svc, user) // written when Redis answers again
+			s.fleet.userRelease = func() { localRelease(); lease.Release() }
 		}
 	}
 	if ok {
