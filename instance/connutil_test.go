@@ -236,6 +236,7 @@ func connUtilScenario(t *testing.T, env *twostores.Env, root string, mmps []*mmp
 	}
 
 	// -k -u alice: both of her sessions end, each IMAP client reads BYE.
+	kickAt := time.Now()
 	code, out, errOut := connutil(t, root, "-k", "-u", "alice")
 	if code != instance.ConnExitOK || strings.Count(out, "\nalice ") != 2 {
 		t.Fatalf("imsconnutil -k -u alice: exit %d\n%s%s", code, out, errOut)
@@ -247,6 +248,7 @@ func connUtilScenario(t *testing.T, env *twostores.Env, root string, mmps []*mmp
 			t.Errorf("kicked IMAP client read %q, %v; want * BYE and the end", rest, err)
 		}
 	}
+	t.Logf("imsconnutil -k -u alice: both IMAP clients had * BYE and the close %v after it started", time.Since(kickAt).Round(time.Millisecond))
 	var left []row
 	proxytest.Settle(5*time.Second, func() bool {
 		left = sessions(t, root)
