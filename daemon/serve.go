@@ -135,10 +135,11 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	} else if warning != "" {
 		daemonLog.Slog().Warn(warning)
 	}
+	// Before the first session: the Watcher reads who.fleet unlocked.
+	sup.who.joinFleet(sup.fleet, daemonLog)
 	sup.serveAll()
 	sup.who.publish(sup)
 	sup.who.serve(daemonLog)
-	sup.who.joinFleet(sup.fleet, daemonLog)
 	if mon != nil {
 		mon.publish(sup)
 		mon.serve()
