@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 
 // fleetSource returns the fleet's Redis as the source of answers when an
 // instance under root sets FleetRedis (the first one that does, by name;
-// others that name another Redis are reported); nil otherwise.
-func fleetSource(root string, names []string, stdio IO) (connSource, error) {
+// others that name another Redis are reported); nil otherwise. While
+// Redis cannot be reached it falls back on local, the AService processes
+// of this machine (nil: none runs), and says so.
+func fleetSource(root string, names []string, stdio IO, local *localSource) (connSource, error) {
 	var cfg fleet.Config
 	from := ""
 	for _, n := range names {
@@ -42,13 +45,33 @@ func fleetSource(root string, names []string, stdio IO) (connSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no MMP answers: FleetRedis of %s: %v", from, err)
 	}
-	return &fleetConn{c: cl, url: cfg.URL.String()}, nil
+	return &fleetConn{c: cl, url: cfg.URL.String(), local: local, err: stdio.Err}, nil
 }
 
 // fleetConn asks the fleet's Redis.
 type fleetConn struct {
-	c   *fleet.Client
-	url string
+	c     *fleet.Client
+	url   string
+	local *localSource // the fallback; nil if no AService runs here
+	err   io.Writer
+}
+
+// fallback reports that Redis failed and whether the MMPs of this
+// machine can answer instead; the answer is then partial.
+func (f *fleetConn) fallback(err error) bool {
+	if f.local == nil {
+		return false
+	}
+	fmt.Fprintf(f.err, "imsconnutil: the fleet's Redis at %s: %v; answering for the MMPs of this machine only\n", f.url, err)
+	return true
+}
+
+// partial marks a fallback answer as lacking the other MMPs.
+func partial(err error) error {
+	if err == nil {
+		return errPartial
+	}
+	return err
 }
 
 func (f *fleetConn) close() { f.c.Close() }
@@ -60,6 +83,10 @@ func (f *fleetConn) fail(err error) error {
 func (f *fleetConn) list(ctx context.Context, m who.Matcher, service string) ([]who.Session, error) {
 	ss, live, err := f.c.FleetSessions(ctx, m, service)
 	if err != nil {
+		if f.fallback(err) {
+			ss, err := f.local.list(ctx, m, service)
+			return ss, partial(err)
+		}
 		return nil, f.fail(err)
 	}
 	if live == 0 {
@@ -72,13 +99,23 @@ func (f *fleetConn) list(ctx context.Context, m who.Matcher, service string) ([]
 // ends to leave Redis, and reports those it saw go.
 func (f *fleetConn) kick(ctx context.Context, m who.Matcher) ([]who.Session, string, error) {
 	before, live, err := f.c.FleetSessions(ctx, m, "")
-	if err != nil {
-		return nil, "", f.fail(err)
+	if err == nil {
+		var heard int64
+		heard, err = f.c.KickUsers(ctx, m.Names())
+		if err == nil {
+			return f.awaitKick(ctx, m, before, live, heard)
+		}
 	}
-	heard, err := f.c.KickUsers(ctx, m.Names())
-	if err != nil {
-		return nil, "", f.fail(err)
+	if f.fallback(err) {
+		ss, note, err := f.local.kick(ctx, m)
+		return ss, note, partial(err)
 	}
+	return nil, "", f.fail(err)
+}
+
+// awaitKick waits (a little) for the sessions a kick ends to leave
+// Redis, and reports those it saw go.
+func (f *fleetConn) awaitKick(ctx context.Context, m who.Matcher, before []who.Session, live int, heard int64) ([]who.Session, string, error) {
 	if heard == 0 {
 		return nil, "", fmt.Errorf("no MMP answers: no MMP listens for kicks on the fleet's Redis at %s (%d registered)", f.url, live)
 	}
@@ -114,6 +151,10 @@ func (f *fleetConn) kick(ctx context.Context, m who.Matcher) ([]who.Session, str
 func (f *fleetConn) last(ctx context.Context, m who.Matcher) ([]who.Access, error) {
 	as, err := f.c.FleetLastAccess(ctx, m)
 	if err != nil {
+		if f.fallback(err) {
+			as, err := f.local.last(ctx, m)
+			return as, partial(err)
+		}
 		return nil, f.fail(err)
 	}
 	return as, nil

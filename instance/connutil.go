@@ -274,14 +274,18 @@ func connSourceFor(root string, stdio IO) (connSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("no MMP answers: %v (set --root or OPENMMP_ROOT)", err)
 	}
-	if src, err := fleetSource(root, names, stdio); src != nil || err != nil {
-		return src, err
-	}
 	l := &localSource{root: root, err: stdio.Err}
 	for _, n := range names {
 		l.sockets = append(l.sockets, who.Sockets(filepath.Join(root, n))...)
 	}
+	local := l
 	if len(l.sockets) == 0 {
+		local = nil
+	}
+	if src, err := fleetSource(root, names, stdio, local); src != nil || err != nil {
+		return src, err
+	}
+	if local == nil {
 		return nil, fmt.Errorf("no MMP answers: no AService of the %d instance(s) under %s is running (no admin socket in ROOT/*/run)", len(names), root)
 	}
 	return l, nil

@@ -286,6 +286,12 @@ func connUtilScenario(t *testing.T, env *twostores.Env, root string, mmps []*mmp
 			t.Errorf("bob's session on the killed MMP still listed:\n%s", out)
 		}
 		mmps = mmps[:1]
+		// Redis gone: the MMPs of this machine answer, and it is said.
+		r.Stop()
+		code, out, errOut := connutil(t, root, "-c", "-u", "bob")
+		if code != instance.ConnExitPartial || !strings.Contains(errOut, "answering for the MMPs of this machine only") || !strings.HasPrefix(out, "UID ") {
+			t.Errorf("imsconnutil -c with Redis down: exit %d, %q %q; want %d, the header and why", code, out, errOut, instance.ConnExitPartial)
+		}
 	}
 
 	// No MMP running: a clear error.
