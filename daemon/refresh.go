@@ -277,8 +277,10 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 		removed++
 		logging.Notice(log, fmt.Sprintf("%s: removed from ServiceList; stopping once its sessions end (at most %v)", r.name, ShutdownGrace))
 		s.draining.Add(1)
+		s.who.retire(r) // its sessions stay listed, and kickable, until they end
 		go func() {
 			defer s.draining.Done()
+			defer s.who.forget(r)
 			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 			defer cancel()
 			r.srv.Shutdown(ctx)

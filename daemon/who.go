@@ -25,7 +25,8 @@ type whoState struct {
 	fleet *fleet.Sessions // this MMP's sessions in the fleet's Redis; nil without a fleet
 
 	mu       sync.Mutex
-	services []*service // published by the main loop, as for the monitor
+	services []*service        // published by the main loop, as for the monitor
+	retired  map[*service]bool // removed by a refresh, their sessions still running
 }
 
 // mmpName names this process for imsconnutil: the host, the instance
@@ -85,6 +86,29 @@ func (w *whoState) listen(path string) error {
 	return nil
 }
 
+// retire keeps a service that a refresh removed in the answers while its
+// sessions drain; forget drops it once they have ended.
+func (w *whoState) retire(r *service) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	if w.retired == nil {
+		w.retired = map[*service]bool{}
+	}
+	w.retired[r] = true
+	w.mu.Unlock()
+}
+
+func (w *whoState) forget(r *service) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	delete(w.retired, r)
+	w.mu.Unlock()
+}
+
 // publish installs the services the socket answers for.
 func (w *whoState) publish(sup *supervisor) {
 	w.mu.Lock()
@@ -111,6 +135,9 @@ func (w *whoState) handle(req who.Request) who.Reply {
 	m := who.Match(req.Users)
 	w.mu.Lock()
 	services := w.services
+	for r := range w.retired {
+		services = append(services[:len(services):len(services)], r)
+	}
 	w.mu.Unlock()
 	switch req.Op {
 	case who.OpList:
