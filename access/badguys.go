@@ -287,3 +287,24 @@ func groupKey(a netip.Addr) netip.Addr {
 	}
 	return netip.PrefixFrom(a, 64).Masked().Addr()
 }
+
+// Counts reports whether a failure from ip would be counted: BadGuys is
+// on and ip is a valid address outside the excluded networks. The fleet
+// asks before it reads or writes a penalty.
+func (b *BadGuys) Counts(ip netip.Addr) bool {
+	a := plain(ip)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg.on() && a.IsValid() && !b.cfg.excluded(a)
+}
+
+// Config returns the parameters in force.
+func (b *BadGuys) Config() BadGuysConfig {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg
+}
+
+// Group is the client ip counts as: an IPv4 address itself, an IPv6
+// address its /64.
+func Group(ip netip.Addr) netip.Addr { return groupKey(plain(ip)) }

@@ -173,3 +173,7 @@ func (c *ConnCounter) Count(ip netip.Addr) int {
 }
 
 func noRelease() {}
+
+// Group is the client ip is counted as: an IPv4 address itself, an IPv6
+// address its network of SetIPv6Prefix bits. The fleet counts by it too.
+func (c *ConnCounter) Group(ip netip.Addr) netip.Addr { return c.key(plain(ip)) }

@@ -30,6 +30,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openmmp/mmp/fleet"
 )
 
 // DefaultMax bounds the number of addresses remembered when Options.Max is
@@ -47,6 +49,12 @@ type Options struct {
 	TTL time.Duration    // AuthServiceTTL; zero or less records nothing
 	Max int              // bound on entries; zero means DefaultMax
 	Now func() time.Time // for tests; nil means time.Now
+
+	// Fleet shares the logins with the other MMPs of a fleet
+	// (docs/reference.md §4.9): each is also recorded in Redis, and
+	// Lookup asks Redis first while it answers. The cache is still kept:
+	// it answers during an outage. Nil: this process only.
+	Fleet *fleet.Client
 }
 
 // Cache remembers POP logins by client address for a TTL.
@@ -103,11 +111,23 @@ func (c *Cache) Record(ip netip.Addr, user string) {
 		c.byIP[ip] = c.order.PushBack(&entry{ip: ip, user: user, at: now})
 	}
 	c.expire()
+	c.opt.Fleet.RecordPOPLogin(ip, user, c.opt.TTL) // queued, not waited for
 }
 
-// Lookup returns the user who last logged in from ip within the TTL.
-func (c *Cache) Lookup(_ context.Context, ip netip.Addr) (string, bool, error) {
+// Lookup returns the user who last logged in from ip within the TTL: on
+// any MMP of the fleet while its Redis answers (one round trip), and in
+// this process otherwise, or when Redis knows no login from ip (one
+// recorded here while Redis was down).
+func (c *Cache) Lookup(ctx context.Context, ip netip.Addr) (string, bool, error) {
 	ip = ip.Unmap()
+	c.mu.Lock()
+	fl := c.opt.Fleet
+	c.mu.Unlock()
+	if fl.Up() {
+		if user, ok, err := fl.POPLogin(ctx, ip); err == nil && ok {
+			return user, true, nil
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.expire()

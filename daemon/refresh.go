@@ -16,6 +16,7 @@ import (
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/directory"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
 	"github.com/openmmp/mmp/tlsconf"
@@ -41,6 +42,10 @@ type serveOptions struct {
 
 	// stderr, if not nil, receives every log line too (--log-stderr).
 	stderr *syncWriter
+
+	// adminSocket, if set, is where AService answers imsconnutil
+	// (who.SocketPath).
+	adminSocket string
 }
 
 // errUnsupported marks a service the MMP cannot run yet: it is skipped,
@@ -71,6 +76,8 @@ type supervisor struct {
 	authCache *authsvc.Cache
 	workers   *proxy.Workers // NumThreads, for every service; set at start
 	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
+	fleet     *fleet.Client  // FleetRedis; set at start, nil without
+	who       *whoState      // who is connected: every service's Watcher
 
 	// tickets are the TLS session ticket keys of each service (by
 	// serviceKey), kept across refreshes so that clients resume.
@@ -219,7 +226,7 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 	// A POP service added by this refresh needs the AuthService cache;
 	// one that exists keeps its memory (and its TTL).
 	if s.authCache == nil {
-		s.authCache = newAuthCache(inst)
+		s.authCache = newAuthCache(inst, s.fleet)
 	}
 	old := map[string]*service{}
 	for _, r := range s.services {
@@ -279,8 +286,10 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 		removed++
 		logging.Notice(log, fmt.Sprintf("%s: removed from ServiceList; stopping once its sessions end (at most %v)", r.name, ShutdownGrace))
 		s.draining.Add(1)
+		s.who.retire(r) // its sessions stay listed, and kickable, until they end
 		go func() {
 			defer s.draining.Done()
+			defer s.who.forget(r)
 			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 			defer cancel()
 			r.srv.Shutdown(ctx)

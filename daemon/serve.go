@@ -16,6 +16,7 @@ import (
 	"github.com/openmmp/mmp/authsvc"
 	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/directory"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/imapproxy"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/metrics"
@@ -61,8 +62,18 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	// The POP-before-SMTP memory is the process's: every POP service
 	// records into it, and an SMTP proxy in the same process reads it
 	// directly (docs/reference.md §4.3.3).
-	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst), errs: make(chan error, 16),
-		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads))}
+	// The fleet's Redis (docs/reference.md §4.9), read at start like
+	// NumThreads. An unreachable Redis is no reason not to start: the
+	// client starts down and finds Redis when it answers.
+	fl, err := fleet.Open(fleetConfig(inst, daemonLog))
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+		return ExitRuntime
+	}
+	defer fl.Close()
+	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst, fl), errs: make(chan error, 16),
+		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads)), fleet: fl,
+		who: newWhoState(inst.Dir)}
 	logCaps(daemonLog, sup.limits())
 	closeAll := func() {
 		for _, r := range sup.services {
@@ -95,8 +106,19 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		return ExitRuntime
 	}
 	defer mon.close()
-	// Every port is open: give up root before the first session.
 	var own []string
+	defer sup.who.close() // before the fleet's client closes (deferred earlier)
+	if opts.adminSocket != "" {
+		if err := sup.who.listen(opts.adminSocket); err != nil {
+			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+			logging.Critical(daemonLog.Slog(), err.Error())
+			closeAll()
+			return ExitRuntime
+		}
+		// BeTheUser removes it at the end, and owns it.
+		own = append(own, filepath.Dir(opts.adminSocket), opts.adminSocket)
+	}
+	// Every port is open: give up root before the first session.
 	for _, f := range []string{opts.pidfile, opts.statusFile} {
 		if f != "" {
 			os.MkdirAll(filepath.Dir(f), 0o755) // a failure shows when writing
@@ -113,7 +135,11 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	} else if warning != "" {
 		daemonLog.Slog().Warn(warning)
 	}
+	// Before the first session: the Watcher reads who.fleet unlocked.
+	sup.who.joinFleet(sup.fleet, daemonLog)
 	sup.serveAll()
+	sup.who.publish(sup)
+	sup.who.serve(daemonLog)
 	if mon != nil {
 		mon.publish(sup)
 		mon.serve()
@@ -151,6 +177,7 @@ loop:
 		case <-hup:
 			refresh(sup, opts)
 			mon.publish(sup)
+			sup.who.publish(sup)
 		}
 	}
 	mon.stop()
@@ -226,6 +253,10 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 		Limits:   s.limits(),
 		Log:      s.logs.forService(svc),
 		TLS:      serviceTLS(svc, s.logs.main, s.ticketKeys(svc)),
+		Fleet:    s.fleet,
+	}
+	if s.who != nil {
+		opts.Watcher = s.who
 	}
 	if s.dir != nil { // a nil *Directory in the interface would not be a nil interface
 		opts.Directory = s.dir
@@ -276,8 +307,10 @@ func protocolFor(svc *config.Service, inst *config.Instance, authCache *authsvc.
 // POP service, nil otherwise. AuthServiceTTL is a service parameter (not
 // vdmap), and the cache has one lifetime: with several POP services the
 // longest wins. A service whose own TTL is zero or less records nothing
-// (popproxy checks it per session, with AuthService).
-func newAuthCache(inst *config.Instance) *authsvc.Cache {
+// (popproxy checks it per session, with AuthService). With a fleet an
+// SMTP proxy without a POP service beside it gets a cache too: it
+// answers from Redis, where the fleet's POP proxies record.
+func newAuthCache(inst *config.Instance, fl *fleet.Client) *authsvc.Cache {
 	var ttl time.Duration
 	pop := false
 	for _, svc := range inst.Services {
@@ -286,10 +319,19 @@ func newAuthCache(inst *config.Instance) *authsvc.Cache {
 			ttl = max(ttl, config.Get(svc.Values, param.AuthServiceTTL))
 		}
 	}
-	if !pop {
+	if !pop && !fl.Enabled() {
 		return nil
 	}
-	return authsvc.New(authsvc.Options{TTL: ttl})
+	return authsvc.New(authsvc.Options{TTL: ttl, Fleet: fl})
+}
+
+// fleetConfig reads the fleet parameters, with the daemon's log for the
+// outage lines and the metrics' hooks.
+func fleetConfig(inst *config.Instance, lg *logging.Logger) fleet.Config {
+	cfg := fleet.ConfigFrom(inst.Daemon, lg.Slog())
+	cfg.OnError = metrics.FleetError
+	cfg.OnState = metrics.FleetUp
+	return cfg
 }
 
 // logSet holds the log files of a process: the Netscape front ends write

@@ -33,3 +33,6 @@ var (
 
 // badArgs is the reply to a known command with the wrong arguments.
 func badArgs(text string) *response { return &response{"BAD", "", text} }
+
+// errTooManySessions answers a login over MaxUserSessions (RFC 5530 LIMIT).
+var errTooManySessions = &response{"NO", "LIMIT", "Too many sessions for this user"}

@@ -54,6 +54,8 @@ func (c *conn) logIn(ctx context.Context, tag string, cr sasl.Credentials) (*pro
 		return nil, errProxyLogin
 	case proxy.Unavailable:
 		return nil, errUnavailable
+	case proxy.TooManySessions:
+		return nil, errTooManySessions
 	case proxy.StoreDown:
 		alert := config.Get(c.v, param.ServerDownAlert)
 		c.untagged("NO [ALERT] " + alert)

@@ -23,7 +23,7 @@ var registry = prometheus.NewRegistry()
 var (
 	logins = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mmp_logins_total",
-		Help: "Logins by service and outcome (logged in, bad credentials, not authorized, unavailable, store down, store refused).",
+		Help: "Logins by service and outcome (logged in, bad credentials, not authorized, unavailable, store down, store refused, too many sessions).",
 	}, []string{"service", "outcome"})
 	sessions = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "mmp_sessions_active",
@@ -39,7 +39,7 @@ var (
 	}, []string{"service", "direction"})
 	refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mmp_connections_refused_total",
-		Help: "Connections refused at accept, by service and reason (tcpaccess, connlimits).",
+		Help: "Connections and logins refused for a limit or a filter, by service and reason (tcpaccess, connlimits, usersessions, fleet).",
 	}, []string{"service", "reason"})
 	storeConnect = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "mmp_store_connect_seconds",
@@ -55,6 +55,14 @@ var (
 		Help:    "Time of the LDAP searches of user lookups (cache hits excluded).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	})
+	fleetErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mmp_fleet_errors_total",
+		Help: "Failed calls to the fleet's Redis (FleetRedis), by operation (connlimits, badguys, usersessions, popauth, release, renew, ping, queue).",
+	}, []string{"operation"})
+	fleetUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "mmp_fleet_up",
+		Help: "1 while the fleet's Redis answers, 0 while it is down and each MMP uses its own state; absent without FleetRedis.",
+	})
 	ldapCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mmp_ldap_cache_lookups_total",
 		Help: "User lookups by result: hit when the lookup cache (LdapCacheTTL) answered, miss when LDAP was searched.",
@@ -63,7 +71,7 @@ var (
 
 func init() {
 	registry.MustRegister(logins, sessions, loggedIn, bytesRelayed, refusals, storeConnect, storeFailures,
-		ldapLookup, ldapCache, badGuys,
+		ldapLookup, ldapCache, badGuys, fleetErrors,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "mmp_ldap_cache_hit_ratio",
 			Help: "Hits over lookups of the user lookup cache since the start (0 before the first lookup).",
@@ -106,6 +114,29 @@ func Piping(service, store string) (ended func(fromClient, fromStore int64)) {
 
 // Refused counts a connection refused at accept.
 func Refused(service, reason string) { refusals.WithLabelValues(service, reason).Inc() }
+
+// Refusal reasons of Refused.
+const (
+	RefusedTCPAccess    = "tcpaccess"    // TCPAccess said no
+	RefusedConnLimits   = "connlimits"   // the client address is at its ConnLimits
+	RefusedUserSessions = "usersessions" // the user is at MaxUserSessions
+	RefusedFleet        = "fleet"        // FleetFailClosed with the fleet's Redis down
+)
+
+// FleetError counts a failed call to the fleet's Redis.
+func FleetError(op string) { fleetErrors.WithLabelValues(op).Inc() }
+
+var fleetOnce sync.Once
+
+// FleetUp sets mmp_fleet_up; the gauge appears with the first call.
+func FleetUp(up bool) {
+	fleetOnce.Do(func() { registry.MustRegister(fleetUp) })
+	if up {
+		fleetUp.Set(1)
+	} else {
+		fleetUp.Set(0)
+	}
+}
 
 // StoreConnect records one attempt to connect to a store: its time on
 // success, a failure otherwise.

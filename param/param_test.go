@@ -32,6 +32,12 @@ var cases = map[string]paramCase{
 	"MetricsListen":          {where: A | N4, valid: []string{"127.0.0.1:9110", "[::1]:9110"}, invalid: []string{"9110", "127.0.0.1:99999"}},
 	"MaxConnections":         {where: A | N4, def: "0", valid: []string{"0", "5000"}, invalid: []string{"-1", "many"}},
 	"MaxPreLoginConnections": {where: A | N4, def: "0", valid: []string{"0", "200"}, invalid: []string{"-1", "1e3"}},
+	"FleetRedis": {where: A | N4, valid: []string{"redis://127.0.0.1:6379", "rediss://:pw@redis.example:6380/2", "redis-sentinel://s1:26379,s2:26379/mymaster/1", "redis-cluster://n1:7000,n2:7000", ""},
+		invalid: []string{"http://h", "redis://h1,h2", "redis-sentinel://s1:26379", "redis://h:99999", "redis-cluster://n1/3", "redis://h?db=1"}},
+	"FleetCallTimeout": {where: A | N4, def: "50", valid: []string{"1", "200"}, invalid: []string{"0", "50ms"}},
+	"FleetFailClosed":  {where: A | N4, def: "no", valid: []string{"yes"}, invalid: []string{"closed"}},
+	"FleetLeaseTime":   {where: A | N4, def: "60", valid: []string{"3", "600"}, invalid: []string{"2", "1m"}},
+	"FleetKeyPrefix":   {where: A | N4, def: "mmp", valid: []string{"mmp-eu"}, invalid: []string{"a b", "a:b"}},
 	// §2.2
 	"LdapUrl": {where: ips | V, def: "ldap://localhost/o=internet", aliases: []string{"LdapURL", "ldapurl"},
 		valid:   []string{"ldap://ldap1.varrius.com ldap2.varrius.com/o=internet", "ldap://h1/o=internet ldap://h2/o=internet", "ldaps://h:636/o=x"},
@@ -88,6 +94,7 @@ var cases = map[string]paramCase{
 	"TCPAccess":            {where: ips | V, valid: []string{"+imaps,pops:ALL$+imap,pop:192.168.1.0/255.255.255.0$-ALL:ALL", "-imap:ALL EXCEPT 192.168.1.0/255.255.255.0", ""}, invalid: []string{"+imap"}},
 	"TCPAccessAttr":        {where: ips | V, def: "mailAllowedServiceAccess", valid: []string{"myAccess"}, invalid: []string{"my access"}},
 	"ConnLimitsIPv6Prefix": {where: ips, def: "64", valid: []string{"48", "128"}, invalid: []string{"0", "129", "/64"}},
+	"MaxUserSessions":      {where: ips, def: "0", valid: []string{"0", "20"}, invalid: []string{"-1", "many"}},
 	"ConnLimits":           {where: ips, def: "0.0.0.0|0.0.0.0:20", valid: []string{"192.168.1.0|255.255.255.0:100,10.0.0.1|255.255.255.255:500,0.0.0.0|0.0.0.0:20", "/opt/SUNWmsgsr/config/connlimits.cfg"}, invalid: []string{"10.0.0.1|255.0.255.0:5", "1.2.3.4|255.255.255.255:x"}},
 	"ClientLookup":         {where: ips | V, def: "no", valid: []string{"yes"}, invalid: []string{"dns"}},
 	"BGMax":                {where: I | P | S, def: "10000", valid: []string{"100"}, invalid: []string{"many"}},
@@ -222,7 +229,8 @@ func TestSpecIndexNames(t *testing.T) {
 		}
 	}
 	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
-		"MaxConnections", "MaxPreLoginConnections", "LoginGraceTime", "ConnLimitsIPv6Prefix"} {
+		"MaxConnections", "MaxPreLoginConnections", "LoginGraceTime", "ConnLimitsIPv6Prefix",
+		"FleetRedis", "FleetCallTimeout", "FleetFailClosed", "FleetLeaseTime", "FleetKeyPrefix", "MaxUserSessions"} {
 		if p := Lookup(n); p == nil || p.Era != "Go" {
 			t.Errorf("Go extension %s missing or not marked Era Go", n)
 		}

@@ -76,6 +76,47 @@ var (
 			"bind it to loopback or a management network.",
 		Example: "127.0.0.1:9110", Template: Commented,
 	}, parseHostPort)
+
+	// The fleet (docs/reference.md §4.9): MMPs behind one load balancer
+	// share BadGuys, ConnLimits, POP-before-SMTP and MaxUserSessions
+	// through Redis.
+	FleetRedis = define(&Param{
+		Name: "FleetRedis", Where: A | N4, Group: "Daemon", Era: "Go",
+		Type: "redis[s]://[[USER]:PASS@]HOST[:PORT][/DB] | redis[s]-sentinel://[[USER]:PASS@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] | redis[s]-cluster://[[USER]:PASS@]HOST:PORT[,HOST:PORT...]",
+		Doc: "Redis (or Valkey) servers through which the MMPs of a fleet share BadGuys penalties, ConnLimits counts, " +
+			"POP-before-SMTP logins and MaxUserSessions counts; rediss uses TLS, -sentinel asks Sentinels for MASTER, " +
+			"-cluster a Redis Cluster. Unset, each MMP keeps them to itself.",
+		Example: "redis://:secret@10.0.0.30:6379/0", Template: Commented, Secret: true,
+	}, parseRedisURL)
+
+	FleetCallTimeout = define(&Param{
+		Name: "FleetCallTimeout", Where: A | N4, Group: "Daemon", Era: "Go", Type: "milliseconds",
+		Doc: "Longest wait for one Redis call on a login's path; a call that takes longer counts as Redis down " +
+			"(each MMP's own state is used until a probe finds Redis again).",
+		Default: "50", Template: Commented,
+	}, msRange(1, 60_000))
+
+	FleetFailClosed = define(&Param{
+		Name: "FleetFailClosed", Where: A | N4, Group: "Daemon", Era: "Go", Type: "bool",
+		Doc: "While FleetRedis is unreachable, refuse new connections (with the ConnLimits reply) and logins " +
+			"(with the protocol's try-later reply) instead of going on with each MMP's own state; sessions already " +
+			"logged in go on.",
+		Default: "no", Template: Commented,
+	}, parseBool)
+
+	FleetLeaseTime = define(&Param{
+		Name: "FleetLeaseTime", Where: A | N4, Group: "Daemon", Era: "Go", Type: "secs",
+		Doc: "Lifetime of a connection's or a session's entry in the fleet's ConnLimits and MaxUserSessions counts; " +
+			"each MMP renews the entries of its live connections every third of it, so an MMP that dies leaves its " +
+			"connections counted at most this long.",
+		Default: "60", Template: Commented,
+	}, secsRange(3, 86400))
+
+	FleetKeyPrefix = define(&Param{
+		Name: "FleetKeyPrefix", Where: A | N4, Group: "Daemon", Era: "Go", Type: "word",
+		Doc:     "First part of every Redis key the fleet writes, so that several fleets can share one Redis.",
+		Default: "mmp", Template: Commented,
+	}, parseName)
 )
 
 // §2.2 LDAP, directory lookup and caching
@@ -388,6 +429,14 @@ var (
 		Doc:     "ConnLimits counts an IPv6 client by its network of this many bits (a host is given a /64); 128 counts each address.",
 		Default: "64", Template: Commented,
 	}, intRange(1, 128))
+
+	MaxUserSessions = define(&Param{
+		Name: "MaxUserSessions", Where: ips, Group: "Access", Era: "Go", Type: "int",
+		Doc: "Most sessions one user (after the directory lookup) may hold at once in this service, across the fleet " +
+			"with FleetRedis, else in this MMP; one more is refused after its login (IMAP NO [LIMIT], POP -ERR [IN-USE], " +
+			"SMTP 454). 0 sets no limit.",
+		Default: "0", Template: Commented,
+	}, intRange(0, 1<<20))
 
 	ClientLookup = define(&Param{
 		Name: "ClientLookup", Where: ips | V, Group: "Access", Era: "S6", Type: "bool",

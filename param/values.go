@@ -84,6 +84,15 @@ func secsRange(lo, hi int) func(string) (time.Duration, error) {
 	}
 }
 
+// msRange returns a parser for a number of milliseconds in [lo, hi].
+func msRange(lo, hi int) func(string) (time.Duration, error) {
+	ints := intRange(lo, hi)
+	return func(s string) (time.Duration, error) {
+		n, err := ints(s)
+		return time.Duration(n) * time.Millisecond, err
+	}
+}
+
 // parsePort accepts 1 to 65535.
 func parsePort(s string) (int, error) { return intRange(1, 65535)(s) }
 
@@ -391,3 +400,5 @@ func parseServiceList(s string) ([]cfgfmt.ServiceEntry, error) {
 func format(escapes string) func(string) (cfgfmt.Format, error) {
 	return func(s string) (cfgfmt.Format, error) { return cfgfmt.ParseFormat(s, escapes) }
 }
+
+func parseRedisURL(s string) (cfgfmt.RedisURL, error) { return cfgfmt.ParseRedisURL(s) }

@@ -58,3 +58,7 @@ var (
 
 // badArgs is the reply to a known command with the wrong arguments.
 func badArgs(text string) *reply { return &reply{text: text, bad: true} }
+
+// errTooManySessions answers a login over MaxUserSessions (RFC 2449
+// IN-USE: the maildrop's sessions are in use).
+var errTooManySessions = &reply{code: "IN-USE", text: "Too many sessions for this user"}

@@ -41,6 +41,8 @@ func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) (*proxy.Store, er
 			fail = &reply{text: res.Text}
 		}
 		return c.tempFailed(cr.User, "the login could not be done now", fail)
+	case proxy.TooManySessions:
+		return nil, errTooManySessions
 	case proxy.StoreDown:
 		return c.spoof(cr.User, "no store is reachable", false, errStoreDown)
 	case proxy.StoreRefused:

@@ -14,7 +14,9 @@ import (
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
+	"github.com/openmmp/mmp/metrics"
 	"github.com/openmmp/mmp/param"
 )
 
@@ -34,12 +36,15 @@ var ErrAccessDenied = fmt.Errorf("access filter refused the client: %w", account
 type guards struct {
 	badGuys *access.BadGuys
 	conns   *access.ConnCounter
+	users   *access.SessionCounter // MaxUserSessions in this process
+	fleet   *fleet.Client          // nil: no fleet
 }
 
 func newGuards(svc *config.Service) *guards {
 	g := &guards{
 		badGuys: access.NewBadGuys(badGuysConfig(svc)),
 		conns:   access.NewConnCounter(svc.ConnLimits),
+		users:   access.NewSessionCounter(),
 	}
 	g.conns.SetIPv6Prefix(config.Get(svc.Values, param.ConnLimitsIPv6Prefix))
 	return g
@@ -136,22 +141,26 @@ func lookUpName(ctx context.Context, r *net.Resolver, ip netip.Addr) (name strin
 }
 
 // admit runs the accept-time checks of docs/reference.md §4.1: the global or vdmap
-// TCPAccess filter, then the client's connection limit. It returns a
-// release func for the connection slot, or a refusal text.
-func (s *Session) admit(ctx context.Context) (release func(), refusal string) {
+// TCPAccess filter, then the client's connection limit, across the fleet
+// when there is one (admitFleet). It returns a release func for the
+// connection slot, or a refusal text and the reason for the metrics.
+func (s *Session) admit(ctx context.Context) (release func(), refusal, reason string) {
 	if f := config.Get(s.Values, param.TCPAccess); f.Filter != nil && len(f.Rules) > 0 {
 		if !access.Allows(f.Filter, s.request(ctx, f.Filter, "")) {
 			logging.Notice(s.Log, fmt.Sprintf("connection from %s to %s refused by TCPAccess", s.ClientAddr, s.ServerAddr))
-			return nil, "Access denied"
+			return nil, "Access denied", metrics.RefusedTCPAccess
 		}
 	}
 	ip := s.ClientAddr.Addr()
 	release, ok, limit := s.srv.guards.conns.Acquire(ip)
 	if !ok {
 		s.Log.Error(fmt.Sprintf("Connection limit reached for client IP %s (%d)", ip, limit))
-		return nil, "Too many connections from your address"
+		return nil, "Too many connections from your address", metrics.RefusedConnLimits
 	}
-	return release, ""
+	if s.srv.guards.fleet.Enabled() {
+		return s.admitFleet(ctx, release, limit)
+	}
+	return s.withUserRelease(release), "", ""
 }
 
 // checkUserAccess applies the per-user access filter, the attribute named
@@ -179,14 +188,16 @@ func (s *Session) checkUserAccess(ctx context.Context, u *account.User, login st
 }
 
 // waitPenalty delays an authentication attempt by the client's BadGuys
-// penalty (docs/reference.md §4.6). Only this session's goroutine waits.
+// penalty (docs/reference.md §4.6): the fleet's when there is one and
+// Redis answers, else this process's. Only this session's goroutine waits.
 func (s *Session) waitPenalty(ctx context.Context) error {
 	s.inLogin.Store(true) // until the next command (SetIdleDeadline)
 	ip := s.ClientAddr.Addr()
-	if d := s.srv.guards.badGuys.Delay(ip); d > 0 {
+	d := s.penalty(ctx)
+	if d > 0 {
 		s.Log.Info(fmt.Sprintf("badguy %s: delaying the login %d seconds", ip, access.Seconds(d)))
 	}
-	if err := s.srv.guards.badGuys.Wait(ctx, ip); err != nil {
+	if err := sleepUntil(ctx, time.Now().Add(d)); err != nil {
 		return err
 	}
 	// The login is being decided: the connection is not idle, and not to

@@ -46,9 +46,14 @@ const (
 	// StoreRefused: the store refused for a reason the user should read,
 	// in Result.Text (an expired password, a mailbox on hold ...).
 	StoreRefused
+	// TooManySessions: the user logged in but already holds
+	// MaxUserSessions sessions of the service (across the fleet); the
+	// store connection is closed. IMAP answers NO [LIMIT], POP -ERR
+	// [IN-USE], SMTP 454.
+	TooManySessions
 )
 
-var outcomeNames = [...]string{"logged in", "bad credentials", "not authorized", "unavailable", "store down", "store refused"}
+var outcomeNames = [...]string{"logged in", "bad credentials", "not authorized", "unavailable", "store down", "store refused", "too many sessions"}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -165,10 +170,13 @@ func (s *Session) Login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 		}
 		return nil, err
 	}
+	if res.Outcome == LoggedIn {
+		s.limitUser(ctx, res)
+	}
 	metrics.Login(s.serviceName(), res.Outcome.String())
 	switch res.Outcome {
-	case LoggedIn:
-		s.srv.guards.badGuys.Success(s.ClientAddr.Addr())
+	case LoggedIn, TooManySessions:
+		s.loginSucceeded()
 	case BadCredentials:
 		if !res.uncounted && !s.repeatedFailure(cr) {
 			s.loginFailed()
@@ -265,6 +273,9 @@ func (s *Session) login(ctx context.Context, cr sasl.Credentials, rp Replayer) (
 	}
 	if err := s.waitPenalty(ctx); err != nil {
 		return nil, err
+	}
+	if s.fleetClosed() {
+		return outcome(Unavailable, nil), nil
 	}
 	// A proxy login: an administrator acting for the user it names
 	// (RFC 4616 authzid), allowed by AdminPolicy.
@@ -481,7 +492,7 @@ func (s *Session) replay(ctx context.Context, who string, r *Route, rp Replayer,
 	logging.Noticef(s.Log, "user '%s' (as '%s') from %s logged in to store %s", who, r.Replay, s.ClientAddr, addr)
 	res := outcome(LoggedIn, r)
 	res.Text = text
-	res.Store = &Store{Conn: nc, Addr: addr, Login: who, FromStore: sl.Rest()}
+	res.Store = &Store{Conn: nc, Addr: addr, Login: who, User: r.Name.Canon, FromStore: sl.Rest()}
 	return res, nil
 }
 
@@ -513,6 +524,9 @@ func (s *Session) checkPassword(ctx context.Context, r *Route, password string) 
 func (s *Session) loginFailed() {
 	ip := s.ClientAddr.Addr()
 	if badness, counted := s.srv.guards.badGuys.Failure(ip); counted {
+		if d, ok := s.fleetFailure(ip); ok {
+			badness = d // the fleet's, which counts this MMP's too
+		}
 		logging.Notice(s.Log, fmt.Sprintf("badguy %s now has %d badness", ip, access.Seconds(badness)))
 	}
 }

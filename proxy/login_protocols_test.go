@@ -512,6 +512,36 @@ func TestLoginPipelineAcrossProtocols(t *testing.T) {
 			t.Errorf("goodbye %q", rest)
 		}
 	})
+	// MaxUserSessions without a fleet: the process counts the user's
+	// sessions; one more gets the protocol's own reply after its login,
+	// and the end of a session frees its place.
+	each(t, "MaxUserSessions", func(t *testing.T, p protocol) {
+		b := start(t, p, map[string]string{"MaxUserSessions": "1"})
+		first := b.dial(t)
+		if got, _ := b.loginOn(t, first, "", "alice", "alicepw"); got != ok {
+			t.Fatalf("first session = %s", got)
+		}
+		want := map[string]string{"IMAP": "a NO [LIMIT] Too many sessions for this user",
+			"POP": "-ERR [IN-USE] Too many sessions for this user", "SMTP": temp}[p.name]
+		if got, _ := b.login(t, "", "alice", "alicepw"); got != want {
+			t.Errorf("second session = %q, want %q", got, want)
+		}
+		if got, _ := b.login(t, "", "bob", "bobpw"); p.store && got != ok {
+			t.Errorf("another user = %q", got) // SMTP: bob has no password in the directory
+		}
+		first.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, _ := b.login(t, "", "alice", "alicepw")
+			if got == ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after the first session ended: %q", got)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 	// A store that cannot be reached.
 	for _, p := range protocols[:2] {
 		t.Run("store down/"+p.name, func(t *testing.T) {

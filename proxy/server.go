@@ -15,6 +15,7 @@ import (
 	"github.com/openmmp/mmp/account"
 	"github.com/openmmp/mmp/cfgfmt"
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/tlsconf"
 )
@@ -71,6 +72,15 @@ type Options struct {
 	// clients; SSLBacksidePort then still connects to stores with TLS,
 	// verified against the system's roots. SetTLS replaces it.
 	TLS *tlsconf.Config
+
+	// Watcher hears of logins and of the end of logged-in sessions (who
+	// is connected). Nil: nobody.
+	Watcher Watcher
+
+	// Fleet shares BadGuys, ConnLimits and MaxUserSessions with the other
+	// MMPs of a fleet through Redis (docs/reference.md §4.9). Nil keeps
+	// them in this process.
+	Fleet *fleet.Client
 }
 
 // Server accepts the connections of one service. Its methods are safe for
@@ -166,6 +176,7 @@ func NewServer(opts Options) *Server {
 	s.cfg.Store(newConfigured(opts.Service))
 	s.tls.Store(opts.TLS)
 	s.guards = newGuards(opts.Service)
+	s.guards.fleet = opts.Fleet
 	s.limits = opts.Limits
 	if s.limits == nil {
 		s.limits = ProcessLimits()

@@ -58,3 +58,7 @@ var (
 	errIdle           = &reply{421, "4.4.2", "Idle timeout, closing transmission channel"}
 	errTooManyErrors  = &reply{421, "4.7.0", "Too many errors, closing transmission channel"}
 )
+
+// errTooManySess answers an AUTH over MaxUserSessions: a temporary
+// authentication failure (RFC 4954 454).
+var errTooManySess = &reply{454, "4.7.0", "Too many sessions for this user, try again later"}

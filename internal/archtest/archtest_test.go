@@ -18,9 +18,9 @@ const module = "github.com/openmmp/mmp/"
 
 // layers is the layer table of docs/architecture.md, lowest first.
 var layers = [][]string{
-	{"param", "cfgfmt", "internal/wire"},
+	{"param", "cfgfmt", "internal/wire", "who"},
 	{"legacy", "config"},
-	{"account", "logging", "metrics", "access", "tlsconf", "directory", "sasl"},
+	{"account", "logging", "metrics", "access", "tlsconf", "directory", "sasl", "fleet"},
 	{"proxy", "proxy/splice", "authsvc"},
 	{"imapproxy", "popproxy", "smtpproxy"},
 	{"daemon", "instance", "setup"},
@@ -48,6 +48,7 @@ var owners = map[string][]string{
 	"github.com/spf13/cobra":              {"daemon", "instance", "setup", "internal/mangen"},
 	"github.com/prometheus/client_golang": {"metrics"},
 	"github.com/prometheus/client_model":  {"metrics"},
+	"github.com/redis/go-redis/v9":        {"fleet"},
 }
 
 // forbidden are imports the package contracts rule out even where the

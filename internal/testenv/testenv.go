@@ -50,6 +50,7 @@ var debianPackage = map[string]string{
 	"pop3-login":      "dovecot-pop3d",
 	"postfix":         "postfix",
 	"postconf":        "postfix",
+	"redis-server":    "redis-server",
 	"openssl":         "openssl",
 	"certutil":        "libnss3-tools",
 	"pk12util":        "libnss3-tools",
