@@ -106,21 +106,23 @@ func Serve(ln *net.UnixListener, handle func(Request) Reply) error {
 func serveConn(c *net.UnixConn, handle func(Request) Reply) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(ioTimeout))
+	// The request is read before the peer is judged, even from one that
+	// is refused: a refusal written and closed before the peer's request
+	// came (or with it unread) failed the peer's write with a broken
+	// pipe, and the peer never read why (TestPeerRefused).
+	r := bufio.NewReaderSize(&limited{c, maxRequest}, 4096)
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return
+	}
 	var rep Reply
+	var req Request
 	if err := peerAllowed(c); err != nil {
 		rep.Error = err.Error()
+	} else if json.Unmarshal(line, &req) != nil {
+		rep.Error = "who: malformed request"
 	} else {
-		r := bufio.NewReaderSize(&limited{c, maxRequest}, 4096)
-		line, err := r.ReadBytes('\n')
-		var req Request
-		switch {
-		case err != nil:
-			return
-		case json.Unmarshal(line, &req) != nil:
-			rep.Error = "who: malformed request"
-		default:
-			rep = handle(req)
-		}
+		rep = handle(req)
 	}
 	b, _ := json.Marshal(rep)
 	c.Write(append(b, '\n'))
