@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openmmp/mmp/config"
+	"github.com/openmmp/mmp/who"
 )
 
 const aserviceUsage = `Usage: AService [-c DIR] [-check [--probe]] [-f] [--log-stderr] [-pidfile FILE]
@@ -147,6 +148,9 @@ func runAService(cmd *cobra.Command, args []string, stdio IO) int {
 	}
 	if a.logStderr {
 		opts.stderr = &syncWriter{w: stdio.Err}
+	}
+	if abs, err := filepath.Abs(a.dir); err == nil {
+		opts.adminSocket = who.SocketPath(abs, os.Getpid())
 	}
 	return serve(stdio, "AService", inst, opts)
 }

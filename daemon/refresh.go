@@ -42,6 +42,10 @@ type serveOptions struct {
 
 	// stderr, if not nil, receives every log line too (--log-stderr).
 	stderr *syncWriter
+
+	// adminSocket, if set, is where AService answers imsconnutil
+	// (who.SocketPath).
+	adminSocket string
 }
 
 // errUnsupported marks a service the MMP cannot run yet: it is skipped,
@@ -73,6 +77,7 @@ type supervisor struct {
 	workers   *proxy.Workers // NumThreads, for every service; set at start
 	caps      *proxy.Limits  // MaxConnections, MaxPreLoginConnections; set at start (limits)
 	fleet     *fleet.Client  // FleetRedis; set at start, nil without
+	who       *whoState      // who is connected: every service's Watcher
 
 	// tickets are the TLS session ticket keys of each service (by
 	// serviceKey), kept across refreshes so that clients resume.
@@ -281,8 +286,10 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 		removed++
 		logging.Notice(log, fmt.Sprintf("%s: removed from ServiceList; stopping once its sessions end (at most %v)", r.name, ShutdownGrace))
 		s.draining.Add(1)
+		s.who.retire(r) // its sessions stay listed, and kickable, until they end
 		go func() {
 			defer s.draining.Done()
+			defer s.who.forget(r)
 			ctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 			defer cancel()
 			r.srv.Shutdown(ctx)

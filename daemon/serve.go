@@ -72,7 +72,8 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	}
 	defer fl.Close()
 	sup := &supervisor{prog: prog, inst: inst, logs: logs, dir: dir, authCache: newAuthCache(inst, fl), errs: make(chan error, 16),
-		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads)), fleet: fl}
+		workers: proxy.NewWorkers(config.Get(inst.Daemon, param.NumThreads)), fleet: fl,
+		who: newWhoState(inst.Dir)}
 	logCaps(daemonLog, sup.limits())
 	closeAll := func() {
 		for _, r := range sup.services {
@@ -105,8 +106,19 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 		return ExitRuntime
 	}
 	defer mon.close()
-	// Every port is open: give up root before the first session.
 	var own []string
+	defer sup.who.close() // before the fleet's client closes (deferred earlier)
+	if opts.adminSocket != "" {
+		if err := sup.who.listen(opts.adminSocket); err != nil {
+			fmt.Fprintf(stdio.Err, "%s: %v\n", prog, err)
+			logging.Critical(daemonLog.Slog(), err.Error())
+			closeAll()
+			return ExitRuntime
+		}
+		// BeTheUser removes it at the end, and owns it.
+		own = append(own, filepath.Dir(opts.adminSocket), opts.adminSocket)
+	}
+	// Every port is open: give up root before the first session.
 	for _, f := range []string{opts.pidfile, opts.statusFile} {
 		if f != "" {
 			os.MkdirAll(filepath.Dir(f), 0o755) // a failure shows when writing
@@ -123,7 +135,11 @@ func serve(stdio IO, prog string, inst *config.Instance, opts serveOptions) int 
 	} else if warning != "" {
 		daemonLog.Slog().Warn(warning)
 	}
+	// Before the first session: the Watcher reads who.fleet unlocked.
+	sup.who.joinFleet(sup.fleet, daemonLog)
 	sup.serveAll()
+	sup.who.publish(sup)
+	sup.who.serve(daemonLog)
 	if mon != nil {
 		mon.publish(sup)
 		mon.serve()
@@ -161,6 +177,7 @@ loop:
 		case <-hup:
 			refresh(sup, opts)
 			mon.publish(sup)
+			sup.who.publish(sup)
 		}
 	}
 	mon.stop()
@@ -237,6 +254,9 @@ func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
 		Log:      s.logs.forService(svc),
 		TLS:      serviceTLS(svc, s.logs.main, s.ticketKeys(svc)),
 		Fleet:    s.fleet,
+	}
+	if s.who != nil {
+		opts.Watcher = s.who
 	}
 	if s.dir != nil { // a nil *Directory in the interface would not be a nil interface
 		opts.Directory = s.dir

@@ -64,6 +64,15 @@ func (p *Protocol) InternalError(s *proxy.Session) {
 	s.Client.Write([]byte("* BYE Internal error, closing the connection\r\n"))
 }
 
+// Goodbye is what a logged-in client reads when an administrator ends
+// its session (proxy.Goodbyer): an untagged BYE, which RFC 3501 §7.1.5
+// allows at any time before the server closes the connection.
+func (p *Protocol) Goodbye(reason string) []byte {
+	return []byte("* BYE " + reason + "\r\n")
+}
+
+var _ proxy.Goodbyer = (*Protocol)(nil)
+
 // Refuse turns a client away before the greeting (proxy.Protocol): RFC
 // 3501 allows a server to greet with BYE when it will not serve.
 func (p *Protocol) Refuse(s *proxy.Session, msg string) {

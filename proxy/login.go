@@ -492,7 +492,7 @@ func (s *Session) replay(ctx context.Context, who string, r *Route, rp Replayer,
 	logging.Noticef(s.Log, "user '%s' (as '%s') from %s logged in to store %s", who, r.Replay, s.ClientAddr, addr)
 	res := outcome(LoggedIn, r)
 	res.Text = text
-	res.Store = &Store{Conn: nc, Addr: addr, Login: who, FromStore: sl.Rest()}
+	res.Store = &Store{Conn: nc, Addr: addr, Login: who, User: r.Name.Canon, FromStore: sl.Rest()}
 	return res, nil
 }
 

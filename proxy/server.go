@@ -73,6 +73,10 @@ type Options struct {
 	// verified against the system's roots. SetTLS replaces it.
 	TLS *tlsconf.Config
 
+	// Watcher hears of logins and of the end of logged-in sessions (who
+	// is connected). Nil: nobody.
+	Watcher Watcher
+
 	// Fleet shares BadGuys, ConnLimits and MaxUserSessions with the other
 	// MMPs of a fleet through Redis (docs/reference.md §4.9). Nil keeps
 	// them in this process.

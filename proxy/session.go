@@ -54,6 +54,7 @@ type Store struct {
 	Conn  net.Conn // the store connection, unwrapped (*net.TCPConn) where possible so that it splices
 	Addr  string   // host:port, for log lines
 	Login string   // the name the client logged in with, for log lines
+	User  string   // the canonical login (account.Name.Canon), for who is connected; "" for none
 
 	// Octets already read but not yet delivered: client commands pipelined
 	// behind the login command, and store data behind its reply. The pipe
@@ -118,6 +119,13 @@ type Session struct {
 	closed bool
 	pipe   *splice.Pipe       // the session after login (splice.Start), nil before
 	cancel context.CancelFunc // ends the session's context before the pipe (a BadGuys wait, a lookup)
+
+	// Who is connected (who.go): set with pipe.
+	user      string    // the canonical login; "" for none
+	storeAddr string    // host:port
+	since     time.Time // when the pipe started
+	kicked    atomic.Bool
+	watched   int // what the Watcher heard: watchedIn, watchedOut (who.go)
 }
 
 // Timeout is the session's idle Timeout (docs/reference.md §4.7).
@@ -393,6 +401,9 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	timeout := s.Timeout()
 	store, login, addr := st.Conn, st.Login, st.Addr
 	piped := metrics.Piping(s.serviceName(), addr)
+	s.mu.Lock()
+	s.user, s.storeAddr, s.since = st.User, addr, time.Now()
+	s.mu.Unlock()
 	// From here the pipe owns the session: its goroutines (or none, while
 	// idle) end it, and this goroutine returns so that its stack, grown
 	// during the login, is freed. The lock is not held while the pending
@@ -403,6 +414,8 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		s.Release(store)
 		how := "closed"
 		switch {
+		case s.kicked.Load():
+			how = "ended by the administrator"
 		case res.Idle:
 			how = "closed after idle timeout"
 		case res.Err != nil:
@@ -411,6 +424,7 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		logging.Noticef(s.Log, "session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
 			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond))
 		release()
+		s.watchLogout(res.FromClient, res.FromStore)
 		piped(res.FromClient, res.FromStore)
 		sessionEnded()
 		s.closeAll()
@@ -426,5 +440,6 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	if closed {
 		pipe.Stop()
 	}
+	s.watchLogin()
 	return true
 }

@@ -110,6 +110,7 @@ func (c *conn) logIn(ctx context.Context, cr sasl.Credentials) error {
 	}
 	switch res.Outcome {
 	case proxy.LoggedIn:
+		c.canon = res.Route.Name.Canon
 		return c.loggedIn(ctx, cr.Mechanism, res.Route.Name.Orig)
 	case proxy.BadCredentials, proxy.NotAuthorized:
 		if res.Close {

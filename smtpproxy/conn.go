@@ -40,6 +40,7 @@ type conn struct {
 	pending bool // the XCLIENT introduction waits for the login (see doc.go)
 
 	login string // the user who authenticated with the MMP (SmtpAuth directory)
+	canon string // and the canonical form of the name (who is connected)
 
 	popUser, name string // POP-before-SMTP user and verified host name, once looked up
 	popDone       bool

@@ -48,7 +48,7 @@ func (c *conn) handOff(ctx context.Context, line []byte) (*proxy.Store, error) {
 		return nil, ctx.Err() // the session is being closed
 	}
 	c.relay = nil
-	st := &proxy.Store{Conn: c.filter(rc.c), Addr: rc.addr, Login: c.relayLogin(), FromClient: pending}
+	st := &proxy.Store{Conn: c.filter(rc.c), Addr: rc.addr, Login: c.relayLogin(), User: c.whoUser(), FromClient: pending}
 	if n := rc.r.Buffered(); n > 0 {
 		b, _ := rc.r.ReadFull(n)
 		st.FromStore = append([]byte(nil), b...)
@@ -64,6 +64,19 @@ func (c *conn) handOff(ctx context.Context, line []byte) (*proxy.Store, error) {
 	}
 	logging.Notice(c.log, fmt.Sprintf("client %s (%s, %s) handed to relay %s", c.s.ClientAddr, c.helo, who, rc.addr))
 	return st, nil
+}
+
+// whoUser is the session's user for who is connected: the one who
+// authenticated with the MMP, else the POP-before-SMTP user; "" for an
+// anonymous session, which is not listed.
+func (c *conn) whoUser() string {
+	switch {
+	case c.login != "" && c.canon != "":
+		return c.canon
+	case c.login != "":
+		return c.login
+	}
+	return c.popUser
 }
 
 // filter wraps the relay connection for the pipe (filter.go): the client

@@ -24,6 +24,6 @@ func (c *conn) handleStartTLS(ctx context.Context, arg string) error {
 		return errNoStartTLS
 	}
 	c.dropRelay()
-	c.helo, c.esmtp, c.ehlo, c.pending, c.login = "", false, nil, false, ""
+	c.helo, c.esmtp, c.ehlo, c.pending, c.login, c.canon = "", false, nil, false, "", ""
 	return c.s.UpgradeTLS(ctx, "STARTTLS", c.r, c.w, "220 2.0.0 Ready to start TLS")
 }

@@ -18,7 +18,7 @@ const module = "github.com/openmmp/mmp/"
 
 // layers is the layer table of docs/architecture.md, lowest first.
 var layers = [][]string{
-	{"param", "cfgfmt", "internal/wire"},
+	{"param", "cfgfmt", "internal/wire", "who"},
 	{"legacy", "config"},
 	{"account", "logging", "metrics", "access", "tlsconf", "directory", "sasl", "fleet"},
 	{"proxy", "proxy/splice", "authsvc"},

@@ -12,6 +12,7 @@ func instancePages(pages map[string]string) {
 	pages["start-msg.8"] = startMsgPage()
 	pages["stop-msg.8"] = stopMsgPage()
 	pages["refresh.8"] = refreshPage()
+	pages["imsconnutil.8"] = connUtilPage()
 }
 
 func (p *page) instanceSynopsis(name string, extra string) {

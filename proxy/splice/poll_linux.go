@@ -485,6 +485,13 @@ func (d *direction) wakeSmall() {
 		}()
 		return
 	}
+	if p.ending.Load() {
+		// End came while the poller read: a kicked session's client
+		// gets nothing after its goodbye, its store nothing more.
+		smallBufs.Put(b)
+		go d.over()
+		return
+	}
 	d.bulk = false
 	p.extend(d, time.Now(), 0)
 	w := 0
@@ -512,9 +519,15 @@ func (d *direction) wakeSmall() {
 }
 
 // repark parks a direction the poller woke, or if it may not park (the
-// session is closing), lets a goroutine take it to its end.
+// session is closing), lets a goroutine take it to its end; one that End
+// is ending stops at once (the last direction to stop writes the goodbye,
+// not in the poller's goroutine).
 func (p *pipe) repark(d *direction) {
-	if !p.park(d) {
+	switch {
+	case p.park(d):
+	case p.ending.Load():
+		go d.over()
+	default:
 		go p.flow(d)
 	}
 }
@@ -590,6 +603,20 @@ func arm(d *direction) error {
 		err = cerr
 	}
 	return err
+}
+
+// disarm takes a parked direction that End finished out of the epoll
+// set. Its source may stay open for the goodbye, and its parkID is used
+// again once it is over (forget): an event of the old socket, such as
+// the one the client's shutdown raises, must not wake another direction.
+func disarm(d *direction) {
+	if !d.armed {
+		return
+	}
+	d.rsrc().Control(func(fd uintptr) {
+		unix.EpollCtl(thePoller.epfd, unix.EPOLL_CTL_DEL, int(fd), nil)
+	})
+	d.armed = false
 }
 
 // forget removes a finished direction from the poller. Its registration

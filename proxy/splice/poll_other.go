@@ -25,5 +25,6 @@ func (p *pipe) relay(d *direction, period time.Duration) (bool, error) { return 
 func pollerUsable() bool     { return false }
 func arm(d *direction) error { return errNoSplice }
 func forget(d *direction)    {}
+func disarm(d *direction)    {}
 
 type kpipe struct{}

@@ -51,8 +51,9 @@ var parkAfter = 250 * time.Millisecond
 // session's figures. Start returns at once; no goroutine waits for the
 // session. The Pipe it returns lets others watch and end the session:
 // Counts for the figures so far, Stop to end it from outside (server
-// shutdown, a kick), which closes both connections, something alone not
-// noticed while no goroutine waits on them.
+// shutdown), which closes both connections, something alone not noticed
+// while no goroutine waits on them, and End to end it with a last word
+// to the client (a kick).
 //
 // Between two TCP connections on Linux a direction relays what its
 // source sends by read(2) and write(2) through a small pooled buffer
@@ -99,6 +100,14 @@ type Pipe struct{ p *pipe }
 
 // Stop ends the session: it closes both connections, and done is called.
 func (h Pipe) Stop() { h.p.closeBoth() }
+
+// End ends the session with a last word to the client (a kick:
+// imsconnutil -k): both directions stop, goodbye is written to the
+// client after whatever the client was already being sent, and both
+// connections are closed; done is called. It returns at once. A client
+// that does not read within endGrace does not get the goodbye. A second
+// End, or End after Stop, does nothing.
+func (h Pipe) End(goodbye []byte) { h.p.endWith(goodbye) }
 
 // Counts are the octets moved so far each way, pending ones included.
 func (h Pipe) Counts() (fromClient, fromStore int64) {
@@ -178,9 +187,115 @@ func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 // finish closes both connections and reports the session.
 func (p *pipe) finish() { p.done(p.result()) }
 
+// endGrace bounds an End: how long the directions have to finish and
+// the goodbye to be written before the connections are closed anyway.
+const endGrace = 500 * time.Millisecond
+
+// endWith is End. The store connection is closed, so nothing more comes
+// from it, and the client's receiving half shut down, so its direction
+// sees an end of stream while its sending half stays open for the
+// goodbye, which the last direction to finish writes (result) when no
+// other write to the client can be under way. A parked direction is
+// finished here, taken out of the poller's set first, so that the
+// shutdown wakes nobody: a parkID is used again once its direction is
+// over.
+func (p *pipe) endWith(goodbye []byte) {
+	p.mu.Lock()
+	if p.closed || p.ending.Load() {
+		p.mu.Unlock()
+		return
+	}
+	endings.add(p, goodbye, time.AfterFunc(endGrace, p.closeBoth))
+	p.ending.Store(true)
+	var parked []*direction
+	for i := range p.dirs {
+		if d := &p.dirs[i]; d.state == dirParked {
+			d.state = dirOver
+			parked = append(parked, d)
+		}
+	}
+	p.mu.Unlock()
+	for _, d := range parked {
+		disarm(d)
+	}
+	p.conns[1].Close()
+	client := p.conns[0]
+	if nc, ok := client.(interface{ NetConn() net.Conn }); ok {
+		client = nc.NetConn()
+	}
+	if cr, ok := client.(interface{ CloseRead() error }); ok {
+		cr.CloseRead()
+	}
+	if len(parked) > 0 {
+		// The last direction writes the goodbye and calls done: not in
+		// the caller's goroutine, which may be ending many sessions.
+		go func() {
+			for _, d := range parked {
+				d.over()
+			}
+		}()
+	}
+}
+
+// endings holds End's goodbye and grace timer while a session ends, out
+// of the pipe, which every idle session holds (TestIdleSessionHeap).
+var endings = endTable{m: make(map[*pipe]endEntry)}
+
+type endTable struct {
+	mu sync.Mutex
+	m  map[*pipe]endEntry
+}
+
+type endEntry struct {
+	goodbye []byte
+	timer   *time.Timer // closes both connections at the end of endGrace
+}
+
+func (t *endTable) add(p *pipe, goodbye []byte, timer *time.Timer) {
+	t.mu.Lock()
+	t.m[p] = endEntry{goodbye, timer}
+	t.mu.Unlock()
+}
+
+func (t *endTable) goodbye(p *pipe) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.m[p].goodbye
+}
+
+// remove forgets a finished pipe and stops its timer.
+func (t *endTable) remove(p *pipe) {
+	t.mu.Lock()
+	e, ok := t.m[p]
+	delete(t.m, p)
+	t.mu.Unlock()
+	if ok {
+		e.timer.Stop()
+	}
+}
+
+// sayGoodbye writes End's goodbye to the client, unless the grace is
+// over (the timer closed the connections).
+func (p *pipe) sayGoodbye() {
+	if !p.ending.Load() {
+		return
+	}
+	bye := endings.goodbye(p)
+	if len(bye) == 0 || p.isClosed() {
+		return
+	}
+	p.conns[0].SetWriteDeadline(time.Now().Add(endGrace))
+	p.conns[0].Write(bye)
+}
+
+// result closes both connections and reports the session.
 func (p *pipe) result() Result {
+	p.sayGoodbye()
 	p.closeBoth()
 	sleepers.remove(p)
+	if p.ending.Load() {
+		endings.remove(p) // closed: no End comes after
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Result{
@@ -210,7 +325,11 @@ type pipe struct {
 	closed  bool
 	idleHit bool
 	slot    int32 // index+1 in sleepers while queued there, else 0; under sleepers.mu
-	err     error
+	// End: the session is being ended (set under mu, read without); the
+	// directions stop, none parks, and no error is an error any more.
+	// Its goodbye and timer are in endings.
+	ending atomic.Bool
+	err    error
 }
 
 // Direction states, changed under pipe.mu.
@@ -313,6 +432,9 @@ func (p *pipe) fail(err error) {
 // end passes a direction's end of stream on as a half-close, or ends the
 // session on an error.
 func (p *pipe) end(d *direction, err error) {
+	if p.ending.Load() {
+		return // End closes; the client's sending half stays open for the goodbye
+	}
 	if err != nil {
 		p.fail(err)
 		return
@@ -399,7 +521,7 @@ func (p *pipe) mayPark(d *direction) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed
+	return !p.closed && !p.ending.Load()
 }
 
 // flow moves one direction of a TCP session until its end, or until it
@@ -411,7 +533,10 @@ func (p *pipe) flow(d *direction) {
 			if p.park(d) {
 				return
 			}
-			continue // parking refused: wait here
+			if !p.ending.Load() {
+				continue // parking refused: wait here
+			}
+			err = nil // End: the direction stops here
 		}
 		p.end(d, err)
 		d.over()
@@ -443,7 +568,7 @@ func (p *pipe) park(d *direction) bool {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || p.ending.Load() {
 		return false
 	}
 	if err := arm(d); err != nil {
@@ -460,6 +585,9 @@ func (p *pipe) park(d *direction) bool {
 // direction is active (a direction that runs enforces the timeout with
 // its read deadline). p.mu is held.
 func (p *pipe) watchIdle() {
+	if p.ending.Load() {
+		return // End's own timer closes the session
+	}
 	parked := false
 	for i := range p.dirs {
 		switch p.dirs[i].state {
@@ -479,7 +607,7 @@ func (p *pipe) watchIdle() {
 // no longer queued.
 func (p *pipe) idleCheck() {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.ending.Load() { // End's timer bounds an ending pipe
 		p.mu.Unlock()
 		return
 	}

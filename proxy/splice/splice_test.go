@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -365,5 +367,144 @@ func TestSpliceSmallWritesStalled(t *testing.T) {
 	s.Close()
 	if r := wait(t, done, 5*time.Second); r.FromClient != int64(len(want)) {
 		t.Errorf("Start counted %d octets from the client, want %d", r.FromClient, len(want))
+	}
+}
+
+// End (a kick) stops both directions, writes the goodbye to the client
+// and closes both sides: the client reads what the store had sent, then
+// the goodbye, then end of stream; the store sees its connection end.
+func TestSpliceEnd(t *testing.T) {
+	c, pc := proxytest.TCPPair(t)
+	ps, s := proxytest.TCPPair(t)
+	done := make(chan Result, 1)
+	pipe := Start(pc, ps, time.Minute, nil, []byte("* OK [CAPABILITY IMAP4rev1] Logged in\r\n"), func(r Result) { done <- r })
+	t.Cleanup(pipe.Stop)
+	io.WriteString(s, "* 3 EXISTS\r\n")
+	io.WriteString(c, "a NOOP\r\n")
+	buf := make([]byte, len("a NOOP\r\n"))
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(parkWait) // both directions park
+	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
+	r := wait(t, done, 5*time.Second)
+	if r.Err != nil || r.Idle {
+		t.Errorf("Start after End = %+v, want a clean close", r)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(c)
+	want := "* OK [CAPABILITY IMAP4rev1] Logged in\r\n* 3 EXISTS\r\n* BYE Disconnected by the administrator\r\n"
+	if err != nil || string(got) != want {
+		t.Errorf("client read %q, %v; want %q and end of stream", got, err, want)
+	}
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if rest, err := io.ReadAll(s); len(rest) != 0 || err != nil && !isReset(err) {
+		t.Errorf("store read %q, %v after End; want end of stream", rest, err)
+	}
+	pipe.End([]byte("again")) // a second End, or a Stop, does nothing
+	pipe.Stop()
+}
+
+// parkWait is long enough for a quiet direction to park (parkAfter).
+const parkWait = 400 * time.Millisecond
+
+func isReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne)
+}
+
+// End while the store sends without pause: the client gets a prefix of
+// the store's stream and then the goodbye, nothing after it.
+func TestSpliceEndBusy(t *testing.T) {
+	c, pc := proxytest.TCPPair(t)
+	ps, s := proxytest.TCPPair(t)
+	done := make(chan Result, 1)
+	pipe := Start(pc, ps, time.Minute, nil, nil, func(r Result) { done <- r })
+	t.Cleanup(pipe.Stop)
+	line := []byte("* 1 FETCH (FLAGS (\\Seen))\r\n")
+	go func() {
+		for {
+			if _, err := s.Write(line); err != nil {
+				return
+			}
+		}
+	}()
+	read := make(chan []byte, 1)
+	go func() {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c)
+		read <- b
+	}()
+	time.Sleep(100 * time.Millisecond)
+	bye := []byte("* BYE Disconnected by the administrator\r\n")
+	pipe.End(bye)
+	wait(t, done, 5*time.Second)
+	got := <-read
+	body, ok := bytes.CutSuffix(got, bye)
+	if !ok {
+		t.Fatalf("client read %d octets ending %q; want the goodbye last", len(got), got[max(0, len(got)-60):])
+	}
+	// The pipe cuts the store's stream where it stands (it reads no
+	// lines), but nothing comes after the goodbye or inside what came.
+	if !bytes.Equal(body, bytes.Repeat(line, len(body)/len(line)+1)[:len(body)]) {
+		t.Errorf("client read %d octets before the goodbye, not the store's stream", len(body))
+	}
+}
+
+// End on a client that reads nothing (its buffers full) still ends the
+// session promptly: the goodbye is given up, the connections closed.
+func TestSpliceEndStalled(t *testing.T) {
+	c, pc := proxytest.TCPPair(t)
+	ps, s := proxytest.TCPPair(t)
+	done := make(chan Result, 1)
+	pipe := Start(pc, ps, time.Minute, nil, nil, func(r Result) { done <- r })
+	t.Cleanup(pipe.Stop)
+	go func() {
+		big := make([]byte, 1<<20)
+		for {
+			if _, err := s.Write(big); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // the client's buffers fill
+	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
+	wait(t, done, 5*time.Second)
+	c.Close()
+}
+
+// A TLS client gets the goodbye inside TLS.
+func TestSpliceEndTLS(t *testing.T) {
+	rawC, rawP := proxytest.TCPPair(t)
+	ps, s := proxytest.TCPPair(t)
+	cert := selfSigned(t)
+	srvTLS := tls.Server(rawP, &tls.Config{Certificates: []tls.Certificate{cert}})
+	cliTLS := tls.Client(rawC, &tls.Config{InsecureSkipVerify: true})
+	errc := make(chan error, 1)
+	go func() { errc <- srvTLS.Handshake() }()
+	if err := cliTLS.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Result, 1)
+	pipe := Start(srvTLS, ps, time.Minute, nil, []byte("+OK Logged in.\r\n"), func(r Result) { done <- r })
+	t.Cleanup(pipe.Stop)
+	io.WriteString(cliTLS, "STAT\r\n")
+	buf := make([]byte, 6)
+	s.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatal(err)
+	}
+	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
+	if r := wait(t, done, 5*time.Second); r.Err != nil {
+		t.Errorf("Start after End = %+v, want a clean close", r)
+	}
+	cliTLS.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(cliTLS)
+	if want := "+OK Logged in.\r\n* BYE Disconnected by the administrator\r\n"; string(got) != want {
+		t.Errorf("TLS client read %q, want %q", got, want)
 	}
 }
