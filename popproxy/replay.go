@@ -198,7 +198,7 @@ func userPassSafe(user, pass string) bool {
 // CAPA offers SASL PLAIN, as are credentials that USER and PASS cannot
 // carry; everything else goes as "USER name" and "PASS password", both
 // in one write when the store announces PIPELINING (RFC 2449 §6.6), one
-// round trip instead of two. The store's CAPA answer is cached
+// round trip instead of two (with TCP_QUICKACK, see quickAck). The store's CAPA answer is cached
 // (storeCapas), so it is asked once per store and storeCapaTTL. A proxy login (a client
 // certificate) has no password of the user: it goes straight to AUTH
 // PLAIN with authzid = the user, authcid = StoreAdmin
@@ -219,7 +219,7 @@ func (sc *storeConn) replay(rp proxy.Replay) (ok bool, text string, err error) {
 	if !simple {
 		return false, "", errUnreplayable
 	}
-	if !sc.pipelining {
+	if _, tcp := sc.nc.(*net.TCPConn); !sc.pipelining || !tcp || !haveQuickAck {
 		ok, text, err = sc.command("USER " + user)
 		if err != nil || !ok {
 			return ok, text, err
@@ -229,6 +229,9 @@ func (sc *storeConn) replay(rp proxy.Replay) (ok bool, text string, err error) {
 	if err := sc.send("USER " + user + "\r\nPASS " + pass); err != nil {
 		return false, "", err
 	}
+	// After the write, which would otherwise put the socket back into
+	// delayed acknowledgements.
+	quickAck(sc.nc)
 	ok, text, err = sc.status()
 	if err != nil {
 		return false, "", err
