@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 var (
 	flagProfile = flag.String("profile", "", "BenchmarkLoginProfile: write CPU profiles and syscall counts of the logins into this directory")
 	flagStrace  = flag.Bool("strace", false, "BenchmarkLoginProfile: also count the MMP's system calls per login with strace -c -f")
+	flagLoads   = flag.String("loads", "", "BenchmarkLoginProfile: only these loads, comma-separated (imap,pop,imaps,imaps-resumed,imaps-x25519); all when empty")
 )
 
 // BenchmarkLoginProfile explains the MMP's CPU time per login: with
@@ -60,16 +62,21 @@ func BenchmarkLoginProfile(b *testing.B) {
 			return err
 		}
 	}
-	kinds := []struct {
+	type kind struct {
 		name string
 		p    *mmpProc
 		once func(string) error
-	}{
+	}
+	kinds := []kind{
 		{"imap", e.mmp, imap(e.proxy, nil)},
 		{"pop", e.pop, func(u string) error { return popLogin(e.pop.addr, u, password) }},
 		{"imaps", e.mmp, imap(e.proxyS, e.tlsConf)},
 		{"imaps-resumed", e.mmp, imap(e.proxyS, resumeConf)},
 		{"imaps-x25519", e.mmp, imap(e.proxyS, x25519Conf)},
+	}
+	if *flagLoads != "" {
+		want := strings.Split(*flagLoads, ",")
+		kinds = slices.DeleteFunc(kinds, func(k kind) bool { return !slices.Contains(want, k.name) })
 	}
 	for _, k := range kinds {
 		for i := range numUsers {

@@ -137,7 +137,7 @@ func (s *supervisor) start(svc *config.Service) (*service, error) {
 
 func (s *supervisor) listen(r *service, svc *config.Service, a cfgfmt.ListenAddr) error {
 	addr := listenAddr(a)
-	ln, err := net.Listen("tcp", addr)
+	ln, err := proxy.ListenTCP(addr)
 	if err != nil {
 		return fmt.Errorf("%s: listen on %s: %w", r.name, addr, err)
 	}

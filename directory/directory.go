@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -81,6 +81,11 @@ type Options struct {
 // for concurrent use; one Directory serves every service and virtual
 // domain of a process, across configuration refreshes.
 type Directory struct {
+	// lastURL is the LdapUrl last turned into a pool key, and its text:
+	// every lookup names its pool by the URL's text, which costs four
+	// allocations to write out (docs/benchmarks.md, "CPU per login").
+	lastURL atomic.Pointer[urlText]
+
 	log         *slog.Logger
 	now         func() time.Time
 	opTimeout   time.Duration
@@ -167,7 +172,7 @@ func (d *Directory) Close() error {
 // on first use.
 func (d *Directory) pool(v *config.Values, kind poolKind) (*pool, error) {
 	u := config.Get(v, param.LdapUrl)
-	key := poolKey{url: u.String(), kind: kind}
+	key := poolKey{url: d.urlString(u), kind: kind}
 	if kind == searchPool {
 		key.bindDN = config.Get(v, param.BindDN)
 		key.bindPass = config.Get(v, param.BindPass)
@@ -229,10 +234,28 @@ func (d *Directory) checkStatus(ctx context.Context, what, attr, status string) 
 // when a challenge-response login needs it, so that no password sits in
 // the lookup cache or in a User that may end up in a log line.
 func userAttrs(v *config.Values) []string {
-	out := addAttrs(nil, config.Get(v, param.MailHostAttrs)...)
+	// Room for every name and a hosted domain's few: one allocation.
+	out := make([]string, 0, 16)
+	out = addAttrs(out, config.Get(v, param.MailHostAttrs)...)
 	out = addAttrs(out, "mailUserStatus", "inetUserStatus", "uid", config.Get(v, param.TCPAccessAttr))
 	out = addAttrs(out, config.Get(v, param.ReplayFormat).Attrs()...)
 	return addAttrs(out, config.Get(v, param.AuthenticationLdapAttributes)...)
+}
+
+// urlText is an LdapUrl with its String.
+type urlText struct {
+	u cfgfmt.LDAPURL
+	s string
+}
+
+// urlString is u.String(), remembered for the last URL asked.
+func (d *Directory) urlString(u cfgfmt.LDAPURL) string {
+	if l := d.lastURL.Load(); l != nil && l.u.Scheme == u.Scheme && l.u.BaseDN == u.BaseDN && slices.Equal(l.u.Hosts, u.Hosts) {
+		return l.s
+	}
+	l := &urlText{u: cfgfmt.LDAPURL{Scheme: u.Scheme, Hosts: slices.Clone(u.Hosts), BaseDN: u.BaseDN}, s: u.String()}
+	d.lastURL.Store(l)
+	return l.s
 }
 
 // addAttrs appends the names not in list yet (compared ignoring case).
@@ -436,12 +459,31 @@ func (d *Directory) user(ctx context.Context, q account.Query, v *config.Values,
 }
 
 // cloneUser copies a cached User so that callers may change theirs.
+//
+// Every value slice is cut from one array (capacity cut to length, so
+// that an append by the caller copies instead of overwriting the next):
+// three allocations per cache hit instead of one per attribute.
 func cloneUser(u *account.User) *account.User {
 	c := *u
-	c.MailHosts = slices.Clone(u.MailHosts)
-	c.Attrs = maps.Clone(u.Attrs)
-	for k, v := range c.Attrs {
-		c.Attrs[k] = slices.Clone(v)
+	n := len(u.MailHosts)
+	for _, v := range u.Attrs {
+		n += len(v)
+	}
+	all := make([]string, 0, n)
+	cut := func(v []string) []string {
+		if v == nil {
+			return nil
+		}
+		i := len(all)
+		all = append(all, v...)
+		return all[i:len(all):len(all)]
+	}
+	c.MailHosts = cut(u.MailHosts)
+	if u.Attrs != nil {
+		c.Attrs = make(map[string][]string, len(u.Attrs))
+		for k, v := range u.Attrs {
+			c.Attrs[k] = cut(v)
+		}
 	}
 	return &c
 }

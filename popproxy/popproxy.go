@@ -59,6 +59,8 @@ type Protocol struct {
 	auth   *authsvc.Cache
 	dir    string
 	spoofs spoofCache
+	// storeCapas are the stores' CAPA answers (replay.go).
+	storeCapas storeCapas
 }
 
 var _ proxy.Protocol = (*Protocol)(nil)

@@ -102,11 +102,11 @@ func TestReplayTranscripts(t *testing.T) {
 		store string // what the store receives before WHOAMI
 	}{
 		{"USER/PASS", defaultCapa, nil, "USER alice\r\nPASS alicepw\r\n", "alice",
-			"USER alice\r\nPASS alicepw\r\n"},
+			"CAPA\r\nUSER alice\r\nPASS alicepw\r\n"},
 		{"password with spaces", defaultCapa, nil, "USER bob\r\nPASS bob pw x\r\n", "bob",
-			"USER bob\r\nPASS bob pw x\r\n"},
+			"CAPA\r\nUSER bob\r\nPASS bob pw x\r\n"},
 		{"non-ASCII name", nil, nil, "USER jürgen\r\nPASS juergenpw\r\n", "jürgen",
-			"USER jürgen\r\nPASS juergenpw\r\n"},
+			"CAPA\r\nUSER jürgen\r\nPASS juergenpw\r\n"},
 		{"AUTH PLAIN initial response", defaultCapa, nil, "AUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n", "alice",
 			"CAPA\r\nAUTH PLAIN " + b64("\x00alice\x00alicepw") + "\r\n"},
 		{"AUTH PLAIN own authzid", defaultCapa, nil, "AUTH PLAIN " + b64("alice\x00alice\x00alicepw") + "\r\n", "alice",
@@ -142,6 +142,53 @@ func TestReplayTranscripts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A store that announces PIPELINING gets USER and PASS in one write; one
+// that does not, each after the reply to the one before. Its CAPA answer
+// is cached: the second login to the same store does not ask again.
+func TestUserPassPipelined(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		capa      []string
+		pipelined bool
+	}{
+		{"PIPELINING", []string{"USER", "PIPELINING"}, true},
+		{"no PIPELINING", []string{"USER"}, false},
+		{"no CAPA", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, setup{store: storeScript{capa: tt.capa}})
+			for i := range 2 {
+				cl := h.greeted()
+				cl.Do("USER alice", "+OK")
+				cl.Send("PASS alicepw\r\n")
+				cl.loggedIn("alice")
+				want := "USER alice\r\nPASS alicepw\r\nWHOAMI\r\n"
+				if i == 0 {
+					want = "CAPA\r\n" + want
+				}
+				if got := h.store.got(i); got != want {
+					t.Errorf("login %d: store received %q, want %q", i+1, got, want)
+				}
+				if got := h.store.pipelinedPass(i); got != tt.pipelined {
+					t.Errorf("login %d: PASS already there when USER was read: %v, want %v", i+1, got, tt.pipelined)
+				}
+				cl.Conn.Close()
+			}
+		})
+	}
+}
+
+// A store that refuses USER: with PIPELINING, the refusal of USER is the
+// answer and the PASS behind it is read and dropped.
+func TestPipelinedUserRefused(t *testing.T) {
+	h := start(t, setup{store: storeScript{capa: []string{"USER", "PIPELINING"}, refuseUser: "[AUTH] no such user"}})
+	cl := h.greeted()
+	cl.Do("USER alice", "+OK")
+	cl.Do("PASS alicepw", "-ERR [AUTH] Authentication failed")
+	cl.Do("USER alice", "+OK")
+	cl.Do("PASS alicepw", "-ERR [AUTH] Authentication failed")
 }
 
 // A password the store could only get in PASS, where its CRLF would end
@@ -329,7 +376,7 @@ func TestReplayFormatAndVdmap(t *testing.T) {
 	cl.Do("USER john", "+OK")
 	cl.Send("PASS pw\r\n")
 	cl.loggedIn("jdoe@two.example")
-	if got, want := h.store.got(0), "USER jdoe@two.example\r\nPASS pw\r\nWHOAMI\r\n"; got != want {
+	if got, want := h.store.got(0), "CAPA\r\nUSER jdoe@two.example\r\nPASS pw\r\nWHOAMI\r\n"; got != want {
 		t.Errorf("store received %q, want %q", got, want)
 	}
 }

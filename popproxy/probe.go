@@ -13,7 +13,8 @@ import (
 // --probe: the greeting must be "+OK"; with SASL PLAIN, AUTH logins are
 // replayed with AUTH PLAIN, else with USER and PASS.
 func Probe(nc net.Conn) (found []string, err error) {
-	sc := &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+	// A cache of its own: the probe asks CAPA every time.
+	sc := &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine), caps: &storeCapas{}}
 	if err := sc.greeting(); err != nil {
 		return nil, err
 	}

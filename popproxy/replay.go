@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/openmmp/mmp/internal/wire"
 	"github.com/openmmp/mmp/proxy"
@@ -17,13 +18,16 @@ type storeConn struct {
 	nc net.Conn
 	r  *wire.Reader
 	// sasl are the mechanisms of the store's CAPA "SASL" line, upper
-	// case; nil until CAPA was asked.
+	// case; nil until CAPA was asked (or found in caps).
 	sasl map[string]bool
+	// pipelining: the store's CAPA announced PIPELINING.
+	pipelining bool
+	caps       *storeCapas
 }
 
 // Greet reads a store's greeting (proxy.Replayer).
 func (c *conn) Greet(nc net.Conn) (proxy.StoreLogin, error) {
-	sc := &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine)}
+	sc := &storeConn{nc: nc, r: wire.NewReader(nc, maxStoreLine), caps: &c.p.storeCapas}
 	if err := sc.greeting(); err != nil {
 		return nil, err
 	}
@@ -123,15 +127,26 @@ func (sc *storeConn) command(line string) (ok bool, text string, err error) {
 	return sc.status()
 }
 
-// capa asks the store's capabilities (RFC 2449) and keeps its SASL
-// mechanisms. A store without CAPA ("-ERR") has none.
+// capa learns the store's capabilities (RFC 2449): its SASL mechanisms
+// and whether it announces PIPELINING, from the cache when a store at
+// the same address answered CAPA less than storeCapaTTL ago, else by
+// asking. A store without CAPA ("-ERR") has none.
 func (sc *storeConn) capa() error {
+	if sc.sasl != nil {
+		return nil
+	}
+	addr := sc.nc.RemoteAddr().String()
+	if e, ok := sc.caps.get(addr, time.Now()); ok {
+		sc.sasl, sc.pipelining = e.sasl, e.pipelining
+		return nil
+	}
 	ok, _, err := sc.command("CAPA")
 	if err != nil {
 		return fmt.Errorf("CAPA: %w", err)
 	}
 	sc.sasl = map[string]bool{}
 	if !ok {
+		sc.caps.put(addr, storeCapa{sasl: sc.sasl, at: time.Now()})
 		return nil
 	}
 	for range maxStoreCapa {
@@ -140,13 +155,18 @@ func (sc *storeConn) capa() error {
 			return fmt.Errorf("CAPA: %w", err)
 		}
 		if string(line) == "." {
+			sc.caps.put(addr, storeCapa{pipelining: sc.pipelining, sasl: sc.sasl, at: time.Now()})
 			return nil
 		}
 		words := strings.Fields(string(line))
-		if len(words) > 0 && strings.EqualFold(words[0], "SASL") {
+		switch {
+		case len(words) == 0:
+		case strings.EqualFold(words[0], "SASL"):
 			for _, m := range words[1:] {
 				sc.sasl[strings.ToUpper(m)] = true
 			}
+		case strings.EqualFold(words[0], "PIPELINING"):
+			sc.pipelining = true
 		}
 	}
 	return fmt.Errorf("CAPA: more than %d lines", maxStoreCapa)
@@ -176,9 +196,10 @@ func userPassSafe(user, pass string) bool {
 //
 // A client that used AUTH is replayed with AUTH PLAIN when the store's
 // CAPA offers SASL PLAIN, as are credentials that USER and PASS cannot
-// carry; everything else goes as "USER name" and "PASS password". CAPA
-// is asked only when it can change the choice, which keeps the common
-// USER/PASS login at two round trips. A proxy login (a client
+// carry; everything else goes as "USER name" and "PASS password", both
+// in one write when the store announces PIPELINING (RFC 2449 §6.6), one
+// round trip instead of two (with TCP_QUICKACK, see quickAck). The store's CAPA answer is cached
+// (storeCapas), so it is asked once per store and storeCapaTTL. A proxy login (a client
 // certificate) has no password of the user: it goes straight to AUTH
 // PLAIN with authzid = the user, authcid = StoreAdmin
 // (docs/reference.md §4.3.4).
@@ -187,24 +208,41 @@ func (sc *storeConn) replay(rp proxy.Replay) (ok bool, text string, err error) {
 	if rp.AuthzID != "" {
 		return sc.authPlain(rp.AuthzID, user, pass)
 	}
+	if err := sc.capa(); err != nil {
+		return false, "", err
+	}
 	simple := userPassSafe(user, pass)
 	viaAUTH := rp.SASL && (rp.Mechanism == sasl.Plain || rp.Mechanism == sasl.Login)
-	if viaAUTH || !simple {
-		if err := sc.capa(); err != nil {
-			return false, "", err
-		}
-		if sc.sasl["PLAIN"] {
-			return sc.authPlain("", user, pass)
-		}
-		if !simple {
-			return false, "", errUnreplayable
-		}
+	if (viaAUTH || !simple) && sc.sasl["PLAIN"] {
+		return sc.authPlain("", user, pass)
 	}
-	ok, text, err = sc.command("USER " + user)
-	if err != nil || !ok {
-		return ok, text, err
+	if !simple {
+		return false, "", errUnreplayable
 	}
-	return sc.command("PASS " + pass)
+	if _, tcp := sc.nc.(*net.TCPConn); !sc.pipelining || !tcp || !haveQuickAck {
+		ok, text, err = sc.command("USER " + user)
+		if err != nil || !ok {
+			return ok, text, err
+		}
+		return sc.command("PASS " + pass)
+	}
+	if err := sc.send("USER " + user + "\r\nPASS " + pass); err != nil {
+		return false, "", err
+	}
+	// After the write, which would otherwise put the socket back into
+	// delayed acknowledgements.
+	quickAck(sc.nc)
+	ok, text, err = sc.status()
+	if err != nil {
+		return false, "", err
+	}
+	okPass, textPass, errPass := sc.status()
+	if !ok {
+		// USER refused: PASS was refused too (no user given), or the
+		// store hung up; the refusal of USER is the answer.
+		return false, text, nil
+	}
+	return okPass, textPass, errPass
 }
 
 // authPlain runs AUTH PLAIN (RFC 5034) with the authorization identity

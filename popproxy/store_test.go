@@ -17,6 +17,8 @@ type storeScript struct {
 	greeting string   // sent on connect, without CRLF; default "+OK Fake store ready"
 	capa     []string // CAPA lines before login; nil: CAPA is refused with -ERR
 	refuse   string   // if set, the text of a -ERR to every PASS and AUTH
+	// refuseUser, if set, is the text of a -ERR to every USER.
+	refuseUser string
 }
 
 // defaultCapa is a store that offers SASL PLAIN.
@@ -33,7 +35,10 @@ type fakeStore struct {
 
 	mu       sync.Mutex
 	received []*bytes.Buffer
-	wg       sync.WaitGroup
+	// pipelined[i]: on connection i, PASS had arrived with USER (it was
+	// in the reader's buffer when USER was read).
+	pipelined map[int]bool
+	wg        sync.WaitGroup
 }
 
 func newFakeStore(t testing.TB, script storeScript, users map[string]string) *fakeStore {
@@ -83,12 +88,13 @@ func (fs *fakeStore) accept() {
 		buf := &lockedBuffer{mu: &fs.mu}
 		fs.mu.Lock()
 		fs.received = append(fs.received, &buf.b)
+		i := len(fs.received) - 1
 		fs.mu.Unlock()
 		fs.wg.Add(1)
 		go func() {
 			defer fs.wg.Done()
 			defer c.Close()
-			fs.serve(c, bufio.NewReader(io.TeeReader(c, buf)))
+			fs.serve(i, c, bufio.NewReader(io.TeeReader(c, buf)))
 		}()
 	}
 }
@@ -104,7 +110,14 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
-func (fs *fakeStore) serve(c net.Conn, r *bufio.Reader) {
+// pipelinedPass says whether PASS came with USER on connection i.
+func (fs *fakeStore) pipelinedPass(i int) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.pipelined[i]
+}
+
+func (fs *fakeStore) serve(i int, c net.Conn, r *bufio.Reader) {
 	reply := func(s string, a ...any) { fmt.Fprintf(c, s+"\r\n", a...) }
 	reply("%s", fs.script.greeting)
 	if !strings.HasPrefix(fs.script.greeting, "+OK") {
@@ -142,6 +155,18 @@ func (fs *fakeStore) serve(c net.Conn, r *bufio.Reader) {
 				}
 				reply(".")
 			case cmd == "USER":
+				if r.Buffered() > 0 {
+					fs.mu.Lock()
+					if fs.pipelined == nil {
+						fs.pipelined = map[int]bool{}
+					}
+					fs.pipelined[i] = true
+					fs.mu.Unlock()
+				}
+				if fs.script.refuseUser != "" {
+					reply("-ERR %s", fs.script.refuseUser)
+					continue
+				}
 				pending = arg
 				reply("+OK")
 			case cmd == "PASS" && pending != "":

@@ -218,7 +218,7 @@ func (s *Server) Listen() ([]net.Listener, error) {
 		if !a.IP.IsValid() {
 			addr = ":" + addr
 		}
-		ln, err := net.Listen("tcp", addr)
+		ln, err := ListenTCP(addr)
 		if err != nil {
 			for _, l := range lns {
 				l.Close()
