@@ -88,28 +88,42 @@ func Handler() http.Handler {
 // Login counts a login's outcome (proxy.Outcome's text).
 func Login(service, outcome string) { logins.WithLabelValues(service, outcome).Inc() }
 
-// SessionOpened counts a client connection; the func it returns ends it
-// (call it once).
-func SessionOpened(service string) (closed func()) {
+// SessionOpened counts a client connection; Close on what it returns
+// ends it (call it once). A value, not a closure: a logged-in session
+// keeps it for its whole life, and an idle session's memory is counted in
+// octets (docs/benchmarks.md).
+func SessionOpened(service string) OpenSession {
 	g := sessions.WithLabelValues(service)
 	g.Inc()
-	return sync.OnceFunc(g.Dec)
+	return OpenSession{g}
 }
 
-// Piping counts a session logged in to store; the func it returns ends
-// it with the bytes moved each way.
-func Piping(service, store string) (ended func(fromClient, fromStore int64)) {
+// OpenSession is a client connection counted by SessionOpened.
+type OpenSession struct{ g prometheus.Gauge }
+
+// Close ends the connection's count.
+func (o OpenSession) Close() { o.g.Dec() }
+
+// Piping counts a session logged in to store; End on what it returns
+// ends it with the bytes moved each way (call it once).
+func Piping(service, store string) PipingSession {
 	g := loggedIn.WithLabelValues(service, store)
 	g.Inc()
-	var once sync.Once
-	return func(fromClient, fromStore int64) {
-		once.Do(func() {
-			// The bytes first: who sees the session gone sees its bytes.
-			bytesRelayed.WithLabelValues(service, "from_client").Add(float64(fromClient))
-			bytesRelayed.WithLabelValues(service, "from_store").Add(float64(fromStore))
-			g.Dec()
-		})
-	}
+	return PipingSession{g, service}
+}
+
+// PipingSession is a logged-in session counted by Piping.
+type PipingSession struct {
+	g       prometheus.Gauge
+	service string
+}
+
+// End ends the session's count and adds its bytes; the bytes first, so
+// that who sees the session gone sees its bytes.
+func (p PipingSession) End(fromClient, fromStore int64) {
+	bytesRelayed.WithLabelValues(p.service, "from_client").Add(float64(fromClient))
+	bytesRelayed.WithLabelValues(p.service, "from_store").Add(float64(fromStore))
+	p.g.Dec()
 }
 
 // Refused counts a connection refused at accept.

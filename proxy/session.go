@@ -346,10 +346,10 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()
-	sessionEnded := metrics.SessionOpened(s.serviceName())
+	counted := metrics.SessionOpened(s.serviceName())
 	defer func() {
 		if !handedOff {
-			sessionEnded()
+			counted.Close()
 		}
 	}()
 	if !s.acceptProxyHeader() {
@@ -425,8 +425,8 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond))
 		release()
 		s.watchLogout(res.FromClient, res.FromStore)
-		piped(res.FromClient, res.FromStore)
-		sessionEnded()
+		piped.End(res.FromClient, res.FromStore)
+		counted.Close()
 		s.closeAll()
 		s.srv.endSession(s)
 	})
