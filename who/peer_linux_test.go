@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openmmp/mmp/internal/testenv"
 )
 
 // A peer that is neither root nor the MMP's user is refused by its
@@ -20,7 +22,7 @@ func TestPeerRefused(t *testing.T) {
 		return // the helper's own run: see TestMain
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root, to run the peer as another user")
+		testenv.Unavailable(t, "needs root, to run the peer as another user")
 	}
 	dir, err := os.MkdirTemp("", "who")
 	if err != nil {

@@ -249,27 +249,7 @@ func (p *pipe) relay(d *direction, period time.Duration) (eof bool, err error) {
 	}
 	defer smallBufs.Put(b)
 	if err == nil {
-		err = d.rdst().Write(func(wfd uintptr) bool {
-			for w < n {
-				m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
-				switch {
-				case e == unix.EINTR:
-					continue
-				case e == unix.EAGAIN:
-					return false
-				case e != 0:
-					werr = os.NewSyscallError("write", e)
-					return true
-				}
-				w += m
-				d.n.Add(int64(m))
-			}
-			return true
-		})
-		d.touch()
-		if err == nil {
-			err = werr
-		}
+		err = d.writeRest(b[w:n])
 	}
 	return false, err
 }
@@ -518,6 +498,34 @@ func (d *direction) wakeSmall() {
 	go p.resume(d, b, n, w)
 }
 
+// writeRest writes rest to the direction's destination, waiting for room
+// (until the write deadline), counting what it wrote.
+func (d *direction) writeRest(rest []byte) error {
+	var werr error
+	err := d.rdst().Write(func(wfd uintptr) bool {
+		for len(rest) > 0 {
+			m, e := rawIO(unix.SYS_WRITE, int(wfd), rest)
+			switch {
+			case e == unix.EINTR:
+				continue
+			case e == unix.EAGAIN:
+				return false
+			case e != 0:
+				werr = os.NewSyscallError("write", e)
+				return true
+			}
+			rest = rest[m:]
+			d.n.Add(int64(m))
+		}
+		return true
+	})
+	d.touch()
+	if err == nil {
+		err = werr
+	}
+	return err
+}
+
 // repark parks a direction the poller woke, or if it may not park (the
 // session is closing), lets a goroutine take it to its end; one that End
 // is ending stops at once (the last direction to stop writes the goodbye,
@@ -536,29 +544,8 @@ func (p *pipe) repark(d *direction) {
 // destination (until the write deadline), then carries the direction on.
 func (p *pipe) resume(d *direction, b *smallBuf, n, w int) {
 	p.extend(d, time.Now(), 0)
-	var werr error
-	err := d.rdst().Write(func(wfd uintptr) bool {
-		for w < n {
-			m, e := rawIO(unix.SYS_WRITE, int(wfd), b[w:n])
-			switch {
-			case e == unix.EINTR:
-				continue
-			case e == unix.EAGAIN:
-				return false
-			case e != 0:
-				werr = os.NewSyscallError("write", e)
-				return true
-			}
-			w += m
-			d.n.Add(int64(m))
-		}
-		return true
-	})
-	d.touch()
+	err := d.writeRest(b[w:n])
 	smallBufs.Put(b)
-	if err == nil {
-		err = werr
-	}
 	if err != nil {
 		p.end(d, err)
 		d.over()
