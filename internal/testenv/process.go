@@ -60,6 +60,20 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Exited is closed when the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
+// Running reports whether p was started and has not exited; a nil p was
+// never started.
+func (p *Process) Running() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // Err returns the result of Wait once Exited is closed, and nil before.
 func (p *Process) Err() error {
 	select {

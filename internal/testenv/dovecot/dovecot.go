@@ -755,15 +755,7 @@ func (s *Server) Restart(t testing.TB) {
 
 // Running reports whether the Dovecot master process is alive.
 func (s *Server) Running() bool {
-	if s.proc == nil {
-		return false
-	}
-	select {
-	case <-s.proc.Exited():
-		return false
-	default:
-		return true
-	}
+	return s.proc.Running()
 }
 
 // Doveadm runs "doveadm -c dovecot.conf args..." against this instance and

@@ -163,15 +163,7 @@ func (s *Server) Restart(t testing.TB) {
 
 // Running reports whether the process is alive.
 func (s *Server) Running() bool {
-	if s.proc == nil {
-		return false
-	}
-	select {
-	case <-s.proc.Exited():
-		return false
-	default:
-		return true
-	}
+	return s.proc.Running()
 }
 
 // Log is what the server wrote.
