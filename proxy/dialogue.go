@@ -40,12 +40,16 @@ type Dialogue interface {
 // deserves a log line).
 func (s *Session) Converse(ctx context.Context, d Dialogue) (*Store, error) {
 	for {
+		// Waiting for the client from before the reply goes out: a
+		// client that has read it finds the session already counted as
+		// waiting since then (Limits' idle order), not since its
+		// previous command.
+		s.SetIdleDeadline()
 		if d.Buffered() == 0 {
 			if err := d.Flush(); err != nil {
 				return nil, err
 			}
 		}
-		s.SetIdleDeadline()
 		st, err := d.Step(ctx)
 		switch {
 		case st != nil:
