@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"testing"
+	"time"
+)
+
+var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop or fetch")
+
+// BenchmarkFocus measures one row of BenchmarkMMP alone, for trying a
+// change: with -focus noop the NOOP round trip (p50, p90, p99) and with
+// -focus fetch the 10 MiB FETCH, each on one logged-in connection direct,
+// through nginx and through the MMP, in -rounds alternating batches
+// (-noops round trips or -fetchtime each). Without -focus it does
+// nothing, so that -bench . runs only BenchmarkMMP.
+//
+//	go test -run '^$' -bench Focus ./bench/ -focus noop -rounds 10 -noops 3000
+func BenchmarkFocus(b *testing.B) {
+	if *flagFocus != "noop" && *flagFocus != "fetch" {
+		b.Skip("needs -focus noop or -focus fetch")
+	}
+	niceUp(-10)
+	e := startEnv(b, *flagGCView, false)
+	ngx := startNginx(b, e)
+	e.nginx = ngx
+	names := []string{"direct", "nginx", "MMP"}
+	var cls []*client
+	for _, addr := range []string{e.direct, ngx.imap, e.proxy} {
+		cl, err := login(addr, userName(0), password)
+		if err == nil {
+			_, err = cl.do("EXAMINE INBOX")
+		}
+		if err == nil && *flagFocus == "fetch" {
+			_, err = cl.do("FETCH 1 BODY.PEEK[]") // into the page cache
+		}
+		if err == nil {
+			_, err = measureNoop(cl, 200)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.logout()
+		cls = append(cls, cl)
+	}
+	c0, w0 := machineCPU(), time.Now()
+	if *flagFocus == "noop" {
+		lat := make([][]time.Duration, len(cls))
+		for range *flagRounds {
+			for i, cl := range cls {
+				l, err := measureNoop(cl, max(1, *flagNoops / *flagRounds))
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat[i] = append(lat[i], l...)
+			}
+		}
+		for i := range lat {
+			slices.Sort(lat[i])
+			fmt.Fprintf(os.Stderr, "bench: NOOP %-6s p50 %s p90 %s p99 %s; ÷ direct p50 %.2f p99 %.2f\n", names[i],
+				us(percentile(lat[i], .5)), us(percentile(lat[i], .9)), us(percentile(lat[i], .99)),
+				float64(percentile(lat[i], .5))/float64(percentile(lat[0], .5)), float64(percentile(lat[i], .99))/float64(percentile(lat[0], .99)))
+		}
+	} else {
+		rates := make([][]float64, len(cls))
+		for range *flagRounds {
+			for i, cl := range cls {
+				mbs, _, err := measureFetch(cl, *flagFetchTime)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rates[i] = append(rates[i], mbs)
+			}
+		}
+		for i := range rates {
+			fmt.Fprintf(os.Stderr, "bench: FETCH %-6s median %.0f MB/s (rounds %.0f); ÷ direct %.2f\n", names[i], median(rates[i]), rates[i], median(rates[i])/median(rates[0]))
+		}
+	}
+	fmt.Fprintf(os.Stderr, "bench: the whole machine meanwhile: %.0f %% of one core\n", 100*(machineCPU()-c0)/time.Since(w0).Seconds())
+}
