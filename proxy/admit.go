@@ -70,11 +70,11 @@ func badGuysConfig(svc *config.Service) access.BadGuysConfig {
 }
 
 // serviceName is the TCPAccess service of a session: imap, pop or smtp.
-func (s *Session) serviceName() string { return serviceName(s.Service) }
+func (s *Session) serviceName() string { return serviceName(s.Service.Protocol) }
 
-// serviceName is the TCPAccess service of svc: imap, pop or smtp.
-func serviceName(svc *config.Service) string {
-	switch svc.Protocol {
+// serviceName is the TCPAccess service of a protocol: imap, pop or smtp.
+func serviceName(protocol param.Where) string {
+	switch protocol {
 	case param.POP:
 		return "pop"
 	case param.SMTP:

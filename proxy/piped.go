@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/openmmp/mmp/config"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/metrics"
+	"github.com/openmmp/mmp/param"
 	"github.com/openmmp/mmp/proxy/splice"
 )
 
@@ -24,12 +24,11 @@ import (
 type piped struct {
 	srv    *Server
 	id     uint64
-	svc    *config.Service // for the service's name
-	client netip.AddrPort  // the client, as the session knew it (PROXY header included)
-	pipe   splice.Pipe     // set under mu, with started
+	client netip.AddrPort // the client, as the session knew it (PROXY header included)
+	pipe   splice.Pipe    // set under mu, with started
 
-	since time.Time     // when the pipe started
-	login time.Duration // from the accept to since: with since, the close line's duration
+	since int64 // when the pipe started: Unix nanoseconds, for who is connected
+	start int64 // the accept, on monotonic: nanoseconds since epoch, for the close line's duration
 
 	user      string // the canonical login, for who is connected; "" for none
 	name      string // the name the client logged in with, for the close line
@@ -40,12 +39,16 @@ type piped struct {
 	counted     metrics.OpenSession
 	metric      metrics.PipingSession
 
-	mu      sync.Mutex
-	started bool  // pipe is set
-	closed  bool  // stop was called, or the pipe ended
-	watched uint8 // what the Watcher heard: watchedIn, watchedOut (who.go)
-	kicked  atomic.Bool
+	mu       sync.Mutex
+	kicked   atomic.Bool
+	started  bool        // pipe is set
+	closed   bool        // stop was called, or the pipe ended
+	watched  uint8       // what the Watcher heard: watchedIn, watchedOut (who.go)
+	protocol param.Where // for the service's name
 }
+
+// epoch is the origin of piped.start.
+var epoch = time.Now()
 
 // handOff gives the session to the pipe (splice.Start) and leaves the
 // Session behind: from here the pipe owns the connections, its
@@ -67,14 +70,13 @@ func (s *Session) handOff(st *Store, counted metrics.OpenSession, release func()
 	// own idle timer.
 	s.Client.SetDeadline(time.Time{})
 	st.Conn.SetDeadline(time.Time{})
-	now := time.Now()
 	r := &piped{
 		srv:         s.srv,
 		id:          s.ID,
-		svc:         s.Service,
+		protocol:    s.Service.Protocol,
 		client:      s.ClientAddr,
-		since:       now,
-		login:       now.Sub(s.start),
+		since:       time.Now().UnixNano(),
+		start:       int64(s.start.Sub(epoch)),
 		user:        st.User,
 		name:        st.Login,
 		storeAddr:   st.Addr,
@@ -103,7 +105,7 @@ func (s *Session) handOff(st *Store, counted metrics.OpenSession, release func()
 }
 
 // serviceName is the TCPAccess service: imap, pop or smtp.
-func (r *piped) serviceName() string { return serviceName(r.svc) }
+func (r *piped) serviceName() string { return serviceName(r.protocol) }
 
 // stop ends the pipe from outside (Close), which closes both
 // connections; before the pipe has started, the hand-off stops it.
@@ -129,7 +131,7 @@ func (r *piped) end(res splice.Result) {
 	case res.Err != nil:
 		how = fmt.Sprintf("closed on error (%v)", res.Err)
 	}
-	took := r.login + time.Since(r.since)
+	took := time.Since(epoch) - time.Duration(r.start)
 	logging.Noticef(r.srv.sessionLog(r.id), "session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
 		r.name, how, r.client, r.storeAddr, res.FromClient, res.FromStore, took.Round(time.Millisecond))
 	r.release()
@@ -137,7 +139,7 @@ func (r *piped) end(res splice.Result) {
 		r.userRelease()
 	}
 	r.watchLogout(res.FromClient, res.FromStore)
-	r.metric.End(res.FromClient, res.FromStore)
+	r.metric.End(r.serviceName(), res.FromClient, res.FromStore)
 	r.counted.Close()
 	r.mu.Lock()
 	r.closed = true

@@ -1,6 +1,10 @@
 package proxy
 
-import "github.com/openmmp/mmp/who"
+import (
+	"time"
+
+	"github.com/openmmp/mmp/who"
+)
 
 // Who is connected (imsconnutil). The registry of a Server's logged-in
 // sessions is its piped set, which exists anyway: a logged-in session
@@ -47,7 +51,7 @@ func (r *piped) record() (who.Session, bool) {
 // whoSession is the record without the counts.
 func (r *piped) whoSession() who.Session {
 	return who.Session{ID: r.id, User: r.user, Service: r.serviceName(), Client: r.client.String(),
-		Store: r.storeAddr, Since: r.since}
+		Store: r.storeAddr, Since: time.Unix(0, r.since)}
 }
 
 // loggedIn returns the server's logged-in sessions that m selects, of
