@@ -18,9 +18,9 @@ import (
 // an idle logged-in session holds besides its two connections and the
 // pipe's own state, so the Session of the login (its values, logger,
 // pre-login and fleet state: 480 octets, and a logger of 136) is left
-// behind at the hand-off and becomes garbage (docs/benchmarks.md, "Memory
-// per idle session"). A piped is in its Server's piped set from the
-// hand-off until its pipe ends.
+// behind at the hand-off and becomes garbage (docs/benchmarks.md, "The
+// login's state left behind at the hand-off"). A piped is in its
+// Server's piped set from the hand-off until its pipe ends.
 type piped struct {
 	srv    *Server
 	id     uint64

@@ -375,9 +375,9 @@ func (p *cleanupProto) Login(ctx context.Context, s *proxy.Session) (*proxy.Stor
 
 // An idle logged-in session keeps only what the pipe needs: the Session
 // of the login, its logger, values and pre-login state are garbage once
-// the pipe owns the connections (docs/benchmarks.md, "Memory per idle
-// session"), while the session still relays, is listed and ends as
-// before.
+// the pipe owns the connections (docs/benchmarks.md, "The login's state
+// left behind at the hand-off"), while the session still relays, is
+// counted and ends as before.
 func TestLoggedInSessionDropsLoginState(t *testing.T) {
 	store := echoStore(t)
 	p := &cleanupProto{linkProto: linkProto{store: store}, gone: make(chan uint64, 16)}
