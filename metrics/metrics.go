@@ -109,20 +109,20 @@ func (o OpenSession) Close() { o.g.Dec() }
 func Piping(service, store string) PipingSession {
 	g := loggedIn.WithLabelValues(service, store)
 	g.Inc()
-	return PipingSession{g, service}
+	return PipingSession{g}
 }
 
-// PipingSession is a logged-in session counted by Piping.
-type PipingSession struct {
-	g       prometheus.Gauge
-	service string
-}
+// PipingSession is a logged-in session counted by Piping. It is only the
+// gauge: every idle session holds one, and its service is known to the
+// caller anyway (End).
+type PipingSession struct{ g prometheus.Gauge }
 
-// End ends the session's count and adds its bytes; the bytes first, so
-// that who sees the session gone sees its bytes.
-func (p PipingSession) End(fromClient, fromStore int64) {
-	bytesRelayed.WithLabelValues(p.service, "from_client").Add(float64(fromClient))
-	bytesRelayed.WithLabelValues(p.service, "from_store").Add(float64(fromStore))
+// End ends the session's count and adds its bytes to service's (the one
+// Piping was given); the bytes first, so that who sees the session gone
+// sees its bytes.
+func (p PipingSession) End(service string, fromClient, fromStore int64) {
+	bytesRelayed.WithLabelValues(service, "from_client").Add(float64(fromClient))
+	bytesRelayed.WithLabelValues(service, "from_store").Add(float64(fromStore))
 	p.g.Dec()
 }
 

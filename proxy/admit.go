@@ -70,8 +70,11 @@ func badGuysConfig(svc *config.Service) access.BadGuysConfig {
 }
 
 // serviceName is the TCPAccess service of a session: imap, pop or smtp.
-func (s *Session) serviceName() string {
-	switch s.Service.Protocol {
+func (s *Session) serviceName() string { return serviceName(s.Service.Protocol) }
+
+// serviceName is the TCPAccess service of a protocol: imap, pop or smtp.
+func serviceName(protocol param.Where) string {
+	switch protocol {
 	case param.POP:
 		return "pop"
 	case param.SMTP:
@@ -143,7 +146,9 @@ func lookUpName(ctx context.Context, r *net.Resolver, ip netip.Addr) (name strin
 // admit runs the accept-time checks of docs/reference.md §4.1: the global or vdmap
 // TCPAccess filter, then the client's connection limit, across the fleet
 // when there is one (admitFleet). It returns a release func for the
-// connection slot, or a refusal text and the reason for the metrics.
+// connection slot, or a refusal text and the reason for the metrics. The
+// user's session (MaxUserSessions, fleetState.userRelease) is released
+// apart, where the session ends.
 func (s *Session) admit(ctx context.Context) (release func(), refusal, reason string) {
 	if f := config.Get(s.Values, param.TCPAccess); f.Filter != nil && len(f.Rules) > 0 {
 		if !access.Allows(f.Filter, s.request(ctx, f.Filter, "")) {
@@ -160,7 +165,7 @@ func (s *Session) admit(ctx context.Context) (release func(), refusal, reason st
 	if s.srv.guards.fleet.Enabled() {
 		return s.admitFleet(ctx, release, limit)
 	}
-	return s.withUserRelease(release), "", ""
+	return release, "", ""
 }
 
 // checkUserAccess applies the per-user access filter, the attribute named

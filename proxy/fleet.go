@@ -40,7 +40,7 @@ func (s *Session) admitFleet(ctx context.Context, local func(), limit int) (rele
 	fl := g.fleet
 	ip := s.ClientAddr.Addr()
 	if !ip.IsValid() {
-		return s.withUserRelease(local), "", ""
+		return local, "", ""
 	}
 	if fl.Up() {
 		readPen := g.badGuys.Counts(ip)
@@ -67,7 +67,7 @@ func (s *Session) admitFleet(ctx context.Context, local func(), limit int) (rele
 				s.fleet.pen = &pen
 			}
 			lease := n.Lease
-			return s.withUserRelease(func() { local(); lease.Release() }), "", ""
+			return func() { local(); lease.Release() }, "", ""
 		}
 	}
 	if fl.Refusing() {
@@ -78,19 +78,7 @@ func (s *Session) admitFleet(ctx context.Context, local func(), limit int) (rele
 	// Fail open: this process's count decided. The connection is written
 	// to Redis when it answers again.
 	lease := fl.HoldConn(s.serviceName(), g.conns.Group(ip))
-	return s.withUserRelease(func() { local(); lease.Release() }), "", ""
-}
-
-// withUserRelease adds the release of the user's session to a
-// connection's release, so that both end together wherever the session
-// ends.
-func (s *Session) withUserRelease(release func()) func() {
-	return func() {
-		release()
-		if r := s.fleet.userRelease; r != nil {
-			r()
-		}
-	}
+	return func() { local(); lease.Release() }, "", ""
 }
 
 // penalty is how long the client must wait before this attempt is

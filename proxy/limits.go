@@ -203,6 +203,17 @@ func (l *Limits) end(s *Session) {
 	s.capState = capGone
 }
 
+// endPiped forgets a logged-in session that has ended after its hand-off
+// (its Session, counted capLoggedIn, is gone).
+func (l *Limits) endPiped() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.conns--
+	l.mu.Unlock()
+}
+
 func (l *Limits) pushIdle(s *Session) {
 	s.capPrev, s.capNext = l.idle.capPrev, &l.idle
 	s.capPrev.capNext, l.idle.capPrev = s, s

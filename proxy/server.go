@@ -101,9 +101,10 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
-	sessions  map[*Session]struct{}
+	sessions  map[*Session]struct{} // before the hand-off to the pipe
+	piped     map[*piped]struct{}   // after it: the logged-in sessions
 	closing   bool
-	wg        sync.WaitGroup // serveConn goroutines
+	wg        sync.WaitGroup // sessions, until they end
 
 	// runq hands a new session to a goroutine that has served one and
 	// waits for the next (runner).
@@ -172,6 +173,7 @@ func NewServer(opts Options) *Server {
 		listeners: map[net.Listener]struct{}{},
 		runq:      make(chan *Session),
 		sessions:  map[*Session]struct{}{},
+		piped:     map[*piped]struct{}{},
 	}
 	s.cfg.Store(newConfigured(opts.Service))
 	s.tls.Store(opts.TLS)
@@ -371,12 +373,7 @@ func (s *Server) newSession(c net.Conn) *Session {
 	local := addrPort(c.LocalAddr())
 	remote := addrPort(c.RemoteAddr())
 	id := sessionIDs.Add(1)
-	var lg *slog.Logger
-	if s.opts.Log != nil {
-		lg = s.opts.Log.Session(id)
-	} else {
-		lg = s.log
-	}
+	lg := s.sessionLog(id)
 	sess := &Session{
 		ID:         id,
 		Client:     c,
@@ -400,6 +397,32 @@ func (s *Server) newSession(c net.Conn) *Session {
 	s.sessions[sess] = struct{}{}
 	s.wg.Add(1)
 	return sess
+}
+
+// sessionLog is the logger of session id, whose lines carry "(id N)".
+func (s *Server) sessionLog(id uint64) *slog.Logger {
+	if s.opts.Log != nil {
+		return s.opts.Log.Session(id)
+	}
+	return s.log
+}
+
+// handOff moves a session that logged in from the sessions set to the
+// piped set (Session.handOff).
+func (s *Server) handOff(sess *Session, r *piped) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.piped[r] = struct{}{}
+	s.mu.Unlock()
+}
+
+// endPiped forgets a logged-in session whose pipe ended.
+func (s *Server) endPiped(r *piped) {
+	s.limits.endPiped()
+	s.mu.Lock()
+	delete(s.piped, r)
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 func (s *Server) endSession(sess *Session) {
@@ -451,10 +474,17 @@ func (s *Server) Close() error {
 	for sess := range s.sessions {
 		sessions = append(sessions, sess)
 	}
+	piped := make([]*piped, 0, len(s.piped))
+	for r := range s.piped {
+		piped = append(piped, r)
+	}
 	s.mu.Unlock()
 	s.cancel()
 	for _, sess := range sessions {
 		sess.closeAll()
+	}
+	for _, r := range piped {
+		r.stop()
 	}
 	s.wg.Wait()
 	return nil
@@ -491,7 +521,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions)
+	return len(s.sessions) + len(s.piped)
 }
 
 // addrPort converts a net.Addr of a TCP connection; other kinds (net.Pipe

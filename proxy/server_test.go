@@ -360,3 +360,54 @@ func paramTimeout() *param.Param { return param.Timeout.Param }
 // manyClients lifts the per-address connection limit (default 20) for
 // tests that open many sessions from 127.0.0.1 at once.
 var manyClients = map[string]string{"ConnLimits": "0.0.0.0|0.0.0.0:100000"}
+
+// cleanupProto is linkProto that tells, through gone, when the Session
+// it logged in is garbage.
+type cleanupProto struct {
+	linkProto
+	gone chan uint64
+}
+
+func (p *cleanupProto) Login(ctx context.Context, s *proxy.Session) (*proxy.Store, error) {
+	runtime.AddCleanup(s, func(id uint64) { p.gone <- id }, s.ID)
+	return p.linkProto.Login(ctx, s)
+}
+
+// An idle logged-in session keeps only what the pipe needs: the Session
+// of the login, its logger, values and pre-login state are garbage once
+// the pipe owns the connections (docs/benchmarks.md, "The login's state
+// left behind at the hand-off"), while the session still relays, is
+// counted and ends as before.
+func TestLoggedInSessionDropsLoginState(t *testing.T) {
+	store := echoStore(t)
+	p := &cleanupProto{linkProto: linkProto{store: store}, gone: make(chan uint64, 16)}
+	srv, addr := startServer(t, p, manyClients)
+	c := roundTrip(t, addr, "first")
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for done := false; !done; {
+		runtime.GC()
+		select {
+		case <-p.gone:
+			done = true
+		case <-time.After(50 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("the Session of a logged-in idle session is still reachable 10 s after its login")
+			}
+		}
+	}
+	// Still a session: it relays, is counted, and ends when the client leaves.
+	io.WriteString(c, "again\n")
+	buf := make([]byte, 6)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "again\n" {
+		t.Fatalf("echo after the login state was dropped: %q, %v", buf, err)
+	}
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("Sessions() = %d with one logged-in session", n)
+	}
+	c.Close()
+	if !proxytest.Settle(5*time.Second, func() bool { return srv.Sessions() == 0 }) {
+		t.Errorf("Sessions() = %d after the client closed", srv.Sessions())
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/metrics"
 	"github.com/openmmp/mmp/param"
-	"github.com/openmmp/mmp/proxy/splice"
 	"github.com/openmmp/mmp/sasl"
 	"github.com/openmmp/mmp/tlsconf"
 )
@@ -117,15 +116,8 @@ type Session struct {
 	mu     sync.Mutex
 	stores []net.Conn // store connections opened and not released (one or two: a slice is smaller than a map)
 	closed bool
-	pipe   *splice.Pipe       // the session after login (splice.Start), nil before
+	after  *piped             // the session after login (handOff), nil before
 	cancel context.CancelFunc // ends the session's context before the pipe (a BadGuys wait, a lookup)
-
-	// Who is connected (who.go): set with pipe.
-	user      string    // the canonical login; "" for none
-	storeAddr string    // host:port
-	since     time.Time // when the pipe started
-	kicked    atomic.Bool
-	watched   int // what the Watcher heard: watchedIn, watchedOut (who.go)
 }
 
 // Timeout is the session's idle Timeout (docs/reference.md §4.7).
@@ -325,13 +317,13 @@ func (s *Session) closeAll() {
 	client := s.Client
 	stores := s.stores
 	s.stores = nil
-	pipe, cancel := s.pipe, s.cancel
+	after, cancel := s.after, s.cancel
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	if pipe != nil {
-		pipe.Stop() // a parked pipe has no goroutine to notice the close
+	if after != nil {
+		after.stop() // a parked pipe has no goroutine to notice the close
 	}
 	client.Close()
 	for _, c := range stores {
@@ -368,6 +360,9 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 	defer func() {
 		if !handedOff {
 			release()
+			if r := s.fleet.userRelease; r != nil {
+				r()
+			}
 		}
 	}()
 	if s.implicit && !s.implicitTLS(ctx) {
@@ -385,61 +380,6 @@ func (s *Session) run(base context.Context, p Protocol) (handedOff bool) {
 		logging.Infof(s.Log, "client %s left before login", s.ClientAddr)
 		return false
 	}
-	s.piping.Store(true)
-	s.limits().loggedIn(s)
-	if s.graceTimer != nil {
-		// Stopped and dropped: an idle session need not keep it.
-		s.mu.Lock()
-		s.graceTimer.Stop()
-		s.graceTimer = nil
-		s.mu.Unlock()
-	}
-	// The pre-login deadlines do not apply to the pipe, which has its
-	// own idle timer.
-	s.Client.SetDeadline(time.Time{})
-	st.Conn.SetDeadline(time.Time{})
-	timeout := s.Timeout()
-	store, login, addr := st.Conn, st.Login, st.Addr
-	piped := metrics.Piping(s.serviceName(), addr)
-	s.mu.Lock()
-	s.user, s.storeAddr, s.since = st.User, addr, time.Now()
-	s.mu.Unlock()
-	// From here the pipe owns the session: its goroutines (or none, while
-	// idle) end it, and this goroutine returns so that its stack, grown
-	// during the login, is freed. The lock is not held while the pending
-	// octets are written, so a client that does not read cannot stall a
-	// Close; a close that races with the start ends the pipe through the
-	// sockets it closes, and stop makes sure.
-	pipe := splice.Start(s.Client, store, timeout, st.FromClient, st.FromStore, func(res splice.Result) {
-		s.Release(store)
-		how := "closed"
-		switch {
-		case s.kicked.Load():
-			how = "ended by the administrator"
-		case res.Idle:
-			how = "closed after idle timeout"
-		case res.Err != nil:
-			how = fmt.Sprintf("closed on error (%v)", res.Err)
-		}
-		logging.Noticef(s.Log, "session of user '%s' %s: client %s, store %s, %d bytes from client, %d bytes from store, %s",
-			login, how, s.ClientAddr, addr, res.FromClient, res.FromStore, time.Since(s.start).Round(time.Millisecond))
-		release()
-		s.watchLogout(res.FromClient, res.FromStore)
-		piped.End(res.FromClient, res.FromStore)
-		counted.Close()
-		s.closeAll()
-		s.srv.endSession(s)
-	})
-	s.mu.Lock()
-	closed := s.closed
-	s.pipe = &pipe
-	// The session's context ends when this returns (run's deferred
-	// cancel); an idle session need not keep it.
-	s.cancel = nil
-	s.mu.Unlock()
-	if closed {
-		pipe.Stop()
-	}
-	s.watchLogin()
+	s.handOff(st, counted, release)
 	return true
 }

@@ -1,11 +1,15 @@
 package proxy
 
-import "github.com/openmmp/mmp/who"
+import (
+	"time"
+
+	"github.com/openmmp/mmp/who"
+)
 
 // Who is connected (imsconnutil). The registry of a Server's logged-in
-// sessions is its sessions set, which exists anyway: a logged-in session
-// carries its user, store and login time (a few words), and the pipe
-// counts its octets. Listing and kicking walk the set; nothing runs per
+// sessions is its piped set, which exists anyway: a logged-in session
+// (piped) carries its user, store and login time (a few words), and the
+// pipe counts its octets. Listing and kicking walk the set; nothing runs per
 // session, no goroutine, no timer.
 
 // Watcher hears of every session that logs in and every logged-in session
@@ -32,39 +36,42 @@ const KickReason = "Disconnected by the administrator"
 // record is the session as who-is-connected shows it; ok is false before
 // the pipe starts and for a session without a user (SMTP handed to the
 // relay without AUTH).
-func (s *Session) record() (who.Session, bool) {
-	s.mu.Lock()
-	pipe, user, store, since := s.pipe, s.user, s.storeAddr, s.since
-	s.mu.Unlock()
-	if pipe == nil || user == "" {
+func (r *piped) record() (who.Session, bool) {
+	r.mu.Lock()
+	pipe, started := r.pipe, r.started
+	r.mu.Unlock()
+	if !started || r.user == "" {
 		return who.Session{}, false
 	}
-	r := who.Session{ID: s.ID, User: user, Service: s.serviceName(), Client: s.ClientAddr.String(),
-		Store: store, Since: since}
-	r.FromClient, r.FromStore = pipe.Counts()
-	return r, true
+	w := r.whoSession()
+	w.FromClient, w.FromStore = pipe.Counts()
+	return w, true
+}
+
+// whoSession is the record without the counts.
+func (r *piped) whoSession() who.Session {
+	return who.Session{ID: r.id, User: r.user, Service: r.serviceName(), Client: r.client.String(),
+		Store: r.storeAddr, Since: time.Unix(0, r.since)}
 }
 
 // loggedIn returns the server's logged-in sessions that m selects, of
 // service ("" any), with their records.
-func (s *Server) loggedIn(m who.Matcher, service string) ([]*Session, []who.Session) {
+func (s *Server) loggedIn(m who.Matcher, service string) ([]*piped, []who.Session) {
 	s.mu.Lock()
-	all := make([]*Session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		if sess.piping.Load() {
-			all = append(all, sess)
-		}
+	all := make([]*piped, 0, len(s.piped))
+	for r := range s.piped {
+		all = append(all, r)
 	}
 	s.mu.Unlock()
-	var sessions []*Session
+	var sessions []*piped
 	var records []who.Session
-	for _, sess := range all {
-		r, ok := sess.record()
-		if !ok || !m.Has(r.User) || service != "" && r.Service != service {
+	for _, r := range all {
+		w, ok := r.record()
+		if !ok || !m.Has(w.User) || service != "" && w.Service != service {
 			continue
 		}
-		sessions = append(sessions, sess)
-		records = append(records, r)
+		sessions = append(sessions, r)
+		records = append(records, w)
 	}
 	return sessions, records
 }
@@ -87,11 +94,11 @@ func (s *Server) Kick(m who.Matcher) []who.Session {
 	if g, ok := s.opts.Protocol.(Goodbyer); ok {
 		bye = g.Goodbye(KickReason)
 	}
-	for _, sess := range sessions {
-		sess.kicked.Store(true)
-		sess.mu.Lock()
-		pipe := sess.pipe
-		sess.mu.Unlock()
+	for _, r := range sessions {
+		r.kicked.Store(true)
+		r.mu.Lock()
+		pipe := r.pipe // started: loggedIn lists no other
+		r.mu.Unlock()
 		if bye != nil {
 			pipe.End(bye)
 		} else {
@@ -110,38 +117,39 @@ const (
 // watchLogin tells the Watcher of a login that just got its pipe, unless
 // the session is already over. The Watcher is called under the session's
 // lock, so that it hears of a login before its logout.
-func (s *Session) watchLogin() {
-	w := s.srv.opts.Watcher
+func (r *piped) watchLogin() {
+	w := r.srv.opts.Watcher
 	if w == nil {
 		return
 	}
-	r, ok := s.record()
+	rec, ok := r.record()
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.watched != 0 || s.closed {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watched != 0 || r.closed {
 		return // over already
 	}
-	s.watched = watchedIn
-	w.LoggedIn(r)
+	r.watched = watchedIn
+	w.LoggedIn(rec)
 }
 
 // watchLogout tells the Watcher that a logged-in session it heard of
 // ended.
-func (s *Session) watchLogout(fromClient, fromStore int64) {
-	w := s.srv.opts.Watcher
+func (r *piped) watchLogout(fromClient, fromStore int64) {
+	w := r.srv.opts.Watcher
 	if w == nil {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in := s.watched == watchedIn
-	s.watched = watchedOut
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	in := r.watched == watchedIn
+	r.watched = watchedOut
 	if !in {
 		return
 	}
-	w.LoggedOut(who.Session{ID: s.ID, User: s.user, Service: s.serviceName(), Client: s.ClientAddr.String(),
-		Store: s.storeAddr, Since: s.since, FromClient: fromClient, FromStore: fromStore})
+	rec := r.whoSession()
+	rec.FromClient, rec.FromStore = fromClient, fromStore
+	w.LoggedOut(rec)
 }

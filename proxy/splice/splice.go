@@ -111,7 +111,7 @@ func (h Pipe) End(goodbye []byte) { h.p.endWith(goodbye) }
 
 // Counts are the octets moved so far each way, pending ones included.
 func (h Pipe) Counts() (fromClient, fromStore int64) {
-	return h.p.pending[0] + h.p.dirs[0].n.Load(), h.p.pending[1] + h.p.dirs[1].n.Load()
+	return h.p.dirs[0].n.Load(), h.p.dirs[1].n.Load()
 }
 
 // Socket buffers of a session, set once at the hand-off (setsockopt
@@ -165,7 +165,8 @@ func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 	p.dirs[1].p, p.dirs[1].i = p, 1
 	p.dirs[0].touch()
 	p.dirs[1].touch()
-	write := func(dst net.Conn, b []byte, n *int64) error {
+	// The pending octets count with what each direction moves.
+	write := func(dst net.Conn, b []byte, n *atomic.Int64) error {
 		if len(b) == 0 {
 			return nil
 		}
@@ -173,12 +174,12 @@ func begin(client, store net.Conn, idle time.Duration, fromClient, fromStore []b
 			dst.SetWriteDeadline(time.Now().Add(idle))
 		}
 		w, err := dst.Write(b)
-		*n += int64(w)
+		n.Add(int64(w))
 		return err
 	}
-	if err := write(store, fromClient, &p.pending[0]); err != nil {
+	if err := write(store, fromClient, &p.dirs[0].n); err != nil {
 		p.fail(err)
-	} else if err := write(client, fromStore, &p.pending[1]); err != nil {
+	} else if err := write(client, fromStore, &p.dirs[1].n); err != nil {
 		p.fail(err)
 	}
 	return p
@@ -299,8 +300,8 @@ func (p *pipe) result() Result {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return Result{
-		FromClient: p.pending[0] + p.dirs[0].n.Load(),
-		FromStore:  p.pending[1] + p.dirs[1].n.Load(),
+		FromClient: p.dirs[0].n.Load(),
+		FromStore:  p.dirs[1].n.Load(),
 		Err:        p.err,
 		Idle:       p.idleHit,
 	}
@@ -311,11 +312,10 @@ func (p *pipe) result() Result {
 // (TestIdleSessionHeap): times are monotonic nanoseconds since epoch, and
 // a direction finds its connections in the pipe.
 type pipe struct {
-	idle    time.Duration
-	conns   [2]net.Conn  // client, store
-	dirs    [2]direction // client → store, store → client
-	pending [2]int64     // octets sent before the pipe started, client → store and back
-	done    func(Result)
+	idle  time.Duration
+	conns [2]net.Conn  // client, store
+	dirs  [2]direction // client → store, store → client
+	done  func(Result)
 
 	// Kernel splicing (startAsync) only.
 	raw     [2]syscall.RawConn // of conns
@@ -342,7 +342,7 @@ const (
 // direction is one way of the pipe: from conns[i] to conns[1-i].
 type direction struct {
 	p        *pipe
-	n        atomic.Int64
+	n        atomic.Int64 // octets moved, those sent before the pipe started (pending) included
 	last     atomic.Int64 // when it last moved data (mono)
 	rdl, wdl int64        // read deadline last set on src, write deadline on dst (mono, 0 none)
 	i        uint8
