@@ -174,7 +174,7 @@ func NewServer(opts Options) *Server {
 		sessions:  map[*Session]struct{}{},
 	}
 	s.cfg.Store(newConfigured(opts.Service))
-	s.tls.Store(opts.TLS)
+	s.tls.Store(withSlots(opts.TLS))
 	s.guards = newGuards(opts.Service)
 	s.guards.fleet = opts.Fleet
 	s.limits = opts.Limits
