@@ -21,7 +21,7 @@ import (
 var (
 	flagProfile = flag.String("profile", "", "BenchmarkLoginProfile: write CPU profiles and syscall counts of the logins into this directory")
 	flagStrace  = flag.Bool("strace", false, "BenchmarkLoginProfile: also count the MMP's system calls per login with strace -c -f")
-	flagLoads   = flag.String("loads", "", "BenchmarkLoginProfile: only these loads, comma-separated (imap,pop,imaps,imaps-resumed,imaps-x25519,imaps-groups-x25519); all when empty")
+	flagLoads   = flag.String("loads", "", "BenchmarkLoginProfile: only these loads, comma-separated (imap,pop,direct-imaps,imaps,imaps-resumed,imaps-x25519,imaps-groups-x25519); all when empty")
 )
 
 // BenchmarkLoginProfile explains the MMP's CPU time per login: with
@@ -35,6 +35,8 @@ var (
 // go tool pprof -top) and prints the proxy's CPU time per login; with
 // -strace also the system calls per login (DIR/KIND.strace, from
 // strace -c -f, in a separate round since strace slows the process down).
+// The load direct-imaps is Dovecot's own IMAPS, for a ratio taken in the
+// same run: no profile, the CPU of Dovecot's processes per login.
 // Without -profile it does nothing, so that -bench . runs only
 // BenchmarkMMP.
 //
@@ -70,6 +72,7 @@ func BenchmarkLoginProfile(b *testing.B) {
 		once func(string) error
 	}
 	kinds := []kind{
+		{"direct-imaps", nil, imap(e.directS, e.tlsConf)},
 		{"imap", e.mmp, imap(e.proxy, nil)},
 		{"pop", e.pop, func(u string) error { return popLogin(e.pop.addr, u, password) }},
 		{"imaps", e.mmp, imap(e.proxyS, e.tlsConf)},
@@ -89,7 +92,20 @@ func BenchmarkLoginProfile(b *testing.B) {
 		}
 	}
 	d := *flagLoginTime
+	pgid, err := e.storePgid()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, k := range kinds {
+		if k.p == nil {
+			s0 := groupCPU(pgid)
+			rate, n, err := measureRate(*flagClients, d, k.once)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(os.Stderr, "bench: %-19s %6.0f logins/s; Dovecot CPU %.0f µs per login\n", k.name, rate, 1e6*(groupCPU(pgid)-s0)/float64(n))
+			continue
+		}
 		// The profile covers the middle of the load.
 		prof := make(chan error, 1)
 		go func() {
