@@ -146,4 +146,25 @@ except ssl.SSLError as e:
 	if got := goClient(); got != tls.X25519MLKEM768 {
 		t.Errorf("after a refused refresh: Go's client negotiated %v, want the running X25519MLKEM768", got)
 	}
+
+	// Post-quantum only: TLS 1.2 clients have no key exchange left, which
+	// the check says; it is a choice, not an error.
+	r.write("ImapProxyAService.cfg", service("X25519MLKEM768"))
+	out.Reset()
+	want = "ImapProxyAService.cfg:7: SSLKeyExchangeGroups: only hybrid post-quantum groups"
+	if code := check(&out, r.dir); code == ExitConfig || !strings.Contains(out.String(), want) {
+		t.Errorf("AService -check with X25519MLKEM768 alone: exit %d, want a warning %q\n%s", code, want, out.String())
+	}
+	if got := r.hup(); !strings.HasPrefix(got, "ok: ") {
+		t.Fatalf("refresh to X25519MLKEM768 alone: %q", got)
+	}
+	cfg := cs.ClientConfig("localhost")
+	cfg.MaxVersion = tls.VersionTLS12
+	if tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", ssl, cfg); err == nil {
+		tc.Close()
+		t.Error("a TLS 1.2 client got through SSLKeyExchangeGroups X25519MLKEM768")
+	}
+	if got := goClient(); got != tls.X25519MLKEM768 {
+		t.Errorf("SSLKeyExchangeGroups X25519MLKEM768: Go's client negotiated %v", got)
+	}
 }

@@ -41,3 +41,21 @@ func KeyExchangeGroups(names []string) ([]tls.CurveID, error) {
 	}
 	return ids, nil
 }
+
+// KeyExchangeWarning says what a list accepted by KeyExchangeGroups
+// cannot do: the hybrid post-quantum groups exist in TLS 1.3 only, so a
+// list of nothing else leaves TLS 1.2 clients (the MMP accepts TLS 1.2)
+// without a key exchange. "" when there is nothing to say.
+func KeyExchangeWarning(ids []tls.CurveID) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	for _, id := range ids {
+		switch id {
+		case tls.X25519MLKEM768, tls.SecP256r1MLKEM768, tls.SecP384r1MLKEM1024:
+		default:
+			return ""
+		}
+	}
+	return "SSLKeyExchangeGroups: only hybrid post-quantum groups, which TLS 1.2 does not have: TLS 1.2 clients will be refused; add X25519 or P256 to serve them"
+}

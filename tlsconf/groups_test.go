@@ -39,6 +39,19 @@ func TestKeyExchangeGroups(t *testing.T) {
 			t.Errorf("KeyExchangeGroups(%v) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		in   []tls.CurveID
+		warn bool
+	}{
+		{nil, false},
+		{[]tls.CurveID{tls.X25519MLKEM768, tls.X25519}, false},
+		{[]tls.CurveID{tls.CurveP384}, false},
+		{[]tls.CurveID{tls.X25519MLKEM768, tls.SecP256r1MLKEM768}, true},
+	} {
+		if w := tlsconf.KeyExchangeWarning(tc.in); (w != "") != tc.warn || tc.warn && !strings.Contains(w, "TLS 1.2 clients will be refused") {
+			t.Errorf("KeyExchangeWarning(%v) = %q", tc.in, w)
+		}
+	}
 }
 
 // serveOnce accepts one connection on a loopback listener and runs the
