@@ -38,7 +38,11 @@
 //     with a client session cache) and FETCH of the 10 MiB
 //     message: directly to Dovecot's IMAPS and through the SSL port of the
 //     ImapProxy and nginx's ssl listener (TLS to the client, clear text to
-//     the store: TLS offload);
+//     the store: TLS offload); and the full handshakes again, alternating
+//     Dovecot's IMAPS with an ImapProxy whose SSLKeyExchangeGroups is
+//     X25519, the key exchange Dovecot's OpenSSL 3.0 negotiates with Go's
+//     client (the MMP's default is the hybrid X25519MLKEM768): like for
+//     like;
 //     the certificate comes from internal/testenv/testcert;
 //   - IMAP logins per second through an ImapProxy with PreAuth (-pre),
 //     auth cache warm and off (--AuthCacheSize 0); these have no direct

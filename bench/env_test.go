@@ -133,12 +133,14 @@ type env struct {
 	preWarm *mmpProc    // ImapProxy -pre, auth cache on (default)
 	preCold *mmpProc    // ImapProxy -pre --AuthCacheSize 0
 	behind  *mmpProc    // ImapProxy with ProxyProtocolPorts: a load balancer's client
+	x25519  *mmpProc    // ImapProxy with SSLKeyExchangeGroups X25519: the key exchange Dovecot negotiates
 	nginx   *nginxCol   // nginx's mail proxy and its auth_http service
 	direct  string      // the store's IMAP address
 	directS string      // the store's IMAPS address
 	directP string      // the store's POP3 address
 	proxy   string      // the MMP's
 	proxyS  string      // the MMP's SSL port (TLS to the client, clear text to the store)
+	proxyX  string      // the SSL port of x25519
 	noFile  uint64      // RLIMIT_NOFILE in force
 	slapdV  string
 	dovecV  string
@@ -147,7 +149,9 @@ type env struct {
 }
 
 // procs is every proxy process of the run.
-func (e *env) procs() []*mmpProc { return []*mmpProc{e.mmp, e.pop, e.preWarm, e.preCold, e.behind} }
+func (e *env) procs() []*mmpProc {
+	return []*mmpProc{e.mmp, e.pop, e.preWarm, e.preCold, e.behind, e.x25519}
+}
 
 // storePgid is the process group of the Dovecot master (the fixture starts
 // it as a group leader and Dovecot writes its pid into base_dir).
@@ -193,6 +197,14 @@ func startEnv(b *testing.B, gcview, profiling bool) *env {
 	e.cmds = append(e.cmds, cmd)
 	e.behind, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, false, proxiedReady,
 		"--ProxyProtocolPorts", portToken, "--ProxyProtocolTrusted", "127.0.0.1")
+	e.cmds = append(e.cmds, cmd)
+	// Go's client offers X25519MLKEM768 and X25519; Dovecot's OpenSSL 3.0
+	// takes X25519, the MMP by default the hybrid post-quantum exchange.
+	// This one takes X25519 too: TLS like for like.
+	e.proxyX = freeAddr(b)
+	e.x25519, cmd = startMMP(b, bin, "ImapProxy", e, e.store.IMAPPort, profiling, imapReady,
+		"-ps", e.proxyX, "--SSLEnable", "yes", "--SSLCertPEM", e.cert.CertFile, "--SSLKeyPEM", e.cert.KeyFile,
+		"--SSLKeyExchangeGroups", "X25519")
 	e.cmds = append(e.cmds, cmd)
 	popBin := buildPkg(b, "./cmd/PopProxy", "PopProxy")
 	if profiling {

@@ -68,6 +68,8 @@ type results struct {
 	cmds                             []string
 
 	tlsResumed pair     // TLS logins with a client session cache
+	tlsX25519  pair     // TLS logins, direct and the MMP with SSLKeyExchangeGroups X25519
+	tlsX       string   // what the MMP with X25519 negotiated
 	resumed    [3]int64 // of tlsResumed's logins, those that resumed
 }
 
@@ -429,6 +431,7 @@ func extraRows(e *env, r *results, m, mn meter, progress func(string, ...any), c
 	mWarm := meter{mmpPid: e.preWarm.pid(), storePgid: m.storePgid}
 	mCold := meter{mmpPid: e.preCold.pid(), storePgid: m.storePgid}
 	mBehind := meter{mmpPid: e.behind.pid(), storePgid: m.storePgid}
+	mX := meter{mmpPid: e.x25519.pid(), storePgid: m.storePgid}
 	direct := meter{mmpPid: m.mmpPid, storePgid: m.storePgid}
 
 	// Warm-up: every user once each new way.
@@ -441,7 +444,7 @@ func extraRows(e *env, r *results, m, mn meter, progress func(string, ...any), c
 		for _, t := range []struct {
 			addr string
 			tc   *tls.Config
-		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.nginx.imapS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}, {e.behind.addr, nil}} {
+		}{{e.directS, e.tlsConf}, {e.proxyS, e.tlsConf}, {e.proxyX, e.tlsConf}, {e.nginx.imapS, e.tlsConf}, {e.preWarm.addr, nil}, {e.preCold.addr, nil}, {e.behind.addr, nil}} {
 			cl, err := loginWith(t.addr, t.tc, u, password)
 			if err == nil {
 				err = cl.logout()
@@ -473,6 +476,11 @@ func extraRows(e *env, r *results, m, mn meter, progress func(string, ...any), c
 	}
 	r.tlsLogin.alternate(*flagRounds, []meter{m, m, mn}, []func() (float64, int64, error){tlsFn(e.directS), tlsFn(e.proxyS), tlsFn(e.nginx.imapS)}, check)
 	progress("TLS logins/s: direct %s, nginx %s, MMP %s", list(r.tlsLogin.rate[0], 0), list(r.tlsLogin.rate[2], 0), list(r.tlsLogin.rate[1], 0))
+
+	// Like for like: the MMP with SSLKeyExchangeGroups X25519, against
+	// Dovecot's IMAPS again in the same alternating rounds.
+	r.tlsX25519.alternate(*flagRounds, []meter{m, mX}, []func() (float64, int64, error){tlsFn(e.directS), tlsFn(e.proxyX)}, check)
+	progress("TLS logins/s, X25519 as Dovecot: direct %s, MMP %s", list(r.tlsX25519.rate[colDirect], 0), list(r.tlsX25519.rate[colMMP], 0))
 
 	// The same with session resumption: each path's client keeps a session
 	// cache, as mail clients do, warmed by one login per user.
@@ -512,6 +520,10 @@ func extraRows(e *env, r *results, m, mn meter, progress func(string, ...any), c
 	cn, err := loginWith(e.nginx.imapS, e.tlsConf, userName(0), password)
 	check(err)
 	r.tlsDirect, r.tlsMMP, r.tlsNginx = tlsState(cd.c), tlsState(cm.c), tlsState(cn.c)
+	cx, err := loginWith(e.proxyX, e.tlsConf, userName(0), password)
+	check(err)
+	r.tlsX = tlsState(cx.c)
+	check(cx.logout())
 	for _, cl := range []*client{cd, cn, cm} {
 		_, err := cl.do("EXAMINE INBOX")
 		check(err)
@@ -542,13 +554,13 @@ func extraRows(e *env, r *results, m, mn meter, progress func(string, ...any), c
 	progress("logins/s without and with a PROXY header: %s, %s", list(r.behind.rate[0], 0), list(r.behind.rate[1], 0))
 }
 
-// tlsState names the protocol version and cipher suite of a TLS
-// connection.
+// tlsState names the protocol version, cipher suite and key exchange of
+// a TLS connection.
 func tlsState(c net.Conn) string {
 	t, ok := c.(*tls.Conn)
 	if !ok {
 		return "clear text"
 	}
 	st := t.ConnectionState()
-	return tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
+	return tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite) + " " + st.CurveID.String()
 }

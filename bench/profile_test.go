@@ -21,18 +21,22 @@ import (
 var (
 	flagProfile = flag.String("profile", "", "BenchmarkLoginProfile: write CPU profiles and syscall counts of the logins into this directory")
 	flagStrace  = flag.Bool("strace", false, "BenchmarkLoginProfile: also count the MMP's system calls per login with strace -c -f")
-	flagLoads   = flag.String("loads", "", "BenchmarkLoginProfile: only these loads, comma-separated (imap,pop,imaps,imaps-resumed,imaps-x25519); all when empty")
+	flagLoads   = flag.String("loads", "", "BenchmarkLoginProfile: only these loads, comma-separated (imap,pop,direct-imaps,imaps,imaps-resumed,imaps-x25519,imaps-groups-x25519); all when empty")
 )
 
 // BenchmarkLoginProfile explains the MMP's CPU time per login: with
 // -profile DIR it runs the login loads of BenchmarkMMP (IMAP, POP3, IMAP
-// over implicit TLS, with and without session resumption, and with the
-// X25519 key exchange alone) against
+// over implicit TLS, with and without session resumption, with the
+// client offering the X25519 key exchange alone, and with Go's client
+// against an ImapProxy with SSLKeyExchangeGroups X25519, as Dovecot's
+// OpenSSL negotiates) against
 // bench/imapproxy-gcview processes and, for each, writes the CPU profile
 // of the proxy process taken during the load (DIR/KIND.pprof; read it with
 // go tool pprof -top) and prints the proxy's CPU time per login; with
 // -strace also the system calls per login (DIR/KIND.strace, from
 // strace -c -f, in a separate round since strace slows the process down).
+// The load direct-imaps is Dovecot's own IMAPS, for a ratio taken in the
+// same run: no profile, the CPU of Dovecot's processes per login.
 // Without -profile it does nothing, so that -bench . runs only
 // BenchmarkMMP.
 //
@@ -68,11 +72,13 @@ func BenchmarkLoginProfile(b *testing.B) {
 		once func(string) error
 	}
 	kinds := []kind{
+		{"direct-imaps", nil, imap(e.directS, e.tlsConf)},
 		{"imap", e.mmp, imap(e.proxy, nil)},
 		{"pop", e.pop, func(u string) error { return popLogin(e.pop.addr, u, password) }},
 		{"imaps", e.mmp, imap(e.proxyS, e.tlsConf)},
 		{"imaps-resumed", e.mmp, imap(e.proxyS, resumeConf)},
 		{"imaps-x25519", e.mmp, imap(e.proxyS, x25519Conf)},
+		{"imaps-groups-x25519", e.x25519, imap(e.proxyX, e.tlsConf)},
 	}
 	if *flagLoads != "" {
 		want := strings.Split(*flagLoads, ",")
@@ -86,7 +92,20 @@ func BenchmarkLoginProfile(b *testing.B) {
 		}
 	}
 	d := *flagLoginTime
+	pgid, err := e.storePgid()
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, k := range kinds {
+		if k.p == nil {
+			s0 := groupCPU(pgid)
+			rate, n, err := measureRate(*flagClients, d, k.once)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fmt.Fprintf(os.Stderr, "bench: %-19s %6.0f logins/s; Dovecot CPU %.0f µs per login\n", k.name, rate, 1e6*(groupCPU(pgid)-s0)/float64(n))
+			continue
+		}
 		// The profile covers the middle of the load.
 		prof := make(chan error, 1)
 		go func() {
@@ -102,7 +121,7 @@ func BenchmarkLoginProfile(b *testing.B) {
 		if err := <-prof; err != nil {
 			b.Fatal(err)
 		}
-		fmt.Fprintf(os.Stderr, "bench: %-14s %6.0f logins/s; %s CPU %.0f µs per login (%.0f %% in the kernel)\n",
+		fmt.Fprintf(os.Stderr, "bench: %-19s %6.0f logins/s; %s CPU %.0f µs per login (%.0f %% in the kernel)\n",
 			k.name, rate, k.p.name, 1e6*(c1-c0)/float64(n), 100*(s1-s0)/max(c1-c0, 1e-9))
 		if !*flagStrace {
 			continue
@@ -114,7 +133,7 @@ func BenchmarkLoginProfile(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		fmt.Fprintf(os.Stderr, "bench: %-14s %.1f system calls per login (%d logins under strace)\n", k.name, float64(calls)/float64(logins), logins)
+		fmt.Fprintf(os.Stderr, "bench: %-19s %.1f system calls per login (%d logins under strace)\n", k.name, float64(calls)/float64(logins), logins)
 	}
 }
 

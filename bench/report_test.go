@@ -138,8 +138,11 @@ func (r *results) markdown() string {
 	w("| POP3 logins/s (USER, PASS, QUIT), %d concurrent clients, LDAP cache warm | %s | %s | %s | %s | %s | | |",
 		*flagClients, num(pd, 0), num(pn, 0), num(pm, 0), ratio(pm, pd), ratio(pm, pn))
 	td, tn, tm := r.tlsLogin.median(colDirect), r.tlsLogin.median(colNginx), r.tlsLogin.median(colMMP)
-	w("| IMAP logins/s over implicit TLS, %d concurrent clients; direct: Dovecot IMAPS; nginx and MMP: TLS from the client, clear text to the store | %s | %s | %s | %s | %s | | |",
-		*flagClients, num(td, 0), num(tn, 0), num(tm, 0), ratio(tm, td), ratio(tm, tn))
+	w("| IMAP logins/s over implicit TLS, %d concurrent clients; direct: Dovecot IMAPS; nginx and MMP: TLS from the client, clear text to the store (the MMP with Go's default key exchange, hybrid post-quantum) | %s | %s | %s | %s | %s | ≥ 1 of direct | %s |",
+		*flagClients, num(td, 0), num(tn, 0), num(tm, 0), ratio(tm, td), ratio(tm, tn), verdict(tm >= td))
+	xd, xm := r.tlsX25519.median(colDirect), r.tlsX25519.median(colMMP)
+	w("| the same, the MMP with the key exchange Dovecot negotiates (`SSLKeyExchangeGroups X25519`); direct again in the same rounds | %s | — | %s | %s | | ≥ 1 of direct | %s |",
+		num(xd, 0), num(xm, 0), ratio(xm, xd), verdict(xm >= xd))
 	rd, rn, rm := r.tlsResumed.median(colDirect), r.tlsResumed.median(colNginx), r.tlsResumed.median(colMMP)
 	w("| the same with TLS session resumption (the client keeps a session cache) | %s | %s | %s | %s | %s | | |",
 		num(rd, 0), num(rn, 0), num(rm, 0), ratio(rm, rd), ratio(rm, rn))
@@ -196,6 +199,11 @@ func (r *results) markdown() string {
 	w("  Logins/s per round (%v each, alternating): direct %s; nginx %s; MMP %s.", *flagLoginTime,
 		list(r.tlsLogin.rate[colDirect], 0), list(r.tlsLogin.rate[colNginx], 0), list(r.tlsLogin.rate[colMMP], 0))
 	three(r.tlsLogin, "login", perLogin)
+	w("  The MMP with `SSLKeyExchangeGroups X25519` (negotiated: %s), alternating with direct, logins/s per round: direct %s; MMP %s.",
+		r.tlsX, list(r.tlsX25519.rate[colDirect], 0), list(r.tlsX25519.rate[colMMP], 0))
+	w("  CPU, in %% of one core: direct: %s; through the MMP: %s. CPU time of the whole machine per login: direct %s, through the MMP %s, of which the MMP process %s.",
+		cpuLine(r.tlsX25519.cpu[colDirect]), cpuLine(r.tlsX25519.cpu[colMMP]), perLogin(r.tlsX25519, colDirect), perLogin(r.tlsX25519, colMMP),
+		ms(r.tlsX25519.cpu[colMMP].mmp, r.tlsX25519.n[colMMP]))
 	w("  With session resumption (a client session cache, TLS 1.3 tickets; resumed: direct %s of %s logins, nginx %s of %s, MMP %s of %s), logins/s per round: direct %s; nginx %s; MMP %s.",
 		num(float64(r.resumed[colDirect]), 0), num(float64(r.tlsResumed.n[colDirect]), 0),
 		num(float64(r.resumed[colNginx]), 0), num(float64(r.tlsResumed.n[colNginx]), 0),

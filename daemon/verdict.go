@@ -73,6 +73,13 @@ func judge(inst *config.Instance, problems config.Problems) config.Problems {
 					Msg: w, Severity: config.Warning})
 			}
 		}
+		if ids, err := tlsconf.KeyExchangeGroups(config.Get(svc.Values, param.SSLKeyExchangeGroups)); err == nil {
+			if w := tlsconf.KeyExchangeWarning(ids); w != "" {
+				file, line := originOf(svc, param.SSLKeyExchangeGroups.Param)
+				problems = append(problems, config.Problem{File: file, Line: line, Param: param.SSLKeyExchangeGroups.Name,
+					Msg: strings.TrimPrefix(w, "SSLKeyExchangeGroups: "), Severity: config.Warning})
+			}
+		}
 		if _, err := tlsconf.LoadService(svc); err != nil {
 			p := tlsParam(svc.Values)
 			file, line := originOf(svc, p)

@@ -131,9 +131,11 @@ var cases = map[string]paramCase{
 	"SSLKeyPasswd":      {where: N4, valid: []string{"netscape!"}, invalid: []string{"\n"}},
 	"SSLSecmodFile":     {where: ips | N4, valid: []string{"secmod.db"}, invalid: []string{"\x01"}},
 	"SSLCipherSpecs":    {where: ips | N4, def: "all", aliases: []string{"SSLCipherSecs"}, valid: []string{"SSL_RSA_WITH_RC4_128_MD5:SSL_RSA_WITH_3DES_EDE_CBC_SHA", "ALL"}, invalid: []string{"RC4(128)"}},
-	"SSLCertPEM":        {where: ips, valid: []string{"/etc/openmmp/a.crt /etc/openmmp/b.crt"}},
-	"SSLKeyPEM":         {where: ips, valid: []string{"/etc/openmmp/a.key"}},
-	"SSLClientCAPEM":    {where: ips, valid: []string{"/etc/openmmp/ca.pem"}, invalid: []string{"\t\n"}},
+	"SSLKeyExchangeGroups": {where: ips, def: "default", valid: []string{"X25519MLKEM768 X25519 P256 P384", "x25519:P-256:secp384r1:prime256v1", "DEFAULT", "SecP256r1MLKEM768,SecP384r1MLKEM1024,CurveP521"},
+		invalid: []string{"X448", "ffdhe2048", "default X25519", "X25519 X25519X"}},
+	"SSLCertPEM":     {where: ips, valid: []string{"/etc/openmmp/a.crt /etc/openmmp/b.crt"}},
+	"SSLKeyPEM":      {where: ips, valid: []string{"/etc/openmmp/a.key"}},
+	"SSLClientCAPEM": {where: ips, valid: []string{"/etc/openmmp/ca.pem"}, invalid: []string{"\t\n"}},
 	// §2.9
 	"LDAPHost":      {where: N4, def: "localhost:389", valid: []string{"ldap.airius.com:389", "ldap"}, invalid: []string{"ldap:port", ""}},
 	"BaseDN":        {where: N4, def: "o=mcom.com", valid: []string{"o=airius.com"}, invalid: []string{"airius"}},
@@ -228,7 +230,7 @@ func TestSpecIndexNames(t *testing.T) {
 			t.Errorf("Lookup(%q) = nil", n)
 		}
 	}
-	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
+	for _, n := range []string{"SSLCertPEM", "SSLKeyPEM", "SSLClientCAPEM", "SSLKeyExchangeGroups", "PopCapability", "SmtpRelayAnnounce", "LdapSchemaLevel",
 		"MaxConnections", "MaxPreLoginConnections", "LoginGraceTime", "ConnLimitsIPv6Prefix",
 		"FleetRedis", "FleetCallTimeout", "FleetFailClosed", "FleetLeaseTime", "FleetKeyPrefix", "MaxUserSessions"} {
 		if p := Lookup(n); p == nil || p.Era != "Go" {

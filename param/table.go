@@ -650,6 +650,14 @@ var (
 		Default: "all", Template: Commented,
 	}, parseCiphers)
 
+	SSLKeyExchangeGroups = define(&Param{
+		Name: "SSLKeyExchangeGroups", Where: ips, Group: "SSL", Era: "Go", Type: "default | group ...",
+		Doc: "TLS key exchange groups allowed towards clients and, with SSLBacksidePort, the stores: X25519MLKEM768, SecP256r1MLKEM768, " +
+			"SecP384r1MLKEM1024, X25519, P256, P384, P521 (OpenSSL names such as prime256v1 or P-384 are accepted). default is Go's list, " +
+			"hybrid post-quantum X25519MLKEM768 first, the secure choice; Go picks from the allowed groups in its own order, not the list's.",
+		Default: "default", Example: "X25519MLKEM768 X25519 P256 P384", Template: Commented,
+	}, parseGroups)
+
 	SSLCertPEM = define(&Param{
 		Name: "SSLCertPEM", Where: ips, Group: "SSL", Era: "Go", Type: "path ...",
 		Doc:     "PEM certificate chain files offered to clients (several: chosen by SNI).",

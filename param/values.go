@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -284,6 +285,39 @@ func parseCiphers(s string) ([]string, error) {
 			}
 		}
 		out = append(out, c)
+	}
+	return out, nil
+}
+
+// groupNames are the spellings of the TLS key exchange groups
+// (SSLKeyExchangeGroups), lower-cased: the IANA and Go names and
+// OpenSSL's, each mapped to the one package tlsconf takes.
+var groupNames = map[string]string{
+	"x25519mlkem768": "X25519MLKEM768", "secp256r1mlkem768": "SecP256r1MLKEM768", "secp384r1mlkem1024": "SecP384r1MLKEM1024",
+	"x25519": "X25519",
+	"p256":   "P256", "p-256": "P256", "curvep256": "P256", "secp256r1": "P256", "prime256v1": "P256",
+	"p384": "P384", "p-384": "P384", "curvep384": "P384", "secp384r1": "P384",
+	"p521": "P521", "p-521": "P521", "curvep521": "P521", "secp521r1": "P521",
+}
+
+// parseGroups reads SSLKeyExchangeGroups: "default", or group names
+// separated by blanks, colons (OpenSSL's -groups) or commas.
+func parseGroups(s string) ([]string, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "default") {
+		return []string{"default"}, nil
+	}
+	var out []string
+	for _, g := range strings.FieldsFunc(s, func(r rune) bool { return r == ':' || r == ' ' || r == '\t' || r == ',' }) {
+		name, ok := groupNames[strings.ToLower(g)]
+		if !ok {
+			return nil, fmt.Errorf("%q is not a key exchange group Go offers; use X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, X25519, P256, P384, P521 or default", g)
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("names no key exchange group; use default for Go's")
 	}
 	return out, nil
 }

@@ -176,7 +176,7 @@ func NewServer(opts Options) *Server {
 		piped:     map[*piped]struct{}{},
 	}
 	s.cfg.Store(newConfigured(opts.Service))
-	s.tls.Store(opts.TLS)
+	s.tls.Store(withSlots(opts.TLS))
 	s.guards = newGuards(opts.Service)
 	s.guards.fleet = opts.Fleet
 	s.limits = opts.Limits

@@ -25,7 +25,7 @@ const HandshakeTimeout = 30 * time.Second
 // SetTLS replaces the TLS configuration for sessions accepted from now
 // on: the daemon calls it on refresh with a new tlsconf.Load, so that
 // renewed certificates are used. Sessions already running keep theirs.
-func (s *Server) SetTLS(c *tlsconf.Config) { s.tls.Store(c) }
+func (s *Server) SetTLS(c *tlsconf.Config) { s.tls.Store(withSlots(c)) }
 
 // TLSConfig returns the TLS configuration of the session (nil without
 // one).
@@ -63,11 +63,22 @@ func (s *Session) StartTLS(ctx context.Context) error {
 		return errors.New("proxy: the connection is already encrypted")
 	}
 	raw := s.Client
-	tc := tls.Server(raw, s.tlsc.Client)
+	conn := raw
+	var sc slotConn
+	if w := s.srv.opts.Workers; w != nil {
+		// The handshake holds a worker slot only while it computes
+		// (handshake.go).
+		sc = handshakeConn(raw, w)
+		conn = sc
+	}
+	tc := tls.Server(conn, s.tlsc.Client)
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
 	raw.SetDeadline(time.Now().Add(HandshakeTimeout))
-	err := s.srv.opts.Workers.do(ctx, func() error { return tc.HandshakeContext(ctx) })
+	err := tc.HandshakeContext(ctx)
+	if sc != nil {
+		sc.handshakeSlot().end()
+	}
 	raw.SetDeadline(time.Time{})
 	if err != nil {
 		s.Log.Error(fmt.Sprintf("SSL negotiation failed for IP %s: %v", s.ClientAddr.Addr(), err))

@@ -34,11 +34,30 @@ func (w *Workers) do(ctx context.Context, f func() error) error {
 	if w == nil {
 		return f()
 	}
+	if err := w.acquire(ctx); err != nil {
+		return err
+	}
+	defer w.release()
+	return f()
+}
+
+// acquire waits (within ctx) for a free slot and takes it; release gives
+// it back. For work that cannot be wrapped in one function: the TLS
+// handshake (handshakeConn).
+func (w *Workers) acquire(ctx context.Context) error {
+	if w == nil {
+		return nil
+	}
 	select {
 	case w.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-w.slots }()
-	return f()
+}
+
+func (w *Workers) release() {
+	if w != nil {
+		<-w.slots
+	}
 }

@@ -43,10 +43,12 @@ type Settings struct {
 	KeyPasswdFile string              // SSLKeyPasswdFile
 	KeyPasswd     string              // SSLKeyPasswd (Netscape: the password itself); used when no file gives one
 	CipherSpecs   []string            // SSLCipherSpecs ("all" or names)
-	ClientCAPEM   string              // SSLClientCAPEM
-	BacksidePort  int                 // SSLBacksidePort; 0 = clear text to the stores
-	Store         StoreOptions        // store-side verification
-	NSS           NSSSettings         // the legacy NSS parameters
+	// KeyExchangeGroups is SSLKeyExchangeGroups ("default" or names).
+	KeyExchangeGroups []string
+	ClientCAPEM       string       // SSLClientCAPEM
+	BacksidePort      int          // SSLBacksidePort; 0 = clear text to the stores
+	Store             StoreOptions // store-side verification
+	NSS               NSSSettings  // the legacy NSS parameters
 }
 
 // NSSSettings are the parameters that named NSS databases in the Sun MMP.
@@ -106,16 +108,17 @@ func (c *Config) StartTLS() bool { return c != nil && c.Enable && c.Client != ni
 // store-side options that have no parameter yet.
 func FromValues(v *config.Values, store StoreOptions) Settings {
 	return Settings{
-		Enable:        config.Get(v, param.SSLEnable),
-		Ports:         config.Get(v, param.SSLPorts),
-		CertPEM:       config.Get(v, param.SSLCertPEM),
-		KeyPEM:        config.Get(v, param.SSLKeyPEM),
-		KeyPasswdFile: config.Get(v, param.SSLKeyPasswdFile),
-		KeyPasswd:     config.Get(v, param.SSLKeyPasswd),
-		CipherSpecs:   config.Get(v, param.SSLCipherSpecs),
-		ClientCAPEM:   config.Get(v, param.SSLClientCAPEM),
-		BacksidePort:  config.Get(v, param.SSLBacksidePort),
-		Store:         store,
+		Enable:            config.Get(v, param.SSLEnable),
+		Ports:             config.Get(v, param.SSLPorts),
+		CertPEM:           config.Get(v, param.SSLCertPEM),
+		KeyPEM:            config.Get(v, param.SSLKeyPEM),
+		KeyPasswdFile:     config.Get(v, param.SSLKeyPasswdFile),
+		KeyPasswd:         config.Get(v, param.SSLKeyPasswd),
+		CipherSpecs:       config.Get(v, param.SSLCipherSpecs),
+		KeyExchangeGroups: config.Get(v, param.SSLKeyExchangeGroups),
+		ClientCAPEM:       config.Get(v, param.SSLClientCAPEM),
+		BacksidePort:      config.Get(v, param.SSLBacksidePort),
+		Store:             store,
 		NSS: NSSSettings{
 			CacheDir:   config.Get(v, param.SSLCacheDir),
 			CertPrefix: config.Get(v, param.SSLCertPrefix),
@@ -169,11 +172,16 @@ func Build(s Settings) (*Config, error) {
 		errs = append(errs, err)
 	}
 	c.Warnings = warnings
+	groups, err := KeyExchangeGroups(s.KeyExchangeGroups)
+	if err != nil {
+		errs = append(errs, err)
+	}
 	if s.Enable || len(s.CertPEM) > 0 {
 		cc, err := ServerConfig(s, suites)
 		if err != nil {
 			errs = append(errs, err)
 		} else if s.Enable {
+			cc.CurvePreferences = groups
 			c.Client = cc
 		}
 	}
@@ -182,6 +190,7 @@ func Build(s Settings) (*Config, error) {
 		if err != nil {
 			errs = append(errs, err)
 		} else {
+			sc.CurvePreferences = groups
 			c.Store = sc
 		}
 	}
@@ -195,7 +204,7 @@ func Build(s Settings) (*Config, error) {
 // ServerConfig is the configuration the MMP uses towards its clients:
 // the SSLCertPEM/SSLKeyPEM pairs (several are chosen by SNI, the first is
 // the default), TLS 1.2 at least, the cipher suites (nil = Go's
-// defaults), and with SSLClientCAPEM the verification of client
+// defaults; Build adds the key exchange groups), and with SSLClientCAPEM the verification of client
 // certificates given (VerifyClientCertIfGiven).
 func ServerConfig(s Settings, suites []uint16) (*tls.Config, error) {
 	if len(s.CertPEM) == 0 {
