@@ -24,7 +24,8 @@
 //     greeting, LOGIN, LOGOUT, with the MMP's LDAP cache warm;
 //   - the throughput of FETCH 1 BODY.PEEK[] of a real 10 MiB message stored
 //     in the Dovecot mailbox, on one connection;
-//   - the round-trip time of NOOP on one logged-in connection, p50 and p99;
+//   - the round-trip time of NOOP on one logged-in connection, p50 and p99,
+//     one round trip each way in turn;
 //   - the rate of opening the idle sessions below (connect, greeting,
 //     LOGIN, 16 clients);
 //   - the resident memory per idle logged-in session with 5,000 sessions

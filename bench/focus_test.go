@@ -14,11 +14,11 @@ var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop or fetch")
 // BenchmarkFocus measures one row of BenchmarkMMP alone, for trying a
 // change: with -focus noop the NOOP round trip (p50, p90, p99) and with
 // -focus fetch the 10 MiB FETCH, each on one logged-in connection direct,
-// through nginx and through the MMP, in -rounds alternating batches
-// (-noops round trips or -fetchtime each). Without -focus it does
+// through nginx and through the MMP: -noops round trips each way, one
+// each way in turn, or -rounds alternating FETCH rounds of -fetchtime. Without -focus it does
 // nothing, so that -bench . runs only BenchmarkMMP.
 //
-//	go test -run '^$' -bench Focus ./bench/ -focus noop -rounds 10 -noops 3000
+//	go test -run '^$' -bench Focus ./bench/ -focus noop -noops 3000
 func BenchmarkFocus(b *testing.B) {
 	if *flagFocus != "noop" && *flagFocus != "fetch" {
 		b.Skip("needs -focus noop or -focus fetch")
@@ -49,9 +49,9 @@ func BenchmarkFocus(b *testing.B) {
 	c0, w0 := machineCPU(), time.Now()
 	if *flagFocus == "noop" {
 		lat := make([][]time.Duration, len(cls))
-		for range *flagRounds {
-			for i, cl := range cls {
-				l, err := measureNoop(cl, max(1, *flagNoops / *flagRounds))
+		for range *flagNoops {
+			for i, cl := range cls { // one each way in turn, as BenchmarkMMP
+				l, err := measureNoop(cl, 1)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -264,19 +264,23 @@ func BenchmarkMMP(b *testing.B) {
 		progress("FETCH round %d: direct %.0f MB/s, nginx %.0f MB/s, MMP %.0f MB/s", round+1, r.fetchDirect[round], r.fetchNginx[round], r.fetchMMP[round])
 	}
 
-	// NOOP round trips on the same connections, in alternating batches.
+	// NOOP round trips on the same connections, one each way in turn, so
+	// that all three meet the same state of the machine: a round trip
+	// takes about 40 µs while the CPUs are awake and about 140 µs when
+	// each hop has to wake one, and batches of a way at a time caught
+	// the machine in different states (p50 41 µs direct against 140 µs
+	// through either proxy in one run, 136 against 155 and 160 in another).
 	for _, cl := range []*client{cd, cn, cm} {
 		_, err := measureNoop(cl, 200)
 		check(err)
 	}
-	batch := max(1, *flagNoops / *flagRounds)
 	n0 := m.snap()
-	for range *flagRounds {
+	for range *flagNoops {
 		for _, t := range []struct {
 			cl  *client
 			out *[]time.Duration
 		}{{cd, &r.noopDirect}, {cn, &r.noopNginx}, {cm, &r.noopMMP}} {
-			lat, err := measureNoop(t.cl, batch)
+			lat, err := measureNoop(t.cl, 1)
 			check(err)
 			*t.out = append(*t.out, lat...)
 		}
