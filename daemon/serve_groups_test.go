@@ -51,15 +51,7 @@ func TestKeyExchangeGroupsRefresh(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("%s: openssl s_client did not finish:\n%s", when, out.String())
-		}
+		testenv.WaitCommand(t, cmd, 20*time.Second, &out)
 		for _, l := range strings.Split(out.String(), "\n") {
 			if k, ok := strings.CutPrefix(strings.TrimSpace(l), "Server Temp Key:"); ok {
 				return strings.TrimSpace(k)

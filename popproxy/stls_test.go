@@ -134,14 +134,6 @@ func openSSL(t *testing.T, cs *testcert.Set, args []string, input string) string
 		time.Sleep(500 * time.Millisecond)
 		stdin.Close()
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("openssl s_client did not finish:\n%s", out.String())
-	}
+	testenv.WaitCommand(t, cmd, 30*time.Second, &out)
 	return out.String()
 }

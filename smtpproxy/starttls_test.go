@@ -116,15 +116,7 @@ func TestSMTPOpenSSL(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		stdin.Close()
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("openssl did not finish:\n%s", out.String())
-	}
+	testenv.WaitCommand(t, cmd, 30*time.Second, &out)
 	s := out.String()
 	if !strings.Contains(s, "Verify return code: 0 (ok)") || !strings.Contains(s, "250 2.0.0") && !strings.Contains(s, "250 ") {
 		t.Fatalf("openssl:\n%s", s)

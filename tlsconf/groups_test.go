@@ -154,18 +154,10 @@ func TestKeyExchangeGroupsOpenSSL(t *testing.T) {
 		cmd.Stdin = strings.NewReader("")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
-		done := make(chan error, 1)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-done
-			t.Fatalf("openssl s_client did not finish:\n%s", out.String())
-		}
+		testenv.WaitCommand(t, cmd, 20*time.Second, &out)
 		key := ""
 		for _, l := range strings.Split(out.String(), "\n") {
 			if k, ok := strings.CutPrefix(strings.TrimSpace(l), "Server Temp Key:"); ok {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -117,4 +119,23 @@ func (p *Process) Stop(sig syscall.Signal, grace time.Duration) {
 // that the caller can add the daemon's log to the message.
 func (p *Process) WaitListening(addr string, timeout time.Duration) error {
 	return waitListening(addr, timeout, p.exited)
+}
+
+// WaitCommand waits at most d for a started client command (openssl
+// s_client, swaks …) to exit and returns its own error; one still running
+// then is killed and the test fails, showing what it wrote (out), so that
+// a client stuck on a proxy that does not answer cannot hang the test.
+func WaitCommand(t testing.TB, cmd *exec.Cmd, d time.Duration, out fmt.Stringer) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s did not finish within %v:\n%s", filepath.Base(cmd.Path), d, out)
+		return nil
+	}
 }
