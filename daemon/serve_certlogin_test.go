@@ -45,7 +45,7 @@ func TestCertificateLogin(t *testing.T) {
 	}
 	plain := fmt.Sprintf("127.0.0.1:%d", plainPort)
 	ssl := fmt.Sprintf("127.0.0.1:%d", sslPort)
-	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	startDaemon(t, "AService", []string{"-c", dir}, plain, ssl)
 
 	dial := func(cert bool) *imapClient {
 		cfg := cs.ClientConfig("localhost")

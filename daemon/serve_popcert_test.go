@@ -51,7 +51,7 @@ func TestPopCertificateLogin(t *testing.T) {
 	}
 	plain := fmt.Sprintf("127.0.0.1:%d", plainPort)
 	ssl := fmt.Sprintf("127.0.0.1:%d", sslPort)
-	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	startDaemon(t, "AService", []string{"-c", dir}, plain, ssl)
 
 	type popConn struct {
 		c *tls.Conn

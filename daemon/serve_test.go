@@ -64,29 +64,33 @@ func startImapProxy(t *testing.T, env *twostores.Env, extra ...string) (addr, lo
 	return addr, logDir
 }
 
-// startDaemon runs a program in-process until addr accepts connections,
-// and returns its standard error. Cleanup stops it with SIGTERM, as
+// startDaemon runs a program in-process until addr and each of more
+// accept connections (a daemon opens its ports one after the other: a
+// test that used its SSL port as soon as the first one answered failed
+// once), and returns its standard error. Cleanup stops it with SIGTERM, as
 // stop-msg would, and checks the exit status.
-func startDaemon(t *testing.T, prog string, args []string, addr string) *syncBuffer {
+func startDaemon(t *testing.T, prog string, args []string, addr string, more ...string) *syncBuffer {
 	t.Helper()
 	stderr := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- MainIO(prog, args, IO{Out: io.Discard, Err: stderr}) }()
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
+	for _, addr := range append([]string{addr}, more...) {
+		for {
+			if c, err := net.Dial("tcp", addr); err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case code := <-done:
+				t.Fatalf("%s exited with %d before listening: %s", prog, code, stderr)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s is not listening on %s: %s", prog, addr, stderr)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		select {
-		case code := <-done:
-			t.Fatalf("%s exited with %d before listening: %s", prog, code, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is not listening on %s: %s", prog, addr, stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	t.Cleanup(func() {
 		// The daemon has its SIGTERM handler in place: it is listening.

@@ -45,7 +45,7 @@ func TestAServiceTLS(t *testing.T) {
 	}
 	plain := fmt.Sprintf("127.0.0.1:%d", plainPort)
 	ssl := fmt.Sprintf("127.0.0.1:%d", sslPort)
-	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	startDaemon(t, "AService", []string{"-c", dir}, plain, ssl)
 
 	c, err := net.Dial("tcp", plain)
 	if err != nil {
@@ -143,7 +143,7 @@ func TestAServiceTLSRelativeDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	startDaemon(t, "AService", []string{"-c", dir}, plain, ssl)
 	handshake := func(when string) {
 		t.Helper()
 		tc, err := tls.Dial("tcp", ssl, cs.ClientConfig("localhost"))
@@ -191,7 +191,7 @@ func TestTLSResumesAcrossRefresh(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	startDaemon(t, "AService", []string{"-c", dir}, plain)
+	startDaemon(t, "AService", []string{"-c", dir}, plain, ssl)
 	cc := cs.ClientConfig("localhost")
 	cc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
 	connect := func(when string) bool {
