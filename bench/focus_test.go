@@ -1,32 +1,41 @@
 package bench
 
 import (
+	"crypto/tls"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"testing"
 	"time"
 )
 
-var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop or fetch")
+var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop, fetch or idle")
 
 // BenchmarkFocus measures one row of BenchmarkMMP alone, for trying a
 // change: with -focus noop the NOOP round trip (p50, p90, p99) and with
 // -focus fetch the 10 MiB FETCH, each on one logged-in connection direct,
 // through nginx and through the MMP: -noops round trips each way, one
-// each way in turn, or -rounds alternating FETCH rounds of -fetchtime. Without -focus it does
-// nothing, so that -bench . runs only BenchmarkMMP.
+// each way in turn, or -rounds alternating FETCH rounds of -fetchtime.
+// With -focus idle, the resident memory per idle logged-in session of
+// the MMP and of nginx's worker, in clear text and over implicit TLS
+// (-sessions each). Without -focus it does nothing, so that -bench .
+// runs only BenchmarkMMP.
 //
 //	go test -run '^$' -bench Focus ./bench/ -focus noop -noops 3000
 func BenchmarkFocus(b *testing.B) {
-	if *flagFocus != "noop" && *flagFocus != "fetch" {
-		b.Skip("needs -focus noop or -focus fetch")
+	if *flagFocus != "noop" && *flagFocus != "fetch" && *flagFocus != "idle" {
+		b.Skip("needs -focus noop, fetch or idle")
 	}
 	niceUp(-10)
 	e := startEnv(b, *flagGCView, false)
 	ngx := startNginx(b, e)
 	e.nginx = ngx
+	if *flagFocus == "idle" {
+		focusIdle(b, e, ngx)
+		return
+	}
 	names := []string{"direct", "nginx", "MMP"}
 	var cls []*client
 	for _, addr := range []string{e.direct, ngx.imap, e.proxy} {
@@ -80,4 +89,41 @@ func BenchmarkFocus(b *testing.B) {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "bench: the whole machine meanwhile: %.0f %% of one core\n", 100*(machineCPU()-c0)/time.Since(w0).Seconds())
+}
+
+// focusIdle opens -sessions idle logged-in sessions through each proxy,
+// in clear text and over implicit TLS, and prints the growth of the
+// proxy's resident memory per session.
+func focusIdle(b *testing.B, e *env, ngx *nginxCol) {
+	mmpRSS := func() int64 { v, _ := statusKB(e.mmp.pid(), "VmRSS"); return v }
+	ngxRSS := func() int64 { v, _ := ngx.workersMem(); return v }
+	for _, w := range []struct {
+		name string
+		addr string
+		tls  *tls.Config
+		rss  func() int64
+	}{
+		{"MMP, clear text", e.proxy, nil, mmpRSS},
+		{"MMP, implicit TLS", e.proxyS, e.tlsConf, mmpRSS},
+		{"nginx, clear text", ngx.imap, nil, ngxRSS},
+		{"nginx, implicit TLS", ngx.imapS, e.tlsConf, ngxRSS},
+	} {
+		time.Sleep(time.Second) // the previous sessions' ends settle
+		before := w.rss()
+		conns := make([]net.Conn, 0, *flagSessions)
+		for i := range *flagSessions {
+			cl, err := loginWith(w.addr, w.tls, userName(i%numUsers), password)
+			if err != nil {
+				closeAll(conns)
+				b.Fatalf("%s: session %d: %v", w.name, i, err)
+			}
+			cl.c.SetDeadline(time.Time{})
+			conns = append(conns, cl.c)
+		}
+		time.Sleep(time.Second)
+		after := w.rss()
+		closeAll(conns)
+		fmt.Fprintf(os.Stderr, "bench: idle %-20s %5.2f KiB per session (VmRSS %d → %d KiB, %d sessions)\n",
+			w.name, float64(after-before)/float64(len(conns)), before, after, len(conns))
+	}
 }
