@@ -8,3 +8,7 @@ func SetParkAfter(d time.Duration) time.Duration {
 	parkAfter = d
 	return old
 }
+
+// StartPoller starts the process's poller, whose one goroutine a test
+// counting goroutines must not take for a session's.
+func StartPoller() { pollerUsable() }

@@ -423,6 +423,10 @@ const busyWithin = time.Millisecond
 // Stop leaves it to this call, which then finds it may not park.
 func (d *direction) wakeSmall() {
 	p := d.p
+	if p.tls {
+		d.wake() // what the socket has is TLS records: a goroutine decodes them
+		return
+	}
 	p.mu.Lock()
 	if d.state != dirParked {
 		p.mu.Unlock()

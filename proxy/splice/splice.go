@@ -72,9 +72,14 @@ var parkAfter = 250 * time.Millisecond
 // process enforces the idle timeout of the sessions whose directions are
 // all parked (sleepers).
 //
-// Other connections (TLS, net.Pipe) are copied through a pooled buffer
-// borrowed only while data moves, in one goroutine per direction; those
-// with a socket underneath wait on that socket first.
+// A session whose client is TLS on a TCP socket (an implicit SSL port,
+// STARTTLS) and whose store is TCP is copied through a pooled buffer
+// borrowed only while data moves (copyStep), and its directions park in
+// the poller like the others: the client's once the TLS layer holds
+// nothing decoded, and the poller only wakes them, since what the socket
+// has are TLS records. Other connections (TLS to the store, net.Pipe)
+// are copied the same way in one goroutine per direction, waiting on the
+// socket underneath when there is one.
 //
 // An end of stream on one side is passed on as a half-close (CloseWrite)
 // of the other, as IMAP and POP clients that shut down their sending half
@@ -324,6 +329,7 @@ type pipe struct {
 	mu      sync.Mutex
 	closed  bool
 	idleHit bool
+	tls     bool  // the client is TLS on a socket: its directions copy (copyStep), not splice; set before they start
 	slot    int32 // index+1 in sleepers while queued there, else 0; under sleepers.mu
 	// End: the session is being ended (set under mu, read without); the
 	// directions stop, none parks, and no error is an error any more.
@@ -500,16 +506,34 @@ func (p *pipe) startAsync() bool {
 	return true
 }
 
-// initTCP fetches the raw connections of a TCP session.
+// initTCP fetches the raw connections of a TCP session: both TCP, or a
+// TLS client on a TCP socket and a TCP store, whose directions copy
+// instead of splicing but park in the poller alike (an idle TLS session
+// then holds no goroutine either: docs/benchmarks.md, "Idle sessions over
+// TLS").
 func (p *pipe) initTCP() bool {
-	c, ok1 := p.conns[0].(*net.TCPConn)
-	s, ok2 := p.conns[1].(*net.TCPConn)
-	if !ok1 || !ok2 {
+	s, ok := p.conns[1].(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	var c syscall.Conn
+	isTLS := false
+	switch cc := p.conns[0].(type) {
+	case *net.TCPConn:
+		c = cc
+	case interface{ NetConn() net.Conn }:
+		sc, ok := cc.NetConn().(syscall.Conn)
+		if !ok || !canProbe {
+			return false
+		}
+		c, isTLS = sc, true
+	default:
 		return false
 	}
 	var err1, err2 error
 	p.raw[0], err1 = c.SyscallConn()
 	p.raw[1], err2 = s.SyscallConn()
+	p.tls = isTLS
 	return err1 == nil && err2 == nil
 }
 
@@ -665,7 +689,13 @@ func (p *pipe) spliceDir(d *direction) error {
 	d.rdl = mono(rdl)
 	d.src().SetReadDeadline(rdl)
 	for {
-		eof, err := p.relay(d, period)
+		var eof bool
+		var err error
+		if p.tls {
+			eof, err = p.copyStep(d, period)
+		} else {
+			eof, err = p.relay(d, period)
+		}
 		if err != nil {
 			if !errors.Is(err, os.ErrDeadlineExceeded) {
 				return err
@@ -750,7 +780,7 @@ func (p *pipe) copy(d *direction) error {
 			// perr, or end of stream, is left for Read to report.
 		}
 		bp := copyBufs.Get().(*[]byte)
-		err := p.copyOnce(d, *bp, wrapped)
+		err := p.copyOnce(d, *bp, wrapped, p.idle)
 		copyBufs.Put(bp)
 		if err == io.EOF {
 			return nil
@@ -763,14 +793,40 @@ func (p *pipe) copy(d *direction) error {
 	}
 }
 
+// copyStep is relay for a session with a TLS client (p.tls): it waits on
+// the source's socket until it has something (until the read deadline),
+// then copies what there is through a pooled buffer, draining what the
+// TLS layer decoded, so that a direction that waits, or parks, leaves
+// nothing behind in it. eof is the source's end of stream.
+func (p *pipe) copyStep(d *direction, period time.Duration) (eof bool, err error) {
+	var perr error
+	var peek [1]byte
+	if err := d.rsrc().Read(func(fd uintptr) bool {
+		var avail int
+		avail, perr = probeReadable(int(fd), peek[:])
+		return avail != 0 || perr != nil
+	}); err != nil {
+		return false, err
+	}
+	// perr, or end of stream, is left for Read to report.
+	bp := copyBufs.Get().(*[]byte)
+	err = p.copyOnce(d, *bp, d.i == 0, period)
+	copyBufs.Put(bp)
+	if err == io.EOF {
+		return true, nil
+	}
+	return false, err
+}
+
 // copyOnce does one read and write; for a wrapped source it keeps reading
 // with an expired deadline, which returns only data already decoded.
-func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool) error {
+// period is the direction's read deadline period (extend).
+func (p *pipe) copyOnce(d *direction, buf []byte, wrapped bool, period time.Duration) error {
 	drained := false
 	for {
 		n, err := d.src().Read(buf)
 		if n > 0 {
-			p.extend(d, time.Now(), p.idle)
+			p.extend(d, time.Now(), period)
 			w, werr := d.dst().Write(buf[:n])
 			d.n.Add(int64(w))
 			d.touch()

@@ -206,6 +206,7 @@ func TestSpliceNotTCP(t *testing.T) {
 func TestSpliceIdleGoroutines(t *testing.T) {
 	{
 		const n = 20
+		StartPoller()
 		proxytest.Settle(5*time.Second, func() bool { return true })
 		base := runtime.NumGoroutine()
 		type sess struct {
