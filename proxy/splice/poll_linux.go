@@ -427,13 +427,9 @@ func (d *direction) wakeSmall() {
 		d.wake() // what the socket has is TLS records: a goroutine decodes them
 		return
 	}
-	p.mu.Lock()
-	if d.state != dirParked {
-		p.mu.Unlock()
+	if !d.unpark() {
 		return
 	}
-	d.state = dirActive
-	p.mu.Unlock()
 	if int64(time.Since(epoch))-d.last.Load() < int64(busyWithin) {
 		go p.flow(d)
 		return

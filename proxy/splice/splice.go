@@ -213,13 +213,7 @@ func (p *pipe) endWith(goodbye []byte) {
 	}
 	endings.add(p, goodbye, time.AfterFunc(endGrace, p.closeBoth))
 	p.ending.Store(true)
-	var parked []*direction
-	for i := range p.dirs {
-		if d := &p.dirs[i]; d.state == dirParked {
-			d.state = dirOver
-			parked = append(parked, d)
-		}
-	}
+	parked := p.takeParked()
 	p.mu.Unlock()
 	for _, d := range parked {
 		disarm(d)
@@ -406,6 +400,18 @@ func (p *pipe) closeBoth() {
 		return
 	}
 	p.closed = true
+	parked := p.takeParked()
+	p.mu.Unlock()
+	p.conns[0].Close()
+	p.conns[1].Close()
+	for _, d := range parked {
+		d.over()
+	}
+}
+
+// takeParked marks the parked directions over and returns them, for
+// their caller to finish (no goroutine carries them). p.mu is held.
+func (p *pipe) takeParked() []*direction {
 	var parked []*direction
 	for i := range p.dirs {
 		if d := &p.dirs[i]; d.state == dirParked {
@@ -413,12 +419,7 @@ func (p *pipe) closeBoth() {
 			parked = append(parked, d)
 		}
 	}
-	p.mu.Unlock()
-	p.conns[0].Close()
-	p.conns[1].Close()
-	for _, d := range parked {
-		d.over()
-	}
+	return parked
 }
 
 // fail records the first error and ends the session.
@@ -653,15 +654,22 @@ func (p *pipe) idleCheck() {
 // wake is the poller's call for a parked direction whose source is
 // readable (data, end of stream or an error): a new goroutine takes it.
 func (d *direction) wake() {
+	if d.unpark() {
+		go d.p.flow(d)
+	}
+}
+
+// unpark makes a parked direction active for the poller's wake; false if
+// it was not parked (any more: a Stop or End finished it).
+func (d *direction) unpark() bool {
 	p := d.p
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if d.state != dirParked {
-		p.mu.Unlock()
-		return
+		return false
 	}
 	d.state = dirActive
-	p.mu.Unlock()
-	go p.flow(d)
+	return true
 }
 
 // spliceDir moves one TCP direction in the kernel until its source ends
