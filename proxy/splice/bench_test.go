@@ -45,19 +45,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 		lat := make([]time.Duration, 0, b.N)
 		cpu0 := cpuTime()
 		for b.Loop() {
-			t0 := time.Now()
-			if _, err := c.Write(msg); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := io.ReadFull(c, buf); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(t0))
+			lat = append(lat, roundTrip(b, c, msg, buf))
 		}
-		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		reportLatency(b, lat, cpu0)
 	}
 	b.Run("direct", func(b *testing.B) {
 		c, s := proxytest.TCPPair(b)
@@ -227,15 +217,26 @@ func BenchmarkRoundTripParked(b *testing.B) {
 		if i%n == 0 {
 			time.Sleep(2 * time.Millisecond) // let the last ones park
 		}
-		t0 := time.Now()
-		if _, err := c.Write(msg); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.ReadFull(c, buf); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(t0))
+		lat = append(lat, roundTrip(b, c, msg, buf))
 	}
+	reportLatency(b, lat, cpu0)
+}
+
+// roundTrip writes msg to c and reads its echo into buf.
+func roundTrip(b *testing.B, c net.Conn, msg, buf []byte) time.Duration {
+	t0 := time.Now()
+	if _, err := c.Write(msg); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, buf); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0)
+}
+
+// reportLatency reports the process's CPU per round trip since cpu0 and
+// the p50 and p99 of lat.
+func reportLatency(b *testing.B, lat []time.Duration, cpu0 time.Duration) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")

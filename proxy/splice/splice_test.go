@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -477,22 +476,7 @@ func TestSpliceEndStalled(t *testing.T) {
 
 // A TLS client gets the goodbye inside TLS.
 func TestSpliceEndTLS(t *testing.T) {
-	rawC, rawP := proxytest.TCPPair(t)
-	ps, s := proxytest.TCPPair(t)
-	cert := selfSigned(t)
-	srvTLS := tls.Server(rawP, &tls.Config{Certificates: []tls.Certificate{cert}})
-	cliTLS := tls.Client(rawC, &tls.Config{InsecureSkipVerify: true})
-	errc := make(chan error, 1)
-	go func() { errc <- srvTLS.Handshake() }()
-	if err := cliTLS.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan Result, 1)
-	pipe := Start(srvTLS, ps, time.Minute, nil, []byte("+OK Logged in.\r\n"), func(r Result) { done <- r })
-	t.Cleanup(pipe.Stop)
+	cliTLS, s, pipe, done := tlsSession(t, []byte("+OK Logged in.\r\n"))
 	io.WriteString(cliTLS, "STAT\r\n")
 	buf := make([]byte, 6)
 	s.SetReadDeadline(time.Now().Add(5 * time.Second))

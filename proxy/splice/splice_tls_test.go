@@ -44,20 +44,7 @@ func selfSigned(t *testing.T) tls.Certificate {
 // through pooled buffers while waiting on its socket; records the TLS
 // layer has already read must not wait for more data to arrive.
 func TestSpliceTLSClient(t *testing.T) {
-	rawC, rawP := proxytest.TCPPair(t)
-	ps, s := proxytest.TCPPair(t)
-	cert := selfSigned(t)
-	srvTLS := tls.Server(rawP, &tls.Config{Certificates: []tls.Certificate{cert}})
-	cliTLS := tls.Client(rawC, &tls.Config{InsecureSkipVerify: true})
-	errc := make(chan error, 1)
-	go func() { errc <- srvTLS.Handshake() }()
-	if err := cliTLS.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	done := start(t, srvTLS, ps, time.Minute, nil, nil)
+	cliTLS, s, _, done := tlsSession(t, nil)
 
 	// Many small records in one burst: the proxy's TLS layer reads several
 	// at once from the socket, and every one must come out at once.
