@@ -4,13 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,36 +155,7 @@ func TestSmtpProxyCommandLine(t *testing.T) {
 	relay := xpehlo.Start(t, xpehlo.WithPassword("relay pw"))
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	args := []string{"-p", addr, "-o", t.TempDir(), "--SmtpRelays", relay.Addr(), "--SmtpProxyPassword", "relay pw"}
-	stderr := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() { done <- MainIO("SmtpProxy", args, IO{Out: io.Discard, Err: stderr}) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("SmtpProxy exited with %d before listening: %s", code, stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("SmtpProxy is not listening on %s: %s", addr, stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(os.Getpid(), syscall.SIGTERM)
-		select {
-		case code := <-done:
-			if code != ExitOK {
-				t.Errorf("SmtpProxy exit status %d after SIGTERM, want %d; stderr: %s", code, ExitOK, stderr)
-			}
-		case <-time.After(ShutdownGrace + 10*time.Second):
-			t.Errorf("SmtpProxy did not exit after SIGTERM")
-		}
-	})
+	startDaemon(t, "SmtpProxy", args, addr)
 
 	c, r := smtpSession(t, addr)
 	for _, line := range []string{"MAIL FROM:<a@example.test>", "RCPT TO:<b@example.test>", "DATA"} {
