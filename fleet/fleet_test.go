@@ -36,7 +36,14 @@ func (s *syncBuffer) String() string {
 
 func open(t *testing.T, r *redis.Server, mod ...func(*Config)) (*Client, *syncBuffer) {
 	t.Helper()
-	u, err := cfgfmt.ParseRedisURL(r.URL())
+	return openURL(t, r.URL(), mod...)
+}
+
+// openURL opens a client of the FleetRedis raw, with short timeouts and
+// its log in a buffer; Close is a cleanup.
+func openURL(t *testing.T, raw string, mod ...func(*Config)) (*Client, *syncBuffer) {
+	t.Helper()
+	u, err := cfgfmt.ParseRedisURL(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,15 +229,7 @@ func TestNilClientMethods(t *testing.T) {
 func TestSentinel(t *testing.T) {
 	r := redis.Start(t, redis.WithPassword("pw"))
 	s := redis.StartSentinel(t, r)
-	u, err := cfgfmt.ParseRedisURL("redis-sentinel://:pw@" + s.Addr() + "/mymaster")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(Config{URL: u, CallTimeout: 2 * time.Second, ProbeInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := openURL(t, "redis-sentinel://:pw@"+s.Addr()+"/mymaster", func(c *Config) { c.CallTimeout = 2 * time.Second })
 	waitFor(t, "the master through the Sentinel", c.Up)
 	ip := netip.MustParseAddr("192.0.2.50")
 	if n, _, err := c.AcquireConn(context.Background(), "imap", ip, 20, true); err != nil || !n.Admitted {
@@ -245,15 +244,7 @@ func TestSentinel(t *testing.T) {
 // accept script touches a client's two keys in one slot.
 func TestCluster(t *testing.T) {
 	r := redis.Start(t, redis.WithCluster())
-	u, err := cfgfmt.ParseRedisURL("redis-cluster://" + r.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(Config{URL: u, CallTimeout: 2 * time.Second, ProbeInterval: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, _ := openURL(t, "redis-cluster://"+r.Addr(), func(c *Config) { c.CallTimeout = 2 * time.Second })
 	waitFor(t, "the cluster", c.Up)
 	ip := netip.MustParseAddr("2001:db8::7")
 	bg := BadGuysParams{Penalty: time.Second, MaxBadness: time.Minute, Decay: time.Minute}
