@@ -22,7 +22,8 @@ var errKeptChanging = errors.New("the file kept changing while it was read (is i
 // writes) and is not empty (a writer that truncates first may not have
 // written yet; truncating does not always update the modification time);
 // otherwise it is read again after the pause, and refused when it is
-// still changing after tries reads.
+// still changing after tries reads. An empty file is given back only
+// when it is still empty and unchanged at the last try.
 type settledReader struct {
 	pause time.Duration
 	tries int
@@ -74,8 +75,11 @@ func (r settledReader) readFile(path string) ([]byte, error) {
 			prev = nil
 			continue
 		}
-		if prev != nil && prev.same(s) {
-			return s.data, nil // unchanged for a whole pause
+		if prev != nil && prev.same(s) && (len(s.data) > 0 || try == r.tries-1) {
+			// Unchanged for a whole pause; an empty file only at the
+			// last try, since a writer stalled between truncate and
+			// write leaves the file empty and unchanged for a while.
+			return s.data, nil
 		}
 		if age := r.now().Sub(s.mtime); age >= r.pause && len(s.data) > 0 {
 			return s.data, nil

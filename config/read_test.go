@@ -80,6 +80,34 @@ func TestReadSettled(t *testing.T) {
 		t.Errorf("a file empty for a moment: %q, %v; want what was written next", data, err)
 	}
 
+	// A writer stalled between truncate and write for longer than a
+	// pause leaves the file empty and unchanged across two attempts:
+	// still read again, since an empty configuration file is most often
+	// one caught being written.
+	ops := 0
+	stalled := func() string {
+		if ops < 12 { // the first three attempts see the truncated file
+			return ""
+		}
+		return "default:Banner a\n"
+	}
+	r.stat = func(string) (fs.FileInfo, error) {
+		ops++
+		return fakeInfo{size: int64(len(stalled())), mtime: time.Unix(1000, 0)}, nil
+	}
+	r.read = func(string) ([]byte, error) { ops++; return []byte(stalled()), nil }
+	if data, err := r.readFile("x.cfg"); err != nil || string(data) != "default:Banner a\n" {
+		t.Errorf("a file empty over two pauses: %q, %v; want what was written next", data, err)
+	}
+
+	// A file that stays empty is given back empty after the last try:
+	// the loader then says that it has no setting.
+	r.stat = func(string) (fs.FileInfo, error) { return fakeInfo{mtime: time.Unix(1000, 0)}, nil }
+	r.read = func(string) ([]byte, error) { return nil, nil }
+	if data, err := r.readFile("x.cfg"); err != nil || len(data) != 0 {
+		t.Errorf("a file that stays empty: %q, %v; want it empty, no error", data, err)
+	}
+
 	// A file removed and written anew is waited for, not taken as
 	// missing (which would apply the template rule to it).
 	gone := 0
