@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop, fetch or idle")
+var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop, fetch, idle or logins")
 
 // BenchmarkFocus measures one row of BenchmarkMMP alone, for trying a
 // change: with -focus noop the NOOP round trip (p50, p90, p99) and with
@@ -20,20 +20,27 @@ var flagFocus = flag.String("focus", "", "BenchmarkFocus: noop, fetch or idle")
 // each way in turn, or -rounds alternating FETCH rounds of -fetchtime.
 // With -focus idle, the resident memory per idle logged-in session of
 // the MMP and of nginx's worker, in clear text and over implicit TLS
-// (-sessions each). Without -focus it does nothing, so that -bench .
-// runs only BenchmarkMMP.
+// (-sessions each). With -focus logins, IMAP and POP3 logins per second
+// with -clients clients, -rounds alternating rounds of -logintime, and
+// what a login costs each process: the proxy, the store, the client.
+// Without -focus it does nothing, so that -bench . runs only
+// BenchmarkMMP.
 //
 //	go test -run '^$' -bench Focus ./bench/ -focus noop -noops 3000
 func BenchmarkFocus(b *testing.B) {
-	if *flagFocus != "noop" && *flagFocus != "fetch" && *flagFocus != "idle" {
-		b.Skip("needs -focus noop, fetch or idle")
+	if !slices.Contains([]string{"noop", "fetch", "idle", "logins"}, *flagFocus) {
+		b.Skip("needs -focus noop, fetch, idle or logins")
 	}
 	niceUp(-10)
 	e := startEnv(b, *flagGCView, false)
 	ngx := startNginx(b, e)
 	e.nginx = ngx
-	if *flagFocus == "idle" {
+	switch *flagFocus {
+	case "idle":
 		focusIdle(b, e, ngx)
+		return
+	case "logins":
+		focusLogins(b, e, ngx)
 		return
 	}
 	names := []string{"direct", "nginx", "MMP"}
@@ -125,5 +132,66 @@ func focusIdle(b *testing.B, e *env, ngx *nginxCol) {
 		closeAll(conns)
 		fmt.Fprintf(os.Stderr, "bench: idle %-20s %5.2f KiB per session (VmRSS %d → %d KiB, %d sessions)\n",
 			w.name, float64(after-before)/float64(len(conns)), before, after, len(conns))
+	}
+}
+
+// focusLogins measures IMAP and POP3 logins per second direct, through
+// nginx and through the MMP in alternating rounds, and prints per login
+// the CPU time of the proxy (nginx with its auth service), of the store
+// (Dovecot's whole process group) and of the client.
+func focusLogins(b *testing.B, e *env, ngx *nginxCol) {
+	pgid, err := e.storePgid()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := meter{mmpPid: e.mmp.pid(), storePgid: pgid}
+	mPop := meter{mmpPid: e.pop.pid(), storePgid: pgid}
+	mn := ngx.meter(pgid)
+	check := func(err error) {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	imapFn := func(addr string) func() (float64, int64, error) {
+		return func() (float64, int64, error) { return measureLogins(addr, *flagClients, *flagLoginTime) }
+	}
+	popFn := func(addr string) func() (float64, int64, error) {
+		return func() (float64, int64, error) {
+			return measureRate(*flagClients, *flagLoginTime, func(u string) error { return popLogin(addr, u, password) })
+		}
+	}
+	for i := range numUsers { // warm the caches and Dovecot's processes
+		u := userName(i)
+		for _, addr := range []string{e.direct, ngx.imap, e.proxy} {
+			cl, err := login(addr, u, password)
+			if err == nil {
+				err = cl.logout()
+			}
+			check(err)
+		}
+		for _, addr := range []string{e.directP, ngx.pop, e.pop.addr} {
+			check(popLogin(addr, u, password))
+		}
+	}
+	for _, row := range []struct {
+		name string
+		fns  []func() (float64, int64, error)
+		ms   []meter
+	}{
+		{"IMAP", []func() (float64, int64, error){imapFn(e.direct), imapFn(e.proxy), imapFn(ngx.imap)}, []meter{m, m, mn}},
+		{"POP3", []func() (float64, int64, error){popFn(e.directP), popFn(e.pop.addr), popFn(ngx.pop)}, []meter{m, mPop, mn}},
+	} {
+		var p pair
+		p.alternate(*flagRounds, row.ms, row.fns, check)
+		for _, i := range []int{colDirect, colNginx, colMMP} {
+			c, n := p.cpu[i], float64(p.n[i])
+			proxy := fmt.Sprintf("proxy %3.0f µs (kernel %3.0f)", 1e6*c.mmp/n, 1e6*c.mmpSys/n)
+			if i == colDirect {
+				proxy = fmt.Sprintf("%-28s", "")
+			}
+			fmt.Fprintf(os.Stderr, "bench: %s logins %-6s %6.0f/s (rounds %.0f) ÷ direct %.2f; per login: %s store %3.0f µs client %3.0f µs rest %3.0f µs\n",
+				row.name, colNames[i], p.median(i), p.rate[i], p.median(i)/p.median(colDirect), proxy,
+				1e6*c.store/n, 1e6*c.client/n, 1e6*c.rest()/n)
+		}
 	}
 }

@@ -82,6 +82,9 @@ const (
 
 var runOrder = []int{colDirect, colNginx, colMMP}
 
+// colNames are the columns' names in progress lines.
+var colNames = [3]string{colDirect: "direct", colMMP: "MMP", colNginx: "nginx"}
+
 // pair is one row measured two or three ways (direct, MMP, nginx) in
 // alternating rounds.
 type pair struct {
