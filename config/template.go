@@ -38,6 +38,9 @@ func Template(ctx param.Where) []byte {
 			v = p.Example
 		}
 		fmt.Fprintf(&b, "# %s\n", p.Doc)
+		if p.AtStart {
+			fmt.Fprintf(&b, "# %s\n", param.AtStartNote)
+		}
 		if p.Template == param.Commented {
 			b.WriteString("#")
 		}

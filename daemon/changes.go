@@ -13,7 +13,8 @@ import (
 // each, for the log and the refresh status file: services added and
 // removed, listening addresses opened and closed, addresses that turn
 // from TLS to clear text or back, and every parameter whose value
-// changed (a password only by name). An admin reading the log after a
+// changed (a password only by name; one read only at start with the
+// value the running process keeps). An admin reading the log after a
 // refresh learns what it did without comparing files.
 func changes(running, next *config.Instance) []string {
 	var out []string
@@ -87,11 +88,21 @@ func valueChanges(label string, old, next *config.Values, skip string) []string 
 		if skip != "" && old.Origin(p).File == skip && next.Origin(p).File == skip {
 			continue
 		}
-		if p.Secret {
+		switch {
+		case p.Secret && p.AtStart:
+			out = append(out, fmt.Sprintf("%s: %s: changed (not shown; read at start: the running process keeps the old value until it is restarted)", label, p.Name))
+		case p.Secret:
 			out = append(out, fmt.Sprintf("%s: %s: changed (not shown)", label, p.Name))
-			continue
+		case p.AtStart:
+			kept := "it unset"
+			if a != "" {
+				kept = fmt.Sprintf("%q", a)
+			}
+			out = append(out, fmt.Sprintf("%s: %s: %s -> %s (read at start: the running process keeps %s until it is restarted)",
+				label, p.Name, shown(old, p), shown(next, p), kept))
+		default:
+			out = append(out, fmt.Sprintf("%s: %s: %s -> %s", label, p.Name, shown(old, p), shown(next, p)))
 		}
-		out = append(out, fmt.Sprintf("%s: %s: %s -> %s", label, p.Name, shown(old, p), shown(next, p)))
 	}
 	return out
 }

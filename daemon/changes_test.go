@@ -61,3 +61,28 @@ func TestChanges(t *testing.T) {
 		t.Errorf("no change listed as %q", got)
 	}
 }
+
+// A parameter read only at start (NumThreads, the fleet's, ...) is listed
+// with the note that the running process keeps its value until the next
+// start, so that an admin does not take the line for a change made.
+func TestChangesAtStart(t *testing.T) {
+	imap := "default:LdapUrl \"ldap://127.0.0.1:1/o=internet\"\n"
+	old := loadFiles(t, map[string]string{
+		"AService.cfg":          "default:ServiceList ImapProxyAService@1143\ndefault:NumThreads 2\n",
+		"ImapProxyAService.cfg": imap,
+	})
+	next := loadFiles(t, map[string]string{
+		"AService.cfg":          "default:ServiceList ImapProxyAService@1143\ndefault:NumThreads 8\ndefault:FleetKeyPrefix blue\ndefault:LogLevel 3\n",
+		"ImapProxyAService.cfg": imap,
+	})
+	got := changes(old, next)
+	for _, want := range []string{
+		`AService(AService.cfg): NumThreads: "2" -> "8" (read at start: the running process keeps "2" until it is restarted)`,
+		`AService(AService.cfg): FleetKeyPrefix: "mmp" (default) -> "blue" (read at start: the running process keeps "mmp" until it is restarted)`,
+		`AService(AService.cfg): LogLevel: "1" (default) -> "3"`,
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("changes lack %q:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+}

@@ -224,9 +224,11 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 	}
 	s.inst = inst
 	// A POP service added by this refresh needs the AuthService cache;
-	// one that exists keeps its memory (and its TTL).
+	// one that exists keeps its memory and takes the new AuthServiceTTL.
 	if s.authCache == nil {
 		s.authCache = newAuthCache(inst, s.fleet)
+	} else if opt, pop := authCacheOptions(inst, s.fleet); pop {
+		s.authCache.Reconfigure(opt)
 	}
 	old := map[string]*service{}
 	for _, r := range s.services {

@@ -311,18 +311,25 @@ func protocolFor(svc *config.Service, inst *config.Instance, authCache *authsvc.
 // SMTP proxy without a POP service beside it gets a cache too: it
 // answers from Redis, where the fleet's POP proxies record.
 func newAuthCache(inst *config.Instance, fl *fleet.Client) *authsvc.Cache {
-	var ttl time.Duration
-	pop := false
-	for _, svc := range inst.Services {
-		if svc.Protocol == param.POP {
-			pop = true
-			ttl = max(ttl, config.Get(svc.Values, param.AuthServiceTTL))
-		}
-	}
+	opt, pop := authCacheOptions(inst, fl)
 	if !pop && !fl.Enabled() {
 		return nil
 	}
-	return authsvc.New(authsvc.Options{TTL: ttl, Fleet: fl})
+	return authsvc.New(opt)
+}
+
+// authCacheOptions are the AuthService cache's options for an instance
+// (the longest AuthServiceTTL of its POP services), and whether it has a
+// POP service. A refresh applies them to the cache it keeps.
+func authCacheOptions(inst *config.Instance, fl *fleet.Client) (opt authsvc.Options, pop bool) {
+	opt.Fleet = fl
+	for _, svc := range inst.Services {
+		if svc.Protocol == param.POP {
+			pop = true
+			opt.TTL = max(opt.TTL, config.Get(svc.Values, param.AuthServiceTTL))
+		}
+	}
+	return opt, pop
 }
 
 // fleetConfig reads the fleet parameters, with the daemon's log for the

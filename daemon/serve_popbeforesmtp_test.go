@@ -119,3 +119,55 @@ func (l *lineConn) say(line string) string {
 		return strings.TrimRight(s, "\r\n")
 	}
 }
+
+// A refresh that shortens AuthServiceTTL shortens what the POP proxy
+// remembers: a login older than the new lifetime no longer opens
+// relaying (XQUERYAUTH, which the SMTP proxies ask, says so), as the
+// refresh's change line promises.
+func TestRefreshAppliesAuthServiceTTL(t *testing.T) {
+	testenv.NeedLoopback(t, "127.0.0.21")
+	env := twostores.Start(t)
+	popAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	pop := func(ttl int) string {
+		return fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
+default:BindDN "%s"
+default:BindPass %s
+default:BacksidePort %d
+default:HostedDomains no
+default:AuthService yes
+default:AuthServiceTTL %d
+default:BGExcluded 127.0.0.0/8
+`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port, ttl)
+	}
+	r := newRig(t, map[string]string{
+		"AService.cfg":         "default:ServiceList PopProxyAService@" + popAddr + "\ndefault:LogDir log\n",
+		"PopProxyAService.cfg": pop(600),
+	})
+	r.start(popAddr)
+	bob := twostores.User("bob")
+	c := dialFrom(t, "127.0.0.21", popAddr)
+	for _, step := range []struct{ send, want string }{
+		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bob.Password, "+OK"}, {"QUIT", "+OK"},
+	} {
+		if got := c.say(step.send); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("POP %q: %q", step.send, got)
+		}
+	}
+	query := func() string {
+		q := dialFrom(t, "127.0.0.1", popAddr)
+		defer q.c.Close()
+		q.say("")
+		return q.say("XQUERYAUTH 127.0.0.21")
+	}
+	if got := query(); !strings.HasPrefix(got, "+OK bob") {
+		t.Fatalf("XQUERYAUTH after the login: %q", got)
+	}
+	r.write("PopProxyAService.cfg", pop(1))
+	if got := r.hup(); !strings.Contains(got, `AuthServiceTTL: "600" -> "1"`) {
+		t.Fatalf("refresh status %q", got)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if got := query(); !strings.HasPrefix(got, "-ERR") {
+		t.Errorf("XQUERYAUTH 1.1 s after a refresh to AuthServiceTTL 1: %q, want -ERR", got)
+	}
+}

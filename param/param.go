@@ -107,6 +107,9 @@ const (
 	Commented
 )
 
+// AtStartNote is what templates and man pages say of an AtStart parameter.
+const AtStartNote = "Read when the process starts; a refresh does not change it."
+
 // Param describes one configuration parameter. The fields are filled in
 // by the table in table.go and never change afterwards.
 type Param struct {
@@ -139,6 +142,12 @@ type Param struct {
 	// and SmtpProxyAService.cfg); the loader takes its default value there
 	// without a word and warns about any other.
 	Inert Where
+
+	// AtStart marks a parameter the process reads only when it starts
+	// (a refresh lists a change of it and says that the running process
+	// keeps its value until it is restarted); templates and man pages
+	// say AtStartNote.
+	AtStart bool
 
 	Secret     bool   // a password: never shown in listings or logs
 	Deprecated string // why it is deprecated and what replaces it

@@ -25,19 +25,19 @@ var (
 	}, parseServiceList)
 
 	NumThreads = define(&Param{
-		Name: "NumThreads", Where: A | N4, Group: "Daemon", Era: "N4+", Type: "int",
+		Name: "NumThreads", Where: A | N4, Group: "Daemon", AtStart: true, Era: "N4+", Type: "int",
 		Doc:     "Worker threads: at most this many TLS handshakes and directory operations (lookups, password checks) run at once, across all services; 0 is the number of CPUs.",
 		Default: "0", Template: Live, Flag: "-t",
 	}, intRange(0, 4096))
 
 	MaxConnections = define(&Param{
-		Name: "MaxConnections", Where: A | N4, Group: "Daemon", Era: "Go", Type: "int",
+		Name: "MaxConnections", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "int",
 		Doc:     "Most client connections, logged in or not, the process holds at once across all services; beyond it the connection idle longest before login is closed for the new one. 0 derives it from the descriptor limit: a tenth (at least 64) kept for the rest, half of what is left, since a logged-in session holds two.",
 		Default: "0", Template: Commented,
 	}, intRange(0, 1<<24))
 
 	MaxPreLoginConnections = define(&Param{
-		Name: "MaxPreLoginConnections", Where: A | N4, Group: "Daemon", Era: "Go", Type: "int",
+		Name: "MaxPreLoginConnections", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "int",
 		Doc:     "Most connections not yet logged in that the process holds at once across all services; beyond it the one idle longest is closed for the new one. 0 is half of MaxConnections, or of the derived value if that is lower.",
 		Default: "0", Template: Commented,
 	}, intRange(0, 1<<24))
@@ -45,13 +45,13 @@ var (
 	// The Netscape installer asked for the run-as user first; its front
 	// ends take it from ImapMMP.config under the Sun name.
 	BeTheUser = define(&Param{
-		Name: "BeTheUser", Where: A | N4, Group: "Daemon", Era: "S5+", Type: "user",
+		Name: "BeTheUser", Where: A | N4, Group: "Daemon", AtStart: true, Era: "S5+", Type: "user",
 		Doc:     "Unix user to run as once the listening ports are open; unset keeps the starting user.",
 		Example: "mailsrv", Template: Commented,
 	}, parseName)
 
 	BeTheGroup = define(&Param{
-		Name: "BeTheGroup", Where: A | N4, Group: "Daemon", Era: "S5+", Type: "group",
+		Name: "BeTheGroup", Where: A | N4, Group: "Daemon", AtStart: true, Era: "S5+", Type: "group",
 		Doc:     "Unix group to run as once the listening ports are open.",
 		Example: "mail", Template: Commented,
 	}, parseName)
@@ -69,7 +69,7 @@ var (
 	}, intRange(0, 10))
 
 	MetricsListen = define(&Param{
-		Name: "MetricsListen", Where: A | N4, Group: "Daemon", Era: "Go", Type: "host:port",
+		Name: "MetricsListen", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "host:port",
 		Doc: "Address of an HTTP listener serving Prometheus metrics at /metrics (logins by outcome, sessions, " +
 			"LDAP and store latency, BadGuys, bytes relayed) and /healthz for load balancers (200, or 503 with the reason " +
 			"when no service listens or the directory does not answer); unset, there is none. No TLS and no password: " +
@@ -81,7 +81,7 @@ var (
 	// share BadGuys, ConnLimits, POP-before-SMTP and MaxUserSessions
 	// through Redis.
 	FleetRedis = define(&Param{
-		Name: "FleetRedis", Where: A | N4, Group: "Daemon", Era: "Go",
+		Name: "FleetRedis", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go",
 		Type: "redis[s]://[[USER]:PASS@]HOST[:PORT][/DB] | redis[s]-sentinel://[[USER]:PASS@]HOST:PORT[,HOST:PORT...]/MASTER[/DB] | redis[s]-cluster://[[USER]:PASS@]HOST:PORT[,HOST:PORT...]",
 		Doc: "Redis (or Valkey) servers through which the MMPs of a fleet share BadGuys penalties, ConnLimits counts, " +
 			"POP-before-SMTP logins and MaxUserSessions counts; rediss uses TLS, -sentinel asks Sentinels for MASTER, " +
@@ -90,14 +90,14 @@ var (
 	}, parseRedisURL)
 
 	FleetCallTimeout = define(&Param{
-		Name: "FleetCallTimeout", Where: A | N4, Group: "Daemon", Era: "Go", Type: "milliseconds",
+		Name: "FleetCallTimeout", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "milliseconds",
 		Doc: "Longest wait for one Redis call on a login's path; a call that takes longer counts as Redis down " +
 			"(each MMP's own state is used until a probe finds Redis again).",
 		Default: "50", Template: Commented,
 	}, msRange(1, 60_000))
 
 	FleetFailClosed = define(&Param{
-		Name: "FleetFailClosed", Where: A | N4, Group: "Daemon", Era: "Go", Type: "bool",
+		Name: "FleetFailClosed", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "bool",
 		Doc: "While FleetRedis is unreachable, refuse new connections (with the ConnLimits reply) and logins " +
 			"(with the protocol's try-later reply) instead of going on with each MMP's own state; sessions already " +
 			"logged in go on.",
@@ -105,7 +105,7 @@ var (
 	}, parseBool)
 
 	FleetLeaseTime = define(&Param{
-		Name: "FleetLeaseTime", Where: A | N4, Group: "Daemon", Era: "Go", Type: "secs",
+		Name: "FleetLeaseTime", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "secs",
 		Doc: "Lifetime of a connection's or a session's entry in the fleet's ConnLimits and MaxUserSessions counts; " +
 			"each MMP renews the entries of its live connections every third of it, so an MMP that dies leaves its " +
 			"connections counted at most this long.",
@@ -113,7 +113,7 @@ var (
 	}, secsRange(3, 86400))
 
 	FleetKeyPrefix = define(&Param{
-		Name: "FleetKeyPrefix", Where: A | N4, Group: "Daemon", Era: "Go", Type: "word",
+		Name: "FleetKeyPrefix", Where: A | N4, Group: "Daemon", AtStart: true, Era: "Go", Type: "word",
 		Doc:     "First part of every Redis key the fleet writes, so that several fleets can share one Redis.",
 		Default: "mmp", Template: Commented,
 	}, parseName)
@@ -141,7 +141,7 @@ var (
 	}, parseString)
 
 	LdapStartTLS = define(&Param{
-		Name: "LdapStartTLS", Where: A | ips, Group: "Directory", Era: "Go", Type: "bool",
+		Name: "LdapStartTLS", Where: A | ips, Group: "Directory", AtStart: true, Era: "Go", Type: "bool",
 		Doc:     "Start TLS on every ldap:// directory connection of the process (never falling back to clear text); ldaps:// needs no switch.",
 		Default: "no", Template: Commented,
 	}, parseBool)

@@ -100,6 +100,9 @@ func (p *page) paramList(ps []*param.Param, ctx param.Where, envNames bool) {
 		if q.Deprecated != "" {
 			fmt.Fprintf(&b, " Deprecated: %s.", q.Deprecated)
 		}
+		if q.AtStart {
+			b.WriteString(" " + param.AtStartNote)
+		}
 		if q.Where&param.VDMap != 0 && ctx != param.VDMap {
 			b.WriteString(" May be set per virtual domain in the vdmap file.")
 		}
