@@ -26,7 +26,11 @@ const kernelSplice = true
 //
 // FIONREAD (SIOCINQ) comes first because it answers the common case, data queued, in
 // one system call; only a zero needs the MSG_PEEK receive to tell an end
-// of stream (0 octets) from an empty queue (EAGAIN).
+// of stream (0 octets) from an empty queue (EAGAIN). A MSG_PEEK receive
+// alone would answer every case in one call, but costs more where data
+// is queued (1.07 against 0.67 µs here) than it saves where none is (0.80
+// against 1.30 µs): tried for IMAPS logins, 56.4 → 54.4 system calls and
+// no less CPU (docs/benchmarks.md).
 func probeReadable(fd int, peek []byte) (int, error) {
 	for {
 		n, err := unix.IoctlGetInt(fd, unix.SIOCINQ) // FIONREAD for sockets
