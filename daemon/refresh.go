@@ -19,6 +19,7 @@ import (
 	"github.com/openmmp/mmp/fleet"
 	"github.com/openmmp/mmp/logging"
 	"github.com/openmmp/mmp/proxy"
+	"github.com/openmmp/mmp/smtpproxy"
 	"github.com/openmmp/mmp/tlsconf"
 )
 
@@ -57,6 +58,7 @@ type service struct {
 	key  string
 	name string
 	srv  *proxy.Server
+	smtp *smtpproxy.Protocol  // the SMTP proxy's protocol, for refresh; nil for the others
 	lns  map[string]*listener // by listening address
 }
 
@@ -112,13 +114,15 @@ func listenAddr(a cfgfmt.ListenAddr) string {
 // nil, nil for a protocol the MMP does not run (logged as skipped).
 func (s *supervisor) start(svc *config.Service) (*service, error) {
 	name := svc.Protocol.ServiceName()
-	srv := s.newServer(svc)
-	if srv == nil {
+	protocol := protocolFor(svc, s.inst, s.authCache)
+	if protocol == nil {
 		err := fmt.Errorf("%s (%s): %w", name, svc.Name, errUnsupported)
 		s.logs.main.Slog().Warn(err.Error())
 		return nil, err
 	}
+	srv := s.newServer(svc, protocol)
 	r := &service{key: serviceKey(svc), name: name, srv: srv, lns: map[string]*listener{}}
+	r.smtp, _ = protocol.(*smtpproxy.Protocol)
 	if len(svc.Listen) == 0 {
 		srv.Close()
 		return nil, fmt.Errorf("%s: the service has no address to listen on", name)
@@ -253,6 +257,9 @@ func (s *supervisor) refresh(inst *config.Instance, problems config.Problems) ou
 		}
 		delete(old, r.key)
 		r.srv.Update(svc)
+		if r.smtp != nil {
+			r.smtp.SetPopBeforeSMTP(popBeforeSMTP(svc, s.authCache))
+		}
 		// Certificates and keys are files too: a renewed certificate is
 		// used from the next session on. The session ticket key rotates;
 		// the previous one still resumes the sessions it issued.

@@ -239,13 +239,8 @@ func refresh(sup *supervisor, opts serveOptions) {
 	}
 }
 
-// newServer builds the proxy.Server of one service, or returns nil for a
-// protocol the MMP does not know.
-func (s *supervisor) newServer(svc *config.Service) *proxy.Server {
-	protocol := protocolFor(svc, s.inst, s.authCache)
-	if protocol == nil {
-		return nil
-	}
+// newServer builds the proxy.Server of one service.
+func (s *supervisor) newServer(svc *config.Service, protocol proxy.Protocol) *proxy.Server {
 	opts := proxy.Options{
 		Service:  svc,
 		Protocol: protocol,

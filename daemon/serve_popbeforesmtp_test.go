@@ -171,3 +171,52 @@ default:BGExcluded 127.0.0.0/8
 		t.Errorf("XQUERYAUTH 1.1 s after a refresh to AuthServiceTTL 1: %q, want -ERR", got)
 	}
 }
+
+// A POP service added by a refresh beside a running SMTP proxy turns
+// POP-before-SMTP on for it: the SMTP proxy asks the POP logins of the
+// process from then on, as if both had been there at start.
+func TestRefreshAddsPopBeforeSmtp(t *testing.T) {
+	testenv.NeedLoopback(t, "127.0.0.21")
+	env := twostores.Start(t)
+	relay := postfix.Start(t, postfix.WithXCLIENTHosts("127.0.0.1"))
+	popAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	aservice := func(services string) string { return "default:ServiceList " + services + "\ndefault:LogDir log\n" }
+	r := newRig(t, map[string]string{
+		"AService.cfg": aservice("SmtpProxyAService@" + smtpAddr),
+		"PopProxyAService.cfg": fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
+default:BindDN "%s"
+default:BindPass %s
+default:BacksidePort %d
+default:HostedDomains no
+default:AuthService yes
+default:AuthServiceTTL 600
+default:BGExcluded 127.0.0.0/8
+`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port),
+		"SmtpProxyAService.cfg": fmt.Sprintf("default:SmtpRelays %s\ndefault:SmtpRelayAnnounce xclient\ndefault:Timeout 600\n", relay.Addr()),
+	})
+	r.start(smtpAddr)
+	r.write("AService.cfg", aservice("PopProxyAService@"+popAddr+" SmtpProxyAService@"+smtpAddr))
+	if got := r.hup(); !strings.Contains(got, "PopProxy(PopProxyAService.cfg): service added") {
+		t.Fatalf("refresh status %q", got)
+	}
+	bob := twostores.User("bob")
+	pop := dialFrom(t, "127.0.0.21", popAddr)
+	for _, step := range []struct{ send, want string }{
+		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bob.Password, "+OK"}, {"QUIT", "+OK"},
+	} {
+		if got := pop.say(step.send); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("POP %q: %q", step.send, got)
+		}
+	}
+	smtp := dialFrom(t, "127.0.0.21", smtpAddr)
+	for _, step := range []struct{ send, want string }{
+		{"", "220"}, {"EHLO client.example", "250"}, {"MAIL FROM:<bob@example.com>", "250"},
+		{"RCPT TO:<someone@remote.example>", "250"},
+	} {
+		if got := smtp.say(step.send); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("SMTP %q: %q, want %s", step.send, got, step.want)
+		}
+	}
+	smtp.say("QUIT")
+}

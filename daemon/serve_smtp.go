@@ -19,11 +19,19 @@ import (
 // in another process or on another host, docs/reference.md §4.3.3), else popLogins;
 // with neither there is no POP-before-SMTP.
 func smtpProtocol(svc *config.Service, popLogins *authsvc.Cache) proxy.Protocol {
-	var opts smtpproxy.Options
+	return smtpproxy.New(smtpproxy.Options{PopBeforeSMTP: popBeforeSMTP(svc, popLogins)})
+}
+
+// popBeforeSMTP is where an SMTP service asks about POP logins, or nil
+// for nowhere. A refresh asks it again (a POP service added beside the
+// SMTP proxy, PopBeforeSmtpServer changed) and gives the answer to the
+// running protocol.
+func popBeforeSMTP(svc *config.Service, popLogins *authsvc.Cache) authsvc.Querier {
 	if addr := config.Get(svc.Values, param.PopBeforeSmtpServer); addr != "" {
-		opts.PopBeforeSMTP = authsvc.Remote{Addr: addr}
-	} else if popLogins != nil {
-		opts.PopBeforeSMTP = popLogins
+		return authsvc.Remote{Addr: addr}
 	}
-	return smtpproxy.New(opts)
+	if popLogins != nil {
+		return popLogins
+	}
+	return nil
 }

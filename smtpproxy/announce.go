@@ -281,8 +281,8 @@ func (c *conn) lookUpClient(ctx context.Context) {
 		c.popDone = true
 		usable := c.announce == "xclient" ||
 			c.announce == "xpehlo" && config.Get(c.v, param.PopBeforeSmtpKludgeChannel) != ""
-		if c.p.pop != nil && usable {
-			user, ok, err := c.p.pop.Lookup(ctx, c.s.ClientAddr.Addr())
+		if pop := c.p.popBeforeSMTP(); pop != nil && usable {
+			user, ok, err := pop.Lookup(ctx, c.s.ClientAddr.Addr())
 			switch {
 			case err != nil:
 				c.log.Warn(fmt.Sprintf("client %s: POP-before-SMTP lookup failed, treating it as without POP login: %v", c.s.ClientAddr, err))

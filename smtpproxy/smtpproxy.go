@@ -3,6 +3,7 @@ package smtpproxy
 import (
 	"context"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/openmmp/mmp/authsvc"
@@ -66,10 +67,14 @@ type Options struct {
 // avoids are shared by all the service's sessions.
 type Protocol struct {
 	id     proxy.Identity
-	pop    authsvc.Querier
+	pop    atomic.Pointer[popSource] // nil: no POP-before-SMTP
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	relays *relayPool
 }
+
+// popSource holds the POP-before-SMTP querier, so that a refresh can
+// swap it under running sessions.
+type popSource struct{ q authsvc.Querier }
 
 var _ proxy.Protocol = (*Protocol)(nil)
 
@@ -77,15 +82,35 @@ var _ proxy.Protocol = (*Protocol)(nil)
 func New(o Options) *Protocol {
 	p := &Protocol{
 		id:     proxy.NewIdentity(o.Host, o.Version, o.LongVersion, true),
-		pop:    o.PopBeforeSMTP,
 		dial:   o.Dial,
 		relays: newRelayPool(time.Now),
 	}
+	p.SetPopBeforeSMTP(o.PopBeforeSMTP)
 	if p.dial == nil {
 		var d net.Dialer
 		p.dial = d.DialContext
 	}
 	return p
+}
+
+// SetPopBeforeSMTP changes where sessions starting from now on ask
+// whether a client logged in with POP (Options.PopBeforeSMTP; nil turns
+// it off): a refresh that adds a POP service beside the SMTP proxy, or
+// changes PopBeforeSmtpServer, applies without a restart.
+func (p *Protocol) SetPopBeforeSMTP(q authsvc.Querier) {
+	if q == nil {
+		p.pop.Store(nil)
+		return
+	}
+	p.pop.Store(&popSource{q})
+}
+
+// popBeforeSMTP is the querier set last, or nil.
+func (p *Protocol) popBeforeSMTP() authsvc.Querier {
+	if s := p.pop.Load(); s != nil {
+		return s.q
+	}
+	return nil
 }
 
 // Login runs the dialogue of one connection up to the pipe
