@@ -350,9 +350,23 @@ func (c *Client) FleetSessions(ctx context.Context, m who.Matcher, service strin
 
 // KickUsers asks every MMP of the fleet to end the sessions of users; it
 // returns how many MMPs heard it.
+//
+// In a Cluster, PUBLISH reaches the subscribers of every node but counts
+// only those of the node it was sent to, and go-redis sends it to any
+// node; the MMPs subscribe on the master of the channel's slot, so the
+// kick is published there for the count to be theirs.
 func (c *Client) KickUsers(ctx context.Context, users []string) (int64, error) {
 	b, _ := json.Marshal(kickMessage{Users: users})
-	return c.rdb.Publish(ctx, c.Key("who", "kick"), b).Result()
+	channel := c.Key("who", "kick")
+	var r redis.Cmdable = c.rdb
+	if cc, ok := c.rdb.(*redis.ClusterClient); ok {
+		m, err := cc.MasterForKey(ctx, channel)
+		if err != nil {
+			return 0, err
+		}
+		r = m
+	}
+	return r.Publish(ctx, channel, b).Result()
 }
 
 // FleetLastAccess returns the last logins and logouts of the users m

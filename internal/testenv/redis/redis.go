@@ -16,6 +16,13 @@
 //	r.Stop()                                // outage
 //	r.Restart(t)                            // recovery, same port
 //	r.Cli(t, "KEYS", "*")                   // look inside
+//
+// StartCluster runs a Redis Cluster of several masters, the slots shared
+// among them, for keys that live on different servers:
+//
+//	cl := redis.StartCluster(t, 3)
+//	cfg := "default:FleetRedis " + cl.URL() // redis-cluster://HOST:PORT,HOST:PORT,HOST:PORT
+//	cl.NodeOf(t, key).Cli(t, "TYPE", key)   // the master holding key
 package redis
 
 import (
@@ -41,6 +48,7 @@ type Server struct {
 	Port     int
 	Password string // "" for none
 	Dir      string
+	BusPort  int // the cluster bus; 0 outside a cluster
 
 	bin, conf, log string
 	proc           *testenv.Process
@@ -63,6 +71,11 @@ func WithPassword(pw string) Option { return func(c *config) { c.password = pw }
 
 const startTimeout = 10 * time.Second
 
+// clusterTimeout bounds the forming of a cluster: the gossip that makes
+// every node know the others, and the two seconds a master waits after
+// its start before it calls its cluster ok.
+const clusterTimeout = 30 * time.Second
+
 // Start runs redis-server on 127.0.0.1 and a free port; it is stopped when
 // the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -71,6 +84,17 @@ func Start(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&c)
 	}
+	s := startNode(t, c)
+	if c.cluster {
+		formCluster(t, []*Server{s})
+	}
+	return s
+}
+
+// startNode writes the configuration of one server, with cluster mode
+// when c asks for it, and runs it until the test ends.
+func startNode(t testing.TB, c config) *Server {
+	t.Helper()
 	bin, err := testenv.LookPath("redis-server")
 	if err != nil {
 		if b, err2 := testenv.LookPath("valkey-server"); err2 == nil {
@@ -89,23 +113,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 		fmt.Fprintf(&b, "requirepass %s\n", c.password)
 	}
 	if c.cluster {
-		fmt.Fprintf(&b, "cluster-enabled yes\ncluster-config-file %s\n", filepath.Join(dir, "nodes.conf"))
+		// The bus port is chosen too: the default, the port plus 10000,
+		// is past 65535 for a port above 55535, which FreePort can return.
+		s.BusPort = testenv.FreePort(t)
+		fmt.Fprintf(&b, "cluster-enabled yes\ncluster-config-file %s\ncluster-port %d\n", filepath.Join(dir, "nodes.conf"), s.BusPort)
 	}
 	if err := os.WriteFile(s.conf, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.start(t)
 	t.Cleanup(s.Stop)
-	if c.cluster {
-		s.Cli(t, "CLUSTER", "ADDSLOTSRANGE", "0", "16383")
-		deadline := time.Now().Add(startTimeout)
-		for !strings.Contains(s.Cli(t, "CLUSTER", "INFO"), "cluster_state:ok") {
-			if time.Now().After(deadline) {
-				t.Fatalf("redis cluster: not ok: %s", s.Cli(t, "CLUSTER", "INFO"))
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	return s
 }
 
@@ -305,3 +322,135 @@ func StartSentinel(t testing.TB, master *Server) *Sentinel {
 
 // Addr is host:port.
 func (s *Sentinel) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// Cluster is a Redis Cluster of masters only (no replicas), the slots
+// shared evenly among them, so that keys live on different servers and a
+// client must follow the cluster's map (and MOVED) to reach them.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// StartCluster runs masters redis-servers in cluster mode on free
+// loopback ports, gives each an even share of the 16384 slots, makes them
+// meet, and waits until every node calls the cluster ok and knows all
+// the others. The servers are stopped when the test ends. WithPassword
+// applies to every node.
+func StartCluster(t testing.TB, masters int, opts ...Option) *Cluster {
+	t.Helper()
+	if masters < 1 {
+		t.Fatalf("redis cluster: %d masters", masters)
+	}
+	c := config{cluster: true}
+	for _, o := range opts {
+		o(&c)
+	}
+	cl := &Cluster{}
+	for range masters {
+		cl.Nodes = append(cl.Nodes, startNode(t, c))
+	}
+	formCluster(t, cl.Nodes)
+	return cl
+}
+
+// slots is the number of hash slots of a Redis Cluster.
+const slots = 16384
+
+// formCluster shares the slots among nodes, introduces the first node to
+// the others, and waits for the cluster to be ok on every node.
+func formCluster(t testing.TB, nodes []*Server) {
+	t.Helper()
+	for i, s := range nodes {
+		first, last := SlotRange(i, len(nodes))
+		s.Cli(t, "CLUSTER", "ADDSLOTSRANGE", strconv.Itoa(first), strconv.Itoa(last))
+	}
+	for _, s := range nodes[1:] {
+		nodes[0].Cli(t, "CLUSTER", "MEET", s.Host, strconv.Itoa(s.Port), strconv.Itoa(s.BusPort))
+	}
+	want := map[string]string{"cluster_state": "ok", "cluster_known_nodes": strconv.Itoa(len(nodes)),
+		"cluster_slots_assigned": strconv.Itoa(slots)}
+	deadline := time.Now().Add(clusterTimeout)
+	for {
+		var missing []string
+		for _, s := range nodes {
+			info, err := s.do("CLUSTER", "INFO")
+			if err != nil {
+				missing = append(missing, fmt.Sprintf("%s: CLUSTER INFO: %v", s.Addr(), err))
+				continue
+			}
+			fields := infoFields(info)
+			for _, k := range []string{"cluster_state", "cluster_known_nodes", "cluster_slots_assigned"} {
+				if fields[k] != want[k] {
+					missing = append(missing, fmt.Sprintf("%s: %s:%s, want %s", s.Addr(), k, fields[k], want[k]))
+				}
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis cluster of %d: not formed after %v:\n\t%s\n%s", len(nodes), clusterTimeout,
+				strings.Join(missing, "\n\t"), testenv.Tail(nodes[0].log, 4000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SlotRange is the first and last slot of node i of n, as StartCluster
+// assigns them.
+func SlotRange(i, n int) (first, last int) {
+	return i * slots / n, (i+1)*slots/n - 1
+}
+
+// infoFields parses the "name:value" lines of an INFO reply.
+func infoFields(info string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(info, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Addrs are the nodes' host:port.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, s := range c.Nodes {
+		out = append(out, s.Addr())
+	}
+	return out
+}
+
+// URL is the FleetRedis value that names every node as a seed, with the
+// password.
+func (c *Cluster) URL() string {
+	auth := ""
+	if pw := c.Nodes[0].Password; pw != "" {
+		auth = ":" + url.PathEscape(pw) + "@"
+	}
+	return "redis-cluster://" + auth + strings.Join(c.Addrs(), ",")
+}
+
+// NodeOf is the node that holds key's slot (CLUSTER KEYSLOT asked of the
+// first node), for tests that must know where a key lives.
+func (c *Cluster) NodeOf(t testing.TB, key string) *Server {
+	t.Helper()
+	slot, err := strconv.Atoi(c.Nodes[0].Cli(t, "CLUSTER", "KEYSLOT", key))
+	if err != nil {
+		t.Fatalf("redis cluster: KEYSLOT %s: %v", key, err)
+	}
+	for i, s := range c.Nodes {
+		if first, last := SlotRange(i, len(c.Nodes)); slot >= first && slot <= last {
+			return s
+		}
+	}
+	t.Fatalf("redis cluster: slot %d of %s is nobody's", slot, key)
+	return nil
+}
+
+// Stop ends every node.
+func (c *Cluster) Stop() {
+	for _, s := range c.Nodes {
+		s.Stop()
+	}
+}
