@@ -27,20 +27,9 @@ func TestPopBeforeSmtpEndToEnd(t *testing.T) {
 	popAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	files := map[string]string{
-		"AService.cfg": fmt.Sprintf("default:ServiceList PopProxyAService@%s SmtpProxyAService@%s\n", popAddr, smtpAddr),
-		"PopProxyAService.cfg": fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
-default:BindDN "%s"
-default:BindPass %s
-default:BacksidePort %d
-default:HostedDomains no
-default:AuthService yes
-default:AuthServiceTTL 600
-default:BGExcluded 127.0.0.0/8
-`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port),
-		"SmtpProxyAService.cfg": fmt.Sprintf(`default:SmtpRelays %s
-default:SmtpRelayAnnounce xclient
-default:Timeout 600
-`, relay.Addr()),
+		"AService.cfg":          fmt.Sprintf("default:ServiceList PopProxyAService@%s SmtpProxyAService@%s\n", popAddr, smtpAddr),
+		"PopProxyAService.cfg":  popService(env, 600),
+		"SmtpProxyAService.cfg": smtpService(relay),
 	}
 	for name, text := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
@@ -50,15 +39,7 @@ default:Timeout 600
 	startDaemon(t, "AService", []string{"-c", dir}, smtpAddr)
 
 	// bob reads his mail with POP from 127.0.0.21.
-	bob := twostores.User("bob")
-	pop := dialFrom(t, "127.0.0.21", popAddr)
-	for _, step := range []struct{ send, want string }{
-		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bob.Password, "+OK"}, {"QUIT", "+OK"},
-	} {
-		if got := pop.say(step.send); !strings.HasPrefix(got, step.want) {
-			t.Fatalf("POP %q: %q", step.send, got)
-		}
-	}
+	popLogin(t, "127.0.0.21", popAddr, "bob")
 
 	// From the same address, mail to a remote domain is accepted without
 	// SMTP AUTH; from another address it is refused by the relay.
@@ -128,31 +109,12 @@ func TestRefreshAppliesAuthServiceTTL(t *testing.T) {
 	testenv.NeedLoopback(t, "127.0.0.21")
 	env := twostores.Start(t)
 	popAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
-	pop := func(ttl int) string {
-		return fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
-default:BindDN "%s"
-default:BindPass %s
-default:BacksidePort %d
-default:HostedDomains no
-default:AuthService yes
-default:AuthServiceTTL %d
-default:BGExcluded 127.0.0.0/8
-`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port, ttl)
-	}
 	r := newRig(t, map[string]string{
 		"AService.cfg":         "default:ServiceList PopProxyAService@" + popAddr + "\ndefault:LogDir log\n",
-		"PopProxyAService.cfg": pop(600),
+		"PopProxyAService.cfg": popService(env, 600),
 	})
 	r.start(popAddr)
-	bob := twostores.User("bob")
-	c := dialFrom(t, "127.0.0.21", popAddr)
-	for _, step := range []struct{ send, want string }{
-		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bob.Password, "+OK"}, {"QUIT", "+OK"},
-	} {
-		if got := c.say(step.send); !strings.HasPrefix(got, step.want) {
-			t.Fatalf("POP %q: %q", step.send, got)
-		}
-	}
+	popLogin(t, "127.0.0.21", popAddr, "bob")
 	query := func() string {
 		q := dialFrom(t, "127.0.0.1", popAddr)
 		defer q.c.Close()
@@ -162,7 +124,7 @@ default:BGExcluded 127.0.0.0/8
 	if got := query(); !strings.HasPrefix(got, "+OK bob") {
 		t.Fatalf("XQUERYAUTH after the login: %q", got)
 	}
-	r.write("PopProxyAService.cfg", pop(1))
+	r.write("PopProxyAService.cfg", popService(env, 1))
 	if got := r.hup(); !strings.Contains(got, `AuthServiceTTL: "600" -> "1"`) {
 		t.Fatalf("refresh status %q", got)
 	}
@@ -183,32 +145,16 @@ func TestRefreshAddsPopBeforeSmtp(t *testing.T) {
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	aservice := func(services string) string { return "default:ServiceList " + services + "\ndefault:LogDir log\n" }
 	r := newRig(t, map[string]string{
-		"AService.cfg": aservice("SmtpProxyAService@" + smtpAddr),
-		"PopProxyAService.cfg": fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
-default:BindDN "%s"
-default:BindPass %s
-default:BacksidePort %d
-default:HostedDomains no
-default:AuthService yes
-default:AuthServiceTTL 600
-default:BGExcluded 127.0.0.0/8
-`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port),
-		"SmtpProxyAService.cfg": fmt.Sprintf("default:SmtpRelays %s\ndefault:SmtpRelayAnnounce xclient\ndefault:Timeout 600\n", relay.Addr()),
+		"AService.cfg":          aservice("SmtpProxyAService@" + smtpAddr),
+		"PopProxyAService.cfg":  popService(env, 600),
+		"SmtpProxyAService.cfg": smtpService(relay),
 	})
 	r.start(smtpAddr)
 	r.write("AService.cfg", aservice("PopProxyAService@"+popAddr+" SmtpProxyAService@"+smtpAddr))
 	if got := r.hup(); !strings.Contains(got, "PopProxy(PopProxyAService.cfg): service added") {
 		t.Fatalf("refresh status %q", got)
 	}
-	bob := twostores.User("bob")
-	pop := dialFrom(t, "127.0.0.21", popAddr)
-	for _, step := range []struct{ send, want string }{
-		{"", "+OK"}, {"USER bob", "+OK"}, {"PASS " + bob.Password, "+OK"}, {"QUIT", "+OK"},
-	} {
-		if got := pop.say(step.send); !strings.HasPrefix(got, step.want) {
-			t.Fatalf("POP %q: %q", step.send, got)
-		}
-	}
+	popLogin(t, "127.0.0.21", popAddr, "bob")
 	smtp := dialFrom(t, "127.0.0.21", smtpAddr)
 	for _, step := range []struct{ send, want string }{
 		{"", "220"}, {"EHLO client.example", "250"}, {"MAIL FROM:<bob@example.com>", "250"},
@@ -219,4 +165,37 @@ default:BGExcluded 127.0.0.0/8
 		}
 	}
 	smtp.say("QUIT")
+}
+
+// popService is a PopProxyAService.cfg for the stores of env with
+// AuthService on and AuthServiceTTL ttl seconds.
+func popService(env *twostores.Env, ttl int) string {
+	return fmt.Sprintf(`default:LdapUrl "ldap://%s:%d/%s"
+default:BindDN "%s"
+default:BindPass %s
+default:BacksidePort %d
+default:HostedDomains no
+default:AuthService yes
+default:AuthServiceTTL %d
+default:BGExcluded 127.0.0.0/8
+`, env.LDAP.Host, env.LDAP.Port, env.LDAP.BaseDN, env.LDAP.ProxyDN, env.LDAP.ProxyPass, env.POP3Port, ttl)
+}
+
+// smtpService is a SmtpProxyAService.cfg that relays to relay and
+// announces the client (and its POP login) with XCLIENT.
+func smtpService(relay *postfix.Server) string {
+	return "default:SmtpRelays " + relay.Addr() + "\ndefault:SmtpRelayAnnounce xclient\ndefault:Timeout 600\n"
+}
+
+// popLogin logs user in and out with POP from the address from.
+func popLogin(t *testing.T, from, addr, user string) {
+	t.Helper()
+	c := dialFrom(t, from, addr)
+	for _, step := range []struct{ send, want string }{
+		{"", "+OK"}, {"USER " + user, "+OK"}, {"PASS " + twostores.User(user).Password, "+OK"}, {"QUIT", "+OK"},
+	} {
+		if got := c.say(step.send); !strings.HasPrefix(got, step.want) {
+			t.Fatalf("POP %q: %q", step.send, got)
+		}
+	}
 }
