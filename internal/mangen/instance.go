@@ -2,8 +2,10 @@ package mangen
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/openmmp/mmp/instance"
+	"github.com/openmmp/mmp/param"
 )
 
 // instancePages are start-msg(8), stop-msg(8) and refresh(8). Their exit
@@ -103,6 +105,14 @@ func refreshPage() string {
 	p.instanceSynopsis("refresh", "")
 	p.sh("DESCRIPTION")
 	p.text("refresh mmp sends SIGHUP to every running AService of the instance. Each re-reads every file of the instance with the same rules as at start: the *.cfg files, the vdmap file, certmap.conf and the ConnLimits and BGExcluded files. Sessions already open keep running with the settings they started with; new sessions get the new ones. Listening addresses added to ServiceList are opened, removed ones closed (their sessions go on); services added are started, removed ones stop accepting and end once their sessions have. Log files are re-opened with the new LogDir and LogLevel. BadGuys penalties and per-address connection counts are kept.")
+	p.pp()
+	var atStart []string
+	for _, q := range param.All() {
+		if q.AtStart {
+			atStart = append(atStart, q.Name)
+		}
+	}
+	p.text("These parameters are read only when the daemon starts: " + strings.Join(atStart, ", ") + ". A refresh lists a change of one of them with the value the running daemon keeps until it is restarted.")
 	p.pp()
 	p.text("A configuration with errors is refused as a whole: the daemon keeps the previous one, logs each error, and refresh prints them as file:line: Parameter: message and exits with status " + fmt.Sprint(instance.ExitFailed) + ".")
 	p.pp()
