@@ -200,14 +200,21 @@ func TestSpliceNotTCP(t *testing.T) {
 	}
 }
 
+// goroutineBaseline starts the poller, lets goroutines of earlier tests
+// end, and returns how many are left: what a test's idle sessions add
+// is measured against it.
+func goroutineBaseline() int {
+	StartPoller()
+	proxytest.Settle(5*time.Second, func() bool { return true })
+	return runtime.NumGoroutine()
+}
+
 // An idle session holds no goroutine, however many exchanges it had;
 // the other side closing ends it, parked or not.
 func TestSpliceIdleGoroutines(t *testing.T) {
 	{
 		const n = 20
-		StartPoller()
-		proxytest.Settle(5*time.Second, func() bool { return true })
-		base := runtime.NumGoroutine()
+		base := goroutineBaseline()
 		type sess struct {
 			c, s *net.TCPConn
 			done <-chan Result
@@ -387,13 +394,7 @@ func TestSpliceEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(parkWait) // both directions park
-	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
-	r := wait(t, done, 5*time.Second)
-	if r.Err != nil || r.Idle {
-		t.Errorf("Start after End = %+v, want a clean close", r)
-	}
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, err := io.ReadAll(c)
+	got, err := kick(t, pipe, done, c)
 	want := "* OK [CAPABILITY IMAP4rev1] Logged in\r\n* 3 EXISTS\r\n* BYE Disconnected by the administrator\r\n"
 	if err != nil || string(got) != want {
 		t.Errorf("client read %q, %v; want %q and end of stream", got, err, want)
@@ -404,6 +405,19 @@ func TestSpliceEnd(t *testing.T) {
 	}
 	pipe.End([]byte("again")) // a second End, or a Stop, does nothing
 	pipe.Stop()
+}
+
+// kick ends the session with the administrator's goodbye (imsconnutil
+// -k), checks that it closed cleanly and returns what the client read
+// to the end of the stream.
+func kick(t *testing.T, pipe Pipe, done <-chan Result, client net.Conn) ([]byte, error) {
+	t.Helper()
+	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
+	if r := wait(t, done, 5*time.Second); r.Err != nil || r.Idle {
+		t.Errorf("Start after End = %+v, want a clean close", r)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	return io.ReadAll(client)
 }
 
 // parkWait is long enough for a quiet direction to park (parkAfter).
@@ -483,12 +497,7 @@ func TestSpliceEndTLS(t *testing.T) {
 	if _, err := io.ReadFull(s, buf); err != nil {
 		t.Fatal(err)
 	}
-	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
-	if r := wait(t, done, 5*time.Second); r.Err != nil {
-		t.Errorf("Start after End = %+v, want a clean close", r)
-	}
-	cliTLS.SetReadDeadline(time.Now().Add(5 * time.Second))
-	got, _ := io.ReadAll(cliTLS)
+	got, _ := kick(t, pipe, done, cliTLS)
 	if want := "+OK Logged in.\r\n* BYE Disconnected by the administrator\r\n"; string(got) != want {
 		t.Errorf("TLS client read %q, want %q", got, want)
 	}

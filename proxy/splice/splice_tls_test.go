@@ -127,9 +127,7 @@ func exchange(t *testing.T, cli *tls.Conn, s *net.TCPConn, cmd, reply string) {
 // a burst of small records included.
 func TestSpliceTLSIdleParks(t *testing.T) {
 	const n = 10
-	StartPoller()
-	proxytest.Settle(5*time.Second, func() bool { return true })
-	base := runtime.NumGoroutine()
+	base := goroutineBaseline()
 	type sess struct {
 		cli  *tls.Conn
 		s    *net.TCPConn
@@ -171,21 +169,14 @@ func TestSpliceTLSIdleParks(t *testing.T) {
 
 // End reaches a parked TLS session: the client reads the goodbye over TLS.
 func TestSpliceEndTLSParked(t *testing.T) {
-	StartPoller()
-	proxytest.Settle(5*time.Second, func() bool { return true })
-	base := runtime.NumGoroutine()
+	base := goroutineBaseline()
 	cli, s, pipe, done := tlsSession(t, nil)
 	exchange(t, cli, s, "a NOOP\r\n", "a OK\r\n")
 	var got int
 	if !proxytest.Settle(5*time.Second, func() bool { got = runtime.NumGoroutine() - base; return got <= 0 }) {
 		t.Fatalf("the idle TLS session holds %d goroutines, want none", got)
 	}
-	pipe.End([]byte("* BYE Disconnected by the administrator\r\n"))
-	if r := wait(t, done, 5*time.Second); r.Err != nil {
-		t.Errorf("Start after End = %+v, want a clean close", r)
-	}
-	cli.SetReadDeadline(time.Now().Add(5 * time.Second))
-	rest, _ := io.ReadAll(cli)
+	rest, _ := kick(t, pipe, done, cli)
 	if want := "* BYE Disconnected by the administrator\r\n"; string(rest) != want {
 		t.Errorf("TLS client read %q after the exchange, want %q", rest, want)
 	}
